@@ -1,0 +1,276 @@
+/**
+ * `npm run bench`: gateway overhead as a ratio, measured with autocannon.
+ *
+ * Starts the whole stack (scripts/start.ts) in a child process on its own ports and its own database
+ * (`gatehouse_bench`, recreated each run), so the load generator (this process) and the services don't share an
+ * event loop. Then, for each case, a warm-up and a measured run:
+ *
+ *   - trivial, anonymous: `plans` — direct to the billing subgraph vs through the gateway
+ *   - entity join, authenticated: the account subgraph's `_entities` for one User — direct — vs `me { email profile }`
+ *     through the gateway (identity → account)
+ *   - authenticated, three subgraphs: `me { email profile roles }` through the gateway
+ *
+ * Results go to bench/results/latest.json (and a dated copy). Connection count, duration and warm-up can be set
+ * with BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WARMUP_SECONDS. Database: BENCH_DATABASE_URL, DATABASE_URL or
+ * TEST_DATABASE_URL (any database on the server; the bench creates its own), else an embedded PostgreSQL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+import { startEmbeddedPostgres } from '@gatehouse/db';
+import { createAccessTokenSigner } from '@gatehouse/service';
+
+const root = path.resolve(__dirname, '..');
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const PORTS = { GATEWAY: 4100, IDENTITY: 4101, ACCOUNT: 4102, ACCESS_CONTROL: 4103, BILLING: 4104 };
+const AUTHENTICATED_READS_TARGET = 1000;
+
+interface CaseResult {
+  name: string;
+  target: 'subgraph' | 'gateway';
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  errors: number;
+  non2xx: number;
+  timeouts: number;
+}
+
+async function main(): Promise<void> {
+  const stopDatabase = await prepareDatabase();
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const stack = await startStack({ publicKey, privateKey });
+  try {
+    const gateway = `http://127.0.0.1:${PORTS.GATEWAY}/graphql`;
+    const billing = `http://127.0.0.1:${PORTS.BILLING}/graphql`;
+    const account = `http://127.0.0.1:${PORTS.ACCOUNT}/graphql`;
+
+    const adminId = await adminUserId();
+    const signer = createAccessTokenSigner({
+      privateKeyPem: privateKey,
+      issuer: 'http://127.0.0.1:4000',
+      audience: 'gatehouse',
+      ttlSeconds: 3600,
+    });
+    const token = await signer.sign({ userId: adminId, roles: ['admin'] });
+    const auth = { authorization: `Bearer ${token}` };
+
+    const plans = { query: 'query Plans { plans { code name price { amount currency } } }' };
+    const entities = {
+      query:
+        'query Entities($r: [_Any!]!) { _entities(representations: $r) { ... on User { profile { displayName } } } }',
+      variables: { r: [{ __typename: 'User', id: adminId }] },
+    };
+    const meProfile = { query: 'query Me { me { email profile { displayName } } }' };
+    const meJoined = { query: 'query MeJoined { me { email profile { displayName } roles { name } } }' };
+
+    const results: CaseResult[] = [];
+    results.push(await measure('plans (anonymous, trivial)', 'subgraph', billing, plans));
+    results.push(await measure('plans (anonymous, trivial)', 'gateway', gateway, plans));
+    results.push(await measure('user entity join (authenticated)', 'subgraph', account, entities, auth));
+    results.push(await measure('user entity join (authenticated)', 'gateway', gateway, meProfile, auth));
+    results.push(await measure('me across 3 subgraphs (authenticated)', 'gateway', gateway, meJoined, auth));
+
+    const ratio = (name: string) => {
+      const direct = results.find((r) => r.name === name && r.target === 'subgraph');
+      const through = results.find((r) => r.name === name && r.target === 'gateway');
+      return direct && through ? round(through.requestsPerSecond / direct.requestsPerSecond, 3) : null;
+    };
+    const joined = results.find((r) => r.name.startsWith('me across'));
+    const report = {
+      measuredAt: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
+      settings: { connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS },
+      results,
+      gatewayOverhead: {
+        trivialThroughputRatio: ratio('plans (anonymous, trivial)'),
+        entityJoinThroughputRatio: ratio('user entity join (authenticated)'),
+      },
+      authenticatedReadsTarget: {
+        target: AUTHENTICATED_READS_TARGET,
+        measured: joined?.requestsPerSecond ?? null,
+        met: (joined?.requestsPerSecond ?? 0) >= AUTHENTICATED_READS_TARGET,
+      },
+    };
+    const dir = path.join(root, 'bench', 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    const body = JSON.stringify(report, null, 2) + '\n';
+    fs.writeFileSync(path.join(dir, 'latest.json'), body);
+    fs.writeFileSync(path.join(dir, `${report.measuredAt.slice(0, 10)}.json`), body);
+    printTable(report.results);
+    console.log(
+      `gateway/subgraph throughput: trivial ${report.gatewayOverhead.trivialThroughputRatio}, ` +
+        `entity join ${report.gatewayOverhead.entityJoinThroughputRatio}`,
+    );
+    console.log(
+      `authenticated reads through the gateway: ${joined?.requestsPerSecond ?? '?'} req/s ` +
+        `(target ${AUTHENTICATED_READS_TARGET})`,
+    );
+    console.log(`written to ${path.relative(root, path.join(dir, 'latest.json'))}`);
+  } finally {
+    await stopStack(stack);
+    await stopDatabase();
+  }
+}
+
+let databaseUrl = '';
+
+/** Recreates the `gatehouse_bench` database on the configured server, or on an embedded one. */
+async function prepareDatabase(): Promise<() => Promise<void>> {
+  let serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  let stop = async () => {};
+  if (!serverUrl) {
+    const embedded = await startEmbeddedPostgres({
+      dataDir: path.join(root, '.data', 'bench-postgres'),
+      port: 54330,
+    });
+    serverUrl = embedded.url;
+    stop = () => embedded.stop();
+  }
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query('DROP DATABASE IF EXISTS gatehouse_bench WITH (FORCE)');
+    await admin.query('CREATE DATABASE gatehouse_bench');
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = '/gatehouse_bench';
+  databaseUrl = url.toString();
+  return stop;
+}
+
+async function adminUserId(): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id
+       WHERE r.name = 'admin' LIMIT 1`,
+    );
+    if (!rows[0]) throw new Error('the seed created no admin user');
+    return rows[0].id;
+  } finally {
+    await client.end();
+  }
+}
+
+async function startStack(keys: { publicKey: string; privateKey: string }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/start.ts'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: process.env.REDIS_URL ?? '',
+      SEED_ADMIN_PASSWORD: 'bench-admin-password-not-secret',
+      JWT_PUBLIC_KEY: keys.publicKey,
+      JWT_PRIVATE_KEY: keys.privateKey,
+      GATEWAY_PORT: String(PORTS.GATEWAY),
+      IDENTITY_PORT: String(PORTS.IDENTITY),
+      ACCOUNT_PORT: String(PORTS.ACCOUNT),
+      ACCESS_CONTROL_PORT: String(PORTS.ACCESS_CONTROL),
+      BILLING_PORT: String(PORTS.BILLING),
+      APOLLO_TELEMETRY_DISABLED: 'true',
+    },
+  });
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the stack exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${PORTS.GATEWAY}/health/ready`);
+      if (res.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  child.kill('SIGKILL');
+  throw new Error('the stack did not become ready within 120 s');
+}
+
+async function stopStack(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function measure(
+  name: string,
+  target: CaseResult['target'],
+  url: string,
+  body: object,
+  headers: Record<string, string> = {},
+): Promise<CaseResult> {
+  const payload = JSON.stringify(body);
+  const requestHeaders = { 'content-type': 'application/json', ...headers };
+  // One request first: a GraphQL error answers 200, which autocannon would count as a success.
+  const probe = await fetch(url, { method: 'POST', headers: requestHeaders, body: payload });
+  const probeBody = (await probe.json()) as { errors?: unknown; data?: unknown };
+  if (!probe.ok || probeBody.errors) {
+    throw new Error(
+      `${name} (${target}) does not answer cleanly: ${probe.status} ${JSON.stringify(probeBody)}`,
+    );
+  }
+  const options = {
+    url,
+    method: 'POST' as const,
+    headers: requestHeaders,
+    body: payload,
+    connections: CONNECTIONS,
+  };
+  await autocannon({ ...options, duration: WARMUP_SECONDS });
+  const result = await autocannon({ ...options, duration: SECONDS });
+  return {
+    name,
+    target,
+    requestsPerSecond: round(result.requests.average, 0),
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    errors: result.errors,
+    non2xx: result.non2xx,
+    timeouts: result.timeouts,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function printTable(results: CaseResult[]): void {
+  console.log('\ncase                                       target     req/s    p50    p90    p99  errors');
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(42)} ${r.target.padEnd(8)} ${String(r.requestsPerSecond).padStart(7)} ` +
+        `${String(r.latencyMs.p50).padStart(6)} ${String(r.latencyMs.p90).padStart(6)} ` +
+        `${String(r.latencyMs.p99).padStart(6)} ${String(r.errors + r.non2xx + r.timeouts).padStart(7)}`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,309 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '@gatehouse/logger';
+import {
+  createAccessTokenSigner,
+  createAccessTokenVerifier,
+  generateRsaKeyPair,
+  postGraphQL,
+  startHttpService,
+  type HttpService,
+} from '@gatehouse/service';
+import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
+import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
+import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
+import { createApp as createIdentityApp } from '../../subgraphs/identity/src/app';
+import type { SubgraphUrls } from './gateway';
+import { PLAYGROUND_DEFAULT_QUERY } from './playground';
+import { startGateway } from './server';
+import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
+
+/**
+ * The gateway in front of the four real subgraphs, each on its own port, over one migrated test schema in
+ * PostgreSQL: what a client sees of the federated graph.
+ */
+process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+
+const logger = createLogger({ name: 'gateway-e2e', level: 'silent' });
+const keys = generateRsaKeyPair();
+const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
+const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
+const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+
+let db: TestDatabase;
+const subgraphs = {} as Record<SubgraphName, HttpService>;
+let identityProxy: RecordingProxy;
+let gateway: HttpService;
+let graphqlUrl: string;
+const ids = { alice: '', bob: '' };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const alice = await db.prisma.user.create({
+    data: { email: 'alice@example.test', status: 'ACTIVE', emailVerified: true },
+  });
+  const bob = await db.prisma.user.create({
+    data: { email: 'bob@example.test', status: 'ACTIVE', emailVerified: true },
+  });
+  ids.alice = alice.id;
+  ids.bob = bob.id;
+  await db.prisma.userProfile.create({ data: { userId: alice.id, displayName: 'Alice Liddell' } });
+  const member = await db.prisma.role.create({ data: { name: 'member', description: 'Signed-up user' } });
+  await db.prisma.userRole.create({ data: { userId: alice.id, roleId: member.id } });
+  await db.prisma.subscriptionPlan.createMany({
+    data: [
+      { code: 'pro', name: 'Pro', priceAmount: 2900, currency: 'EUR', interval: 'MONTH' },
+      { code: 'starter', name: 'Starter', priceAmount: 900, currency: 'EUR', interval: 'MONTH' },
+      {
+        code: 'retired',
+        name: 'Retired',
+        priceAmount: 500,
+        currency: 'EUR',
+        interval: 'MONTH',
+        active: false,
+      },
+    ],
+  });
+
+  const deps = { prisma: db.prisma, logger, verifier, production: false };
+  const apps = {
+    identity: createIdentityApp(deps),
+    account: createAccountApp(deps),
+    'access-control': createAccessControlApp(deps),
+    billing: createBillingApp(deps),
+  };
+  for (const [name, app] of Object.entries(apps) as [SubgraphName, (typeof apps)[SubgraphName]][]) {
+    subgraphs[name] = await startHttpService({
+      name,
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      // Each app's context type differs; startHttpService only needs the endpoint shape.
+      graphql: app as typeof apps.identity,
+      readinessChecks: {},
+    });
+  }
+  // Identity is reached through a recording proxy, to see the headers the gateway sends to a subgraph.
+  identityProxy = await startRecordingProxy(subgraphs.identity.url);
+
+  const subgraphUrls: SubgraphUrls = {
+    identity: `${identityProxy.url}/graphql`,
+    account: `${subgraphs.account.url}/graphql`,
+    'access-control': `${subgraphs['access-control'].url}/graphql`,
+    billing: `${subgraphs.billing.url}/graphql`,
+  };
+  gateway = await startGateway({
+    supergraphSdl: await readFile(SUPERGRAPH_FILE, 'utf8'),
+    subgraphUrls,
+    logger,
+    production: false,
+    playground: true,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  graphqlUrl = `${gateway.url}/graphql`;
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await identityProxy?.close();
+  await Promise.all(Object.values(subgraphs).map((service) => service.stop()));
+  await db?.close();
+});
+
+const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
+
+describe('federated queries through the gateway', () => {
+  it('serves public data (billing) to anonymous callers', async () => {
+    const { status, body } = await postGraphQL(
+      graphqlUrl,
+      '{ plans { code name price { amount currency } } }',
+    );
+
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      data: {
+        plans: [
+          { code: 'starter', name: 'Starter', price: { amount: 900, currency: 'EUR' } },
+          { code: 'pro', name: 'Pro', price: { amount: 2900, currency: 'EUR' } },
+        ],
+      },
+    });
+  });
+
+  it('joins identity, account and access-control for the signed-in user, from PostgreSQL', async () => {
+    const query = `query ($id: ID!) { user(id: $id) { email profile { displayName } roles { name } } }`;
+    const token = await tokenFor(ids.alice);
+
+    const first = await postGraphQL(graphqlUrl, query, { variables: { id: ids.alice }, token });
+    await db.prisma.userProfile.update({ where: { userId: ids.alice }, data: { displayName: 'Alice L.' } });
+    const second = await postGraphQL(graphqlUrl, query, { variables: { id: ids.alice }, token });
+
+    expect(first.body).toEqual({
+      data: {
+        user: {
+          email: 'alice@example.test',
+          profile: { displayName: 'Alice Liddell' },
+          roles: [{ name: 'member' }],
+        },
+      },
+    });
+    expect(second.body.data?.user).toMatchObject({ profile: { displayName: 'Alice L.' } });
+  });
+
+  it("runs both operations of the playground's default query", async () => {
+    const run = async (operationName: string) => {
+      const response = await fetch(graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor(ids.alice)}` },
+        body: JSON.stringify({ query: PLAYGROUND_DEFAULT_QUERY, operationName }),
+      });
+      return response.json();
+    };
+
+    expect(await run('Plans')).toMatchObject({ data: { plans: [{ code: 'starter' }, { code: 'pro' }] } });
+    expect(await run('Me')).toEqual({
+      data: {
+        me: {
+          email: 'alice@example.test',
+          profile: { displayName: expect.any(String) },
+          roles: [{ name: 'member' }],
+          subscription: null,
+        },
+      },
+    });
+  });
+
+  it('forwards the Authorization header and the request id to subgraphs', async () => {
+    identityProxy.requests.length = 0;
+    const token = await tokenFor(ids.alice);
+
+    const response = await postGraphQL(graphqlUrl, '{ me { email } }', {
+      token,
+      headers: { 'x-request-id': 'e2e-request-1' },
+    });
+
+    expect(response.body).toEqual({ data: { me: { email: 'alice@example.test' } } });
+    expect(response.headers.get('x-request-id')).toBe('e2e-request-1');
+    expect(identityProxy.requests).toHaveLength(1);
+    expect(identityProxy.requests[0]).toMatchObject({
+      authorization: `Bearer ${token}`,
+      'x-request-id': 'e2e-request-1',
+    });
+  });
+
+  it('forwards the id it generated when the client sent none', async () => {
+    identityProxy.requests.length = 0;
+
+    const response = await postGraphQL(graphqlUrl, '{ me { email } }');
+
+    const generated = response.headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    expect(identityProxy.requests[0]?.['x-request-id']).toBe(generated);
+  });
+});
+
+describe('errors through the gateway', () => {
+  it('refuses anonymous callers with UNAUTHENTICATED from the subgraph, without stack traces', async () => {
+    const { body } = await postGraphQL(graphqlUrl, 'query ($id: ID!) { user(id: $id) { email } }', {
+      variables: { id: ids.alice },
+    });
+
+    expect(body.data).toEqual({ user: null });
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors?.[0]).toMatchObject({ path: ['user'], extensions: { code: 'UNAUTHENTICATED' } });
+    expect(JSON.stringify(body)).not.toMatch(/stacktrace|exception|\n\s+at /);
+  });
+
+  it("keeps the subgraph's FORBIDDEN when one user reads another", async () => {
+    const { body } = await postGraphQL(graphqlUrl, 'query ($id: ID!) { user(id: $id) { email } }', {
+      variables: { id: ids.alice },
+      token: await tokenFor(ids.bob),
+    });
+
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect(JSON.stringify(body)).not.toMatch(/stacktrace|exception/);
+  });
+
+  it('answers an invalid token with 401 UNAUTHENTICATED and a Bearer challenge', async () => {
+    const response = await postGraphQL(graphqlUrl, '{ me { email } }', { token: 'not.a.token' });
+
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(response.body.errors?.[0]).toMatchObject({
+      message: 'Invalid or expired access token',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+    expect(JSON.stringify(response.body)).not.toMatch(/stacktrace|exception|response|127\.0\.0\.1/);
+  });
+
+  it('rejects invalid queries at the gateway with GRAPHQL_VALIDATION_FAILED', async () => {
+    const { status, body } = await postGraphQL(graphqlUrl, '{ plans { nope } }');
+
+    expect(status).toBe(400);
+    expect(body.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+  });
+});
+
+describe('health with real subgraphs', () => {
+  it('is live and ready while every subgraph is ready', async () => {
+    const live = await fetch(`${gateway.url}/health/live`);
+    const ready = await fetch(`${gateway.url}/health/ready`);
+
+    expect(live.status).toBe(200);
+    expect(ready.status).toBe(200);
+  });
+
+  // Last: stops the billing subgraph.
+  it('is not ready, and reports SERVICE_UNAVAILABLE, once a subgraph is down', async () => {
+    await subgraphs.billing.stop();
+
+    const ready = await fetch(`${gateway.url}/health/ready`);
+    const { body } = await postGraphQL(graphqlUrl, '{ plans { code } }');
+
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({
+      checks: { 'subgraph:billing': 'failed', 'subgraph:identity': 'ok' },
+    });
+    expect(body.errors).toEqual([
+      { message: 'The billing service is unavailable', extensions: { code: 'SERVICE_UNAVAILABLE' } },
+    ]);
+  });
+});
+
+interface RecordingProxy {
+  url: string;
+  /** Headers of every request received, in order. */
+  requests: IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+/** A pass-through HTTP proxy that records request headers. */
+async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const requests: IncomingHttpHeaders[] = [];
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/graphql')) requests.push(req.headers);
+    const upstream = request(
+      new URL(req.url ?? '/', target),
+      { method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { encryptionKeys, host, httpUrl, integer, port, privateKeyPem, publicKeyPem, url } from './schemas';
+
+/**
+ * Used for ENCRYPTION_KEYS outside production so development works without setup. The key is public (it is in
+ * this file), so anything encrypted with it is effectively plaintext; production refuses to start without
+ * ENCRYPTION_KEYS. Generate a real key with `node -e "console.log('k1:' + crypto.randomBytes(32).toString('base64'))"`.
+ */
+export const INSECURE_DEV_ENCRYPTION_KEYS = `insecure-dev:${Buffer.alloc(32, 'gatehouse-insecure-dev-key').toString('base64')}`;
+
+export const DEFAULT_PORTS = {
+  GATEWAY: 4000,
+  IDENTITY: 4001,
+  ACCOUNT: 4002,
+  ACCESS_CONTROL: 4003,
+  BILLING: 4004,
+} as const;
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const isProduction = (env: { NODE_ENV?: string | undefined }) => env.NODE_ENV === 'production';
+
+function requiredInProduction(ctx: z.RefinementCtx, variable: string): void {
+  ctx.addIssue({ code: 'custom', path: [variable], message: 'is required when NODE_ENV=production' });
+}
+
+const runtime = z.object({
+  NODE_ENV: z.enum(NODE_ENVS, { error: `must be one of ${NODE_ENVS.join(', ')}` }).default('development'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+const database = z.object({
+  /** Unset: the embedded PostgreSQL started by `npm start`. */
+  DATABASE_URL: url(['postgres:', 'postgresql:'], 'must be a postgres:// URL').optional(),
+  DATABASE_POOL_MAX: integer(1, 100).default(10),
+});
+
+const redis = z.object({
+  /** Unset: in-process key-value store, event bus and job queue (single instance only). */
+  REDIS_URL: url(['redis:', 'rediss:'], 'must be a redis:// or rediss:// URL').optional(),
+});
+
+/** `access-control` and `ACCESS_CONTROL` both become the env prefix `ACCESS_CONTROL`. */
+type EnvPrefix<S extends string> = S extends `${infer Head}-${infer Tail}`
+  ? `${Uppercase<Head>}_${EnvPrefix<Tail>}`
+  : Uppercase<S>;
+
+type PortSchema = ReturnType<typeof port.default>;
+type HostSchema = ReturnType<typeof host.default>;
+type HttpShape<S extends string> = { [K in `${EnvPrefix<S>}_PORT`]: PortSchema } & {
+  [K in `${EnvPrefix<S>}_HOST`]: HostSchema;
+};
+
+/** `<SERVICE>_PORT` (default `defaultPort`) and `<SERVICE>_HOST` (default 127.0.0.1) for a listening service. */
+function http<S extends string>(service: S, defaultPort: number) {
+  const prefix = service.toUpperCase().replace(/-/g, '_');
+  if (!/^[A-Z][A-Z0-9_]*$/.test(prefix)) throw new Error(`concerns.http: invalid service name "${service}"`);
+  const shape = {
+    [`${prefix}_PORT`]: port.default(defaultPort),
+    [`${prefix}_HOST`]: host.default('127.0.0.1'),
+  } as HttpShape<S>;
+  return z.object(shape);
+}
+
+type SubgraphName = 'IDENTITY' | 'ACCOUNT' | 'ACCESS_CONTROL' | 'BILLING';
+
+/**
+ * Subgraph URLs for the gateway. A URL defaults to 127.0.0.1 on the subgraph's `<NAME>_PORT` (or its default
+ * port), so moving a subgraph to another port only needs the port set.
+ */
+const subgraphs = z
+  .object({
+    IDENTITY_URL: httpUrl.optional(),
+    ACCOUNT_URL: httpUrl.optional(),
+    ACCESS_CONTROL_URL: httpUrl.optional(),
+    BILLING_URL: httpUrl.optional(),
+    IDENTITY_PORT: port.default(DEFAULT_PORTS.IDENTITY),
+    ACCOUNT_PORT: port.default(DEFAULT_PORTS.ACCOUNT),
+    ACCESS_CONTROL_PORT: port.default(DEFAULT_PORTS.ACCESS_CONTROL),
+    BILLING_PORT: port.default(DEFAULT_PORTS.BILLING),
+  })
+  .transform((env) => {
+    const urlFor = (name: SubgraphName) =>
+      env[`${name}_URL`] ?? `http://127.0.0.1:${env[`${name}_PORT`]}/graphql`;
+    return {
+      IDENTITY_URL: urlFor('IDENTITY'),
+      ACCOUNT_URL: urlFor('ACCOUNT'),
+      ACCESS_CONTROL_URL: urlFor('ACCESS_CONTROL'),
+      BILLING_URL: urlFor('BILLING'),
+    };
+  });
+
+const crypto = z
+  .object({
+    NODE_ENV: z.string().optional(),
+    /** `id:base64,...` of 32-byte keys; the first encrypts, all decrypt. */
+    ENCRYPTION_KEYS: encryptionKeys.optional(),
+    ARGON2_MEMORY_KIB: integer(1024, 4_194_304).default(19456),
+    ARGON2_TIME_COST: integer(1, 100).default(2),
+    ARGON2_PARALLELISM: integer(1, 64).default(1),
+  })
+  .superRefine((env, ctx) => {
+    if (isProduction(env) && env.ENCRYPTION_KEYS === undefined) requiredInProduction(ctx, 'ENCRYPTION_KEYS');
+  })
+  .transform(({ NODE_ENV: _nodeEnv, ENCRYPTION_KEYS, ...rest }) => ({
+    ENCRYPTION_KEYS: ENCRYPTION_KEYS ?? INSECURE_DEV_ENCRYPTION_KEYS,
+    ...rest,
+  }));
+
+/**
+ * Access-token verification, needed by every subgraph. The private key is a separate concern
+ * (`tokenSigning`) so that only the service that issues tokens (identity) is ever given it.
+ */
+const auth = z
+  .object({
+    NODE_ENV: z.string().optional(),
+    JWT_ISSUER: httpUrl.default('http://127.0.0.1:4000'),
+    JWT_AUDIENCE: z.string().trim().min(1).default('gatehouse'),
+    /** PEM SPKI. Optional outside production: `npm start` generates a development key pair. */
+    JWT_PUBLIC_KEY: publicKeyPem.optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (isProduction(env) && env.JWT_PUBLIC_KEY === undefined) requiredInProduction(ctx, 'JWT_PUBLIC_KEY');
+  })
+  .transform(({ NODE_ENV: _nodeEnv, ...rest }) => rest);
+
+/** Access-token signing: the identity subgraph only. */
+const tokenSigning = z
+  .object({
+    NODE_ENV: z.string().optional(),
+    /** PEM PKCS#8. Optional outside production: `npm start` generates a development key pair. */
+    JWT_PRIVATE_KEY: privateKeyPem.optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (isProduction(env) && env.JWT_PRIVATE_KEY === undefined) requiredInProduction(ctx, 'JWT_PRIVATE_KEY');
+  })
+  .transform(({ NODE_ENV: _nodeEnv, ...rest }) => rest);
+
+/** Ready-made concerns; combine them with `loadConfig({ name: concern, ... })`. */
+export const concerns = { runtime, database, redis, http, subgraphs, crypto, auth, tokenSigning };
+
+export type RuntimeConfig = z.output<typeof runtime>;
+export type DatabaseConfig = z.output<typeof database>;
+export type RedisConfig = z.output<typeof redis>;
+export type HttpConfig<S extends string> = z.output<ReturnType<typeof http<S>>>;
+export type SubgraphsConfig = z.output<typeof subgraphs>;
+export type CryptoConfig = z.output<typeof crypto>;
+export type AuthConfig = z.output<typeof auth>;
+export type TokenSigningConfig = z.output<typeof tokenSigning>;

@@ -1,0 +1,17 @@
+export { ConfigError, type ConfigIssue } from './config-error';
+export { loadConfig, loadConfigOrExit, type Concern, type ConfigOf, type Environment } from './load-config';
+export {
+  DEFAULT_PORTS,
+  INSECURE_DEV_ENCRYPTION_KEYS,
+  LOG_LEVELS,
+  NODE_ENVS,
+  concerns,
+  type AuthConfig,
+  type TokenSigningConfig,
+  type CryptoConfig,
+  type DatabaseConfig,
+  type HttpConfig,
+  type RedisConfig,
+  type RuntimeConfig,
+  type SubgraphsConfig,
+} from './concerns';

@@ -1,0 +1,30 @@
+export * from './generated/prisma/client';
+export { createDatabase, type CreateDatabaseOptions, type Database } from './client';
+export {
+  migrate,
+  readMigrations,
+  MigrationStateError,
+  NO_TRANSACTION_MARKER,
+  type MigrateOptions,
+  type MigrateResult,
+} from './migrate';
+export { resolveMigrationsDir, MIGRATIONS_DIR_ENV } from './migrations-dir';
+export { checkDatabase, type CheckDatabaseOptions } from './health';
+export { ensureAuditLogPartitions, type EnsureAuditLogPartitionsOptions } from './audit-partitions';
+export {
+  seed,
+  SYSTEM_PERMISSIONS,
+  SYSTEM_ROLES,
+  DEFAULT_PLANS,
+  type SeedOptions,
+  type SeedSummary,
+  type SystemPermission,
+} from './seed';
+export {
+  startEmbeddedPostgres,
+  defaultEmbeddedDataDir,
+  type EmbeddedPostgres,
+  type StartEmbeddedPostgresOptions,
+} from './embedded-postgres';
+export { quoteSchemaName } from './schema-name';
+export type { DbLogger } from './logger';

@@ -1,0 +1,13 @@
+export type {
+  EventBus,
+  EventBusErrorReporter,
+  EventBusLogger,
+  EventBusReportingOptions,
+  EventHandler,
+  EventIterator,
+  Unsubscribe,
+} from './event-bus';
+export { MAX_BUFFERED_EVENTS } from './event-iterator';
+export { MemoryEventBus, type MemoryEventBusOptions } from './memory-event-bus';
+export { RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
+export { createEventBus, type CreateEventBusOptions } from './create-event-bus';

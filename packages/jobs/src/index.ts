@@ -1,0 +1,15 @@
+export {
+  COMPLETED_JOBS_KEPT,
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BACKOFF_MS,
+  type EnqueueOptions,
+  type FailedJob,
+  type JobContext,
+  type JobHandler,
+  type JobQueue,
+  type JobQueueLogger,
+  type ProcessOptions,
+} from './job-queue';
+export { MemoryJobQueue, type MemoryJobQueueOptions } from './memory-job-queue';
+export { RedisJobQueue, type RedisJobQueueOptions } from './redis-job-queue';
+export { createJobQueue, type CreateJobQueueOptions } from './create-job-queue';

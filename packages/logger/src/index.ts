@@ -1,0 +1,9 @@
+export {
+  childForRequest,
+  createLogger,
+  type CreateLoggerOptions,
+  type LogLevel,
+  type Logger,
+} from './logger';
+export { REDACTED, isSecretKey, redactSecrets } from './redact';
+export { REQUEST_ID_HEADER, requestIdFrom, type HeaderSource } from './request-id';

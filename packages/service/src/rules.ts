@@ -1,0 +1,41 @@
+import { allow, and, deny, not, or, rule } from 'graphql-shield';
+import { AuthenticationError } from '@gatehouse/errors';
+import type { BaseContext } from './context';
+
+export { allow, and, deny, not, or };
+
+/** The role name that grants platform administration. */
+export const ADMIN_ROLE = 'admin';
+
+/**
+ * Rules return an AuthenticationError for anonymous callers (UNAUTHENTICATED) and `false` for
+ * authenticated callers without the right (shield turns that into the FORBIDDEN fallback error), so
+ * clients can tell "sign in" apart from "not allowed".
+ *
+ * Caching: rules that only read the context are cached per request (`contextual`); rules that read the
+ * parent object cannot be, and are cheap enough to run per field (`no_cache`; `strict` would hash every
+ * parent object, which costs more than the check).
+ */
+function requireViewer(ctx: BaseContext): AuthenticationError | null {
+  return ctx.viewer ? null : new AuthenticationError();
+}
+
+/** The request carries a valid access token. */
+export const isAuthenticated = rule('isAuthenticated', { cache: 'contextual' })(
+  (_parent: unknown, _args: unknown, ctx: BaseContext) => requireViewer(ctx) ?? true,
+);
+
+/** The viewer holds the `admin` role. */
+export const isAdmin = rule('isAdmin', { cache: 'contextual' })(
+  (_parent: unknown, _args: unknown, ctx: BaseContext) =>
+    requireViewer(ctx) ?? ctx.viewer?.roles.includes(ADMIN_ROLE) === true,
+);
+
+/** The parent object is the viewer's own user (`parent.id === viewer.userId`); for `User` fields. */
+export const isSelf = rule('isSelf', { cache: 'no_cache' })(
+  (parent: { id?: unknown } | null | undefined, _args: unknown, ctx: BaseContext) =>
+    requireViewer(ctx) ?? (parent?.id !== undefined && parent.id === ctx.viewer?.userId),
+);
+
+/** The parent is the viewer's own user, or the viewer is an administrator. */
+export const isSelfOrAdmin = or(isAdmin, isSelf);

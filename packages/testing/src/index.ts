@@ -1,0 +1,2 @@
+export { createTestDatabase, testDatabaseUrl, type TestDatabase } from './test-database';
+export { testRedisUrl } from './redis';

@@ -1,0 +1,6 @@
+import type { Resolvers } from '../generated/graphql';
+import { User } from './User';
+
+export const resolvers: Resolvers = {
+  User,
+};

@@ -1,0 +1,22 @@
+import type { Loaders } from '../loaders';
+import type { PlanModel } from '../models';
+import type { PlanRepository } from '../repositories/plan.repository';
+
+export interface PlanService {
+  /** The public catalog: active plans, cheapest first. */
+  catalog(): Promise<PlanModel[]>;
+  /** A plan by id, retired plans included (subscriptions may still be on them). */
+  byId(id: string): Promise<PlanModel | null>;
+}
+
+/** Per request: binds the request's loaders. */
+export function createPlanService(loaders: Loaders, plans: PlanRepository): PlanService {
+  return {
+    async catalog() {
+      const active = await plans.findActive();
+      for (const plan of active) loaders.planById.prime(plan.id, plan);
+      return active;
+    },
+    byId: (id) => loaders.planById.load(id),
+  };
+}

@@ -1,0 +1,183 @@
+import { createLogger } from '@gatehouse/logger';
+import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import {
+  createAccessTokenSigner,
+  createAccessTokenVerifier,
+  generateRsaKeyPair,
+  postGraphQL,
+  startHttpService,
+  type HttpService,
+} from '@gatehouse/service';
+import { createApp } from './app';
+
+const keys = generateRsaKeyPair();
+const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
+const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
+const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+
+let db: TestDatabase;
+let service: HttpService;
+let graphqlUrl: string;
+const ids = { alice: '', bob: '', carol: '', deleted: '' };
+
+/** SQL statements sent through the pool that touch the users table. */
+function countUserQueries(): { count: () => number; restore: () => void } {
+  const spy = jest.spyOn(db.pool, 'query');
+  return {
+    count: () =>
+      spy.mock.calls.filter(([statement]) => {
+        const text = typeof statement === 'string' ? statement : (statement as { text?: string }).text;
+        return text?.includes('"users"') ?? false;
+      }).length,
+    restore: () => spy.mockRestore(),
+  };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const create = (email: string, extra: object = {}) =>
+    db.prisma.user.create({ data: { email, status: 'ACTIVE', emailVerified: true, ...extra } });
+  ids.alice = (await create('alice@example.test')).id;
+  ids.bob = (await create('bob@example.test')).id;
+  ids.carol = (
+    await create('carol@example.test', { status: 'PENDING_VERIFICATION', emailVerified: false })
+  ).id;
+  ids.deleted = (await create('gone@example.test', { deletedAt: new Date() })).id;
+
+  const logger = createLogger({ name: 'identity-test', level: 'silent' });
+  const app = createApp({ prisma: db.prisma, logger, verifier, production: false });
+  service = await startHttpService({
+    name: 'identity',
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    graphql: app,
+    readinessChecks: {},
+  });
+  graphqlUrl = `${service.url}/graphql`;
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await db?.close();
+});
+
+const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
+
+describe('Query.me', () => {
+  it('is null for anonymous callers', async () => {
+    const { body } = await postGraphQL(graphqlUrl, '{ me { id } }');
+    expect(body).toEqual({ data: { me: null } });
+  });
+
+  it("returns the viewer's user from the database", async () => {
+    const { body } = await postGraphQL(graphqlUrl, '{ me { id email emailVerified status createdAt } }', {
+      token: await tokenFor(ids.carol),
+    });
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.me).toEqual({
+      id: ids.carol,
+      email: 'carol@example.test',
+      emailVerified: false,
+      status: 'PENDING_VERIFICATION',
+      createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/),
+    });
+  });
+
+  it('rejects an expired token with 401', async () => {
+    const token = await signer.sign(
+      { userId: ids.alice, roles: [] },
+      { issuedAt: new Date(Date.now() - 3_600_000) },
+    );
+    const response = await postGraphQL(graphqlUrl, '{ me { id } }', { token });
+    expect(response.status).toBe(401);
+    expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('Query.user', () => {
+  const query = 'query ($id: ID!) { user(id: $id) { id email } }';
+
+  it('requires authentication', async () => {
+    const { body } = await postGraphQL(graphqlUrl, query, { variables: { id: ids.alice } });
+    expect(body.data).toEqual({ user: null });
+    expect(body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('lets users read themselves', async () => {
+    const { body } = await postGraphQL(graphqlUrl, query, {
+      variables: { id: ids.alice },
+      token: await tokenFor(ids.alice),
+    });
+    expect(body).toEqual({ data: { user: { id: ids.alice, email: 'alice@example.test' } } });
+  });
+
+  it("refuses another user's account", async () => {
+    const { body } = await postGraphQL(graphqlUrl, query, {
+      variables: { id: ids.bob },
+      token: await tokenFor(ids.alice),
+    });
+    expect(body.data).toEqual({ user: null });
+    expect(body.errors?.[0]?.extensions).toEqual({
+      code: 'FORBIDDEN',
+      details: { reason: 'USER_NOT_ACCESSIBLE' },
+    });
+  });
+
+  it('lets administrators read anyone, and returns null for unknown, malformed and deleted ids', async () => {
+    const token = await tokenFor(ids.alice, ['admin']);
+    const read = async (id: string) =>
+      (await postGraphQL(graphqlUrl, query, { variables: { id }, token })).body;
+    expect(await read(ids.bob)).toEqual({ data: { user: { id: ids.bob, email: 'bob@example.test' } } });
+    expect(await read('00000000-0000-4000-8000-000000000000')).toEqual({ data: { user: null } });
+    expect(await read('not-a-uuid')).toEqual({ data: { user: null } });
+    expect(await read(ids.deleted)).toEqual({ data: { user: null } });
+  });
+});
+
+describe('User entity (federation)', () => {
+  const query =
+    'query ($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id email status } } }';
+  const reps = () => [ids.alice, ids.bob, ids.carol].map((id) => ({ __typename: 'User', id }));
+
+  it('resolves N references with one query', async () => {
+    const token = await tokenFor(ids.alice, ['admin']);
+    const queries = countUserQueries();
+    try {
+      const { body } = await postGraphQL(graphqlUrl, query, { variables: { reps: reps() }, token });
+      expect(body.errors).toBeUndefined();
+      expect(body.data?._entities).toEqual([
+        { id: ids.alice, email: 'alice@example.test', status: 'ACTIVE' },
+        { id: ids.bob, email: 'bob@example.test', status: 'ACTIVE' },
+        { id: ids.carol, email: 'carol@example.test', status: 'PENDING_VERIFICATION' },
+      ]);
+      expect(queries.count()).toBe(1);
+    } finally {
+      queries.restore();
+    }
+  });
+
+  it("applies field permissions to entities: other users' fields are FORBIDDEN", async () => {
+    const { body } = await postGraphQL(graphqlUrl, query, {
+      variables: { reps: reps() },
+      token: await tokenFor(ids.bob),
+    });
+    expect(body.data?._entities).toEqual([
+      null,
+      { id: ids.bob, email: 'bob@example.test', status: 'ACTIVE' },
+      null,
+    ]);
+    expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+  });
+
+  it('reveals nothing to anonymous callers', async () => {
+    const { body } = await postGraphQL(graphqlUrl, query, { variables: { reps: reps() } });
+    expect(body.data?._entities).toEqual([null, null, null]);
+    expect(new Set(body.errors?.map((e) => e.extensions?.code))).toEqual(new Set(['UNAUTHENTICATED']));
+  });
+
+  it('publishes its SDL to the gateway', async () => {
+    const { body } = await postGraphQL<{ _service: { sdl: string } }>(graphqlUrl, '{ _service { sdl } }');
+    expect(body.data?._service.sdl).toMatch(/type User\s+@key\(fields: "id"\)/);
+  });
+});
