@@ -1,8 +1,11 @@
-import { allow, and, deny, not, or, rule } from 'graphql-shield';
+import { allow, and, deny, not, or, rule, type IRule } from 'graphql-shield';
 import { AuthenticationError } from '@gatehouse/errors';
 import type { BaseContext } from './context';
 
 export { allow, and, deny, not, or };
+
+/** A rule or a logic rule (`and`/`or`/`not`): what a permission map entry accepts. */
+export type ShieldRule = IRule | ReturnType<typeof or>;
 
 /** The role name that grants platform administration. */
 export const ADMIN_ROLE = 'admin';
@@ -21,21 +24,21 @@ function requireViewer(ctx: BaseContext): AuthenticationError | null {
 }
 
 /** The request carries a valid access token. */
-export const isAuthenticated = rule('isAuthenticated', { cache: 'contextual' })(
+export const isAuthenticated: IRule = rule('isAuthenticated', { cache: 'contextual' })(
   (_parent: unknown, _args: unknown, ctx: BaseContext) => requireViewer(ctx) ?? true,
 );
 
 /** The viewer holds the `admin` role. */
-export const isAdmin = rule('isAdmin', { cache: 'contextual' })(
+export const isAdmin: IRule = rule('isAdmin', { cache: 'contextual' })(
   (_parent: unknown, _args: unknown, ctx: BaseContext) =>
     requireViewer(ctx) ?? ctx.viewer?.roles.includes(ADMIN_ROLE) === true,
 );
 
 /** The parent object is the viewer's own user (`parent.id === viewer.userId`); for `User` fields. */
-export const isSelf = rule('isSelf', { cache: 'no_cache' })(
+export const isSelf: IRule = rule('isSelf', { cache: 'no_cache' })(
   (parent: { id?: unknown } | null | undefined, _args: unknown, ctx: BaseContext) =>
     requireViewer(ctx) ?? (parent?.id !== undefined && parent.id === ctx.viewer?.userId),
 );
 
 /** The parent is the viewer's own user, or the viewer is an administrator. */
-export const isSelfOrAdmin = or(isAdmin, isSelf);
+export const isSelfOrAdmin: ShieldRule = or(isAdmin, isSelf);
