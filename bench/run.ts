@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: gateway overhead as a ratio, measured with autocannon.
  *
- * Starts the whole stack (scripts/start.ts) in a child process on its own ports and its own database
- * (`gatehouse_bench`, recreated each run), so the load generator (this process) and the services don't share an
- * event loop. Then, for each case, a warm-up and a measured run:
+ * Starts the services as production runs them — one process each, on their own ports and database
+ * (`gatehouse_bench`, recreated each run) — so the load generator (this process) shares no event loop with them.
+ * Then, for each case, a warm-up and a measured run:
  *
  *   - trivial, anonymous: `plans` — direct to the billing subgraph vs through the gateway
  *   - entity join, authenticated: the account subgraph's `_entities` for one User — direct — vs `me { email profile }`
  *     through the gateway (identity → account)
+ *   - authenticated read, one subgraph: `me { id email }` through the gateway (the 1,000 req/s product bar)
  *   - authenticated, three subgraphs: `me { email profile roles }` through the gateway
  *
  * Results go to bench/results/latest.json (and a dated copy). Connection count, duration and warm-up can be set
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
       variables: { r: [{ __typename: 'User', id: adminId }] },
     };
     const meProfile = { query: 'query Me { me { email profile { displayName } } }' };
+    const meOnly = { query: 'query MeOnly { me { id email } }' };
     const meJoined = { query: 'query MeJoined { me { email profile { displayName } roles { name } } }' };
 
     const results: CaseResult[] = [];
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     results.push(await measure('plans (anonymous, trivial)', 'gateway', gateway, plans));
     results.push(await measure('user entity join (authenticated)', 'subgraph', account, entities, auth));
     results.push(await measure('user entity join (authenticated)', 'gateway', gateway, meProfile, auth));
+    results.push(await measure('me (authenticated read)', 'gateway', gateway, meOnly, auth));
     results.push(await measure('me across 3 subgraphs (authenticated)', 'gateway', gateway, meJoined, auth));
 
     const ratio = (name: string) => {
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
       const through = results.find((r) => r.name === name && r.target === 'gateway');
       return direct && through ? round(through.requestsPerSecond / direct.requestsPerSecond, 3) : null;
     };
-    const joined = results.find((r) => r.name.startsWith('me across'));
+    const authenticatedRead = results.find((r) => r.name === 'me (authenticated read)');
     const report = {
       measuredAt: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
@@ -99,8 +102,9 @@ async function main(): Promise<void> {
       },
       authenticatedReadsTarget: {
         target: AUTHENTICATED_READS_TARGET,
-        measured: joined?.requestsPerSecond ?? null,
-        met: (joined?.requestsPerSecond ?? 0) >= AUTHENTICATED_READS_TARGET,
+        case: authenticatedRead?.name,
+        measured: authenticatedRead?.requestsPerSecond ?? null,
+        met: (authenticatedRead?.requestsPerSecond ?? 0) >= AUTHENTICATED_READS_TARGET,
       },
     };
     const dir = path.join(root, 'bench', 'results');
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
         `entity join ${report.gatewayOverhead.entityJoinThroughputRatio}`,
     );
     console.log(
-      `authenticated reads through the gateway: ${joined?.requestsPerSecond ?? '?'} req/s ` +
+      `authenticated reads through the gateway: ${authenticatedRead?.requestsPerSecond ?? '?'} req/s ` +
         `(target ${AUTHENTICATED_READS_TARGET})`,
     );
     console.log(`written to ${path.relative(root, path.join(dir, 'latest.json'))}`);
@@ -167,49 +171,72 @@ async function adminUserId(): Promise<string> {
   }
 }
 
-async function startStack(keys: { publicKey: string; privateKey: string }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/start.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      SEED_ADMIN_PASSWORD: 'bench-admin-password-not-secret',
-      JWT_PUBLIC_KEY: keys.publicKey,
-      JWT_PRIVATE_KEY: keys.privateKey,
-      GATEWAY_PORT: String(PORTS.GATEWAY),
-      IDENTITY_PORT: String(PORTS.IDENTITY),
-      ACCOUNT_PORT: String(PORTS.ACCOUNT),
-      ACCESS_CONTROL_PORT: String(PORTS.ACCESS_CONTROL),
-      BILLING_PORT: String(PORTS.BILLING),
-      APOLLO_TELEMETRY_DISABLED: 'true',
-    },
-  });
+/** The services as production runs them: one process each (plus migrations and the seed first). */
+async function startStack(keys: { publicKey: string; privateKey: string }): Promise<ChildProcess[]> {
+  const env = {
+    ...process.env,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: process.env.REDIS_URL ?? '',
+    SEED_ADMIN_PASSWORD: 'bench-admin-password-not-secret',
+    JWT_PUBLIC_KEY: keys.publicKey,
+    JWT_PRIVATE_KEY: keys.privateKey,
+    GATEWAY_PORT: String(PORTS.GATEWAY),
+    IDENTITY_PORT: String(PORTS.IDENTITY),
+    ACCOUNT_PORT: String(PORTS.ACCOUNT),
+    ACCESS_CONTROL_PORT: String(PORTS.ACCESS_CONTROL),
+    BILLING_PORT: String(PORTS.BILLING),
+    APOLLO_TELEMETRY_DISABLED: 'true',
+  };
+  const node = (script: string, args: string[] = []) =>
+    spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    });
+
+  const migrateJob = node('packages/db/src/cli.ts', ['migrate', '--seed']);
+  const code = await new Promise<number | null>((resolve) => migrateJob.once('exit', resolve));
+  if (code !== 0) throw new Error(`migrations/seed failed with exit code ${code}`);
+
+  const children = [
+    'subgraphs/identity/src/main.ts',
+    'subgraphs/account/src/main.ts',
+    'subgraphs/access-control/src/main.ts',
+    'subgraphs/billing/src/main.ts',
+    'gateway/src/main.ts',
+  ].map((script) => node(script));
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the stack exited with code ${child.exitCode}`);
+    const exited = children.find((child) => child.exitCode !== null);
+    if (exited) {
+      await stopStack(children);
+      throw new Error(`a service exited with code ${exited.exitCode} during start-up`);
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${PORTS.GATEWAY}/health/ready`);
-      if (res.ok) return child;
+      if (res.ok) return children;
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  child.kill('SIGKILL');
+  await stopStack(children);
   throw new Error('the stack did not become ready within 120 s');
 }
 
-async function stopStack(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
+async function stopStack(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 async function measure(
