@@ -157,6 +157,8 @@ function buildBundle(graphqlPath: string): PlaygroundBundle {
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <meta name="robots" content="noindex" />
     <title>Gatehouse GraphQL playground</title>
+    <!-- No favicon request: the browser would otherwise ask for /favicon.ico and log a 404. -->
+    <link rel="icon" href="data:," />
     <link rel="stylesheet" href="${graphiqlCss.path}" />
     <link rel="stylesheet" href="${playgroundCss.path}" />
   </head>
