@@ -30,7 +30,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.cjs', 'jest.config.js'],
+    files: ['**/*.cjs', 'jest.config.js', 'jest.browser.config.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
