@@ -126,9 +126,12 @@ describe('gateway HTTP service (development)', () => {
       // No inline script: every <script> has a src.
       expect(html.match(/<script\b[^>]*>/g)?.every((tag) => / src="/.test(tag))).toBe(true);
 
-      const references = [...html.matchAll(/<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"/g)].map(
+      const allReferences = [...html.matchAll(/<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"/g)].map(
         (m) => m[1]!,
       );
+      // The empty data: icon only stops the browser asking for /favicon.ico; it loads nothing.
+      expect(allReferences.filter((reference) => reference.startsWith('data:'))).toEqual(['data:,']);
+      const references = allReferences.filter((reference) => !reference.startsWith('data:'));
       expect(references).toHaveLength(6);
       const expected: Record<string, RegExp> = {
         js: /^text\/javascript; charset=utf-8$/,
