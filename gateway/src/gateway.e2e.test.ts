@@ -1,119 +1,61 @@
-import { readFile } from 'node:fs/promises';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '@gatehouse/logger';
-import {
-  createAccessTokenSigner,
-  createAccessTokenVerifier,
-  generateRsaKeyPair,
-  postGraphQL,
-  startHttpService,
-  type HttpService,
-} from '@gatehouse/service';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
-import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
-import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
-import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
-import { createApp as createIdentityApp } from '../../subgraphs/identity/src/app';
-import type { SubgraphUrls } from './gateway';
+import { postGraphQL, type HttpService } from '@gatehouse/service';
+import type { TestDatabase } from '@gatehouse/testing';
 import { PLAYGROUND_DEFAULT_QUERY } from './playground';
-import { startGateway } from './server';
-import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
+import type { SubgraphName } from './subgraphs';
+import { startSupergraph, type Supergraph } from './supergraph.test-support';
 
 /**
  * The gateway in front of the four real subgraphs, each on its own port, over one migrated test schema in
  * PostgreSQL: what a client sees of the federated graph.
  */
-process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
-
-const logger = createLogger({ name: 'gateway-e2e', level: 'silent' });
-const keys = generateRsaKeyPair();
-const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
-const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
-const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
-
+let supergraph: Supergraph;
 let db: TestDatabase;
-const subgraphs = {} as Record<SubgraphName, HttpService>;
+let subgraphs: Record<SubgraphName, HttpService>;
 let identityProxy: RecordingProxy;
 let gateway: HttpService;
 let graphqlUrl: string;
 const ids = { alice: '', bob: '' };
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const alice = await db.prisma.user.create({
-    data: { email: 'alice@example.test', status: 'ACTIVE', emailVerified: true },
+  supergraph = await startSupergraph({
+    seed: async (prisma) => {
+      const alice = await prisma.user.create({
+        data: { email: 'alice@example.test', status: 'ACTIVE', emailVerified: true },
+      });
+      const bob = await prisma.user.create({
+        data: { email: 'bob@example.test', status: 'ACTIVE', emailVerified: true },
+      });
+      ids.alice = alice.id;
+      ids.bob = bob.id;
+      await prisma.userProfile.create({ data: { userId: alice.id, displayName: 'Alice Liddell' } });
+      const member = await prisma.role.create({ data: { name: 'member', description: 'Signed-up user' } });
+      await prisma.userRole.create({ data: { userId: alice.id, roleId: member.id } });
+      await prisma.subscriptionPlan.createMany({
+        data: [
+          { code: 'pro', name: 'Pro', priceAmount: 2900, currency: 'EUR', interval: 'MONTH' },
+          { code: 'starter', name: 'Starter', priceAmount: 900, currency: 'EUR', interval: 'MONTH' },
+          {
+            code: 'retired',
+            name: 'Retired',
+            priceAmount: 500,
+            currency: 'EUR',
+            interval: 'MONTH',
+            active: false,
+          },
+        ],
+      });
+    },
+    // Identity is reached through a recording proxy, to see the headers the gateway sends to a subgraph.
+    interpose: { identity: async (origin) => (identityProxy = await startRecordingProxy(origin)) },
   });
-  const bob = await db.prisma.user.create({
-    data: { email: 'bob@example.test', status: 'ACTIVE', emailVerified: true },
-  });
-  ids.alice = alice.id;
-  ids.bob = bob.id;
-  await db.prisma.userProfile.create({ data: { userId: alice.id, displayName: 'Alice Liddell' } });
-  const member = await db.prisma.role.create({ data: { name: 'member', description: 'Signed-up user' } });
-  await db.prisma.userRole.create({ data: { userId: alice.id, roleId: member.id } });
-  await db.prisma.subscriptionPlan.createMany({
-    data: [
-      { code: 'pro', name: 'Pro', priceAmount: 2900, currency: 'EUR', interval: 'MONTH' },
-      { code: 'starter', name: 'Starter', priceAmount: 900, currency: 'EUR', interval: 'MONTH' },
-      {
-        code: 'retired',
-        name: 'Retired',
-        priceAmount: 500,
-        currency: 'EUR',
-        interval: 'MONTH',
-        active: false,
-      },
-    ],
-  });
-
-  const deps = { prisma: db.prisma, logger, verifier, production: false };
-  const apps = {
-    identity: createIdentityApp(deps),
-    account: createAccountApp(deps),
-    'access-control': createAccessControlApp(deps),
-    billing: createBillingApp(deps),
-  };
-  for (const [name, app] of Object.entries(apps) as [SubgraphName, (typeof apps)[SubgraphName]][]) {
-    subgraphs[name] = await startHttpService({
-      name,
-      host: '127.0.0.1',
-      port: 0,
-      logger,
-      // Each app's context type differs; startHttpService only needs the endpoint shape.
-      graphql: app as typeof apps.identity,
-      readinessChecks: {},
-    });
-  }
-  // Identity is reached through a recording proxy, to see the headers the gateway sends to a subgraph.
-  identityProxy = await startRecordingProxy(subgraphs.identity.url);
-
-  const subgraphUrls: SubgraphUrls = {
-    identity: `${identityProxy.url}/graphql`,
-    account: `${subgraphs.account.url}/graphql`,
-    'access-control': `${subgraphs['access-control'].url}/graphql`,
-    billing: `${subgraphs.billing.url}/graphql`,
-  };
-  gateway = await startGateway({
-    supergraphSdl: await readFile(SUPERGRAPH_FILE, 'utf8'),
-    subgraphUrls,
-    logger,
-    production: false,
-    playground: true,
-    host: '127.0.0.1',
-    port: 0,
-  });
-  graphqlUrl = `${gateway.url}/graphql`;
+  ({ db, subgraphs, gateway, graphqlUrl } = supergraph);
 });
 
-afterAll(async () => {
-  await gateway?.stop();
-  await identityProxy?.close();
-  await Promise.all(Object.values(subgraphs).map((service) => service.stop()));
-  await db?.close();
-});
+afterAll(() => supergraph?.close());
 
-const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
+const tokenFor = (userId: string, roles: string[] = ['member']) => supergraph.signer.sign({ userId, roles });
 
 describe('federated queries through the gateway', () => {
   it('serves public data (billing) to anonymous callers', async () => {

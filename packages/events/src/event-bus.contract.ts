@@ -1,6 +1,6 @@
 // The behaviour every EventBus must have; run against each implementation (excluded from the build).
+import { waitFor } from '@gatehouse/testing';
 import { type EventBus, type EventBusReportingOptions } from './event-bus';
-import { waitFor } from './test-support';
 
 /**
  * Registers the EventBus contract for one implementation.

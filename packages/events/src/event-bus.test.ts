@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
+import { redisUrlForTests, uniqueTestPrefix, waitFor } from '@gatehouse/testing';
 import { createEventBus } from './create-event-bus';
 import { describeEventBusContract } from './event-bus.contract';
 import { MAX_BUFFERED_EVENTS } from './event-iterator';
 import { MemoryEventBus } from './memory-event-bus';
 import { RedisEventBus } from './redis-event-bus';
-import { redisUrlForTests, uniqueTestPrefix, waitFor } from './test-support';
 
 describeEventBusContract('in-process', (reporting) => new MemoryEventBus(reporting));
 

@@ -86,3 +86,28 @@ export class BusEventIterator<T> implements EventIterator<T> {
     this.buffered.push(value);
   }
 }
+
+/**
+ * The iterators a bus has handed out and not yet finished, so that closing the bus ends every one of them
+ * (a GraphQL subscription waiting in next() then completes instead of hanging).
+ */
+export class OpenEventIterators {
+  private readonly open = new Set<BusEventIterator<unknown>>();
+
+  constructor(
+    private readonly subscribe: Subscribe,
+    private readonly report: EventBusErrorReporter,
+  ) {}
+
+  create<T>(topics: string | readonly string[]): BusEventIterator<T> {
+    const iterator = new BusEventIterator<T>(topics, this.subscribe, this.report, (finished) =>
+      this.open.delete(finished as BusEventIterator<unknown>),
+    );
+    this.open.add(iterator as BusEventIterator<unknown>);
+    return iterator;
+  }
+
+  async returnAll(): Promise<void> {
+    await Promise.all([...this.open].map((iterator) => iterator.return()));
+  }
+}

@@ -8,7 +8,7 @@ import {
   type EventHandler,
   type Unsubscribe,
 } from './event-bus';
-import { BusEventIterator } from './event-iterator';
+import { OpenEventIterators, type BusEventIterator } from './event-iterator';
 
 export type MemoryEventBusOptions = EventBusReportingOptions;
 
@@ -23,12 +23,13 @@ interface Subscription {
  */
 export class MemoryEventBus implements EventBus {
   private readonly topics = new Map<string, Set<Subscription>>();
-  private readonly iterators = new Set<BusEventIterator<unknown>>();
+  private readonly iterators: OpenEventIterators;
   private readonly report: EventBusErrorReporter;
   private closed = false;
 
   constructor(options: MemoryEventBusOptions = {}) {
     this.report = errorReporter(options);
+    this.iterators = new OpenEventIterators((topic, handler) => this.subscribe(topic, handler), this.report);
   }
 
   async publish<T>(topic: string, payload: T): Promise<void> {
@@ -61,14 +62,7 @@ export class MemoryEventBus implements EventBus {
 
   asyncIterableIterator<T>(topics: string | readonly string[]): BusEventIterator<T> {
     this.assertOpen();
-    const iterator = new BusEventIterator<T>(
-      topics,
-      (topic, handler) => this.subscribe(topic, handler),
-      this.report,
-      (finished) => this.iterators.delete(finished as BusEventIterator<unknown>),
-    );
-    this.iterators.add(iterator as BusEventIterator<unknown>);
-    return iterator;
+    return this.iterators.create<T>(topics);
   }
 
   async ping(): Promise<void> {
@@ -78,7 +72,7 @@ export class MemoryEventBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.iterators].map((iterator) => iterator.return()));
+    await this.iterators.returnAll();
     for (const subscribers of this.topics.values()) {
       for (const subscription of subscribers) subscription.active = false;
     }

@@ -10,7 +10,7 @@ import {
   type EventHandler,
   type Unsubscribe,
 } from './event-bus';
-import { BusEventIterator } from './event-iterator';
+import { OpenEventIterators, type BusEventIterator } from './event-iterator';
 
 export interface RedisEventBusOptions extends EventBusReportingOptions {
   /** redis:// or rediss:// URL. */
@@ -31,13 +31,14 @@ export class RedisEventBus implements EventBus {
   private readonly channelPrefix: string;
   private readonly pingTimeoutMs: number;
   private readonly report: EventBusErrorReporter;
-  private readonly iterators = new Set<BusEventIterator<unknown>>();
+  private readonly iterators: OpenEventIterators;
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisEventBusOptions) {
     this.channelPrefix = `${options.prefix ?? 'gatehouse'}:events:`;
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2000;
     this.report = errorReporter(options);
+    this.iterators = new OpenEventIterators((topic, handler) => this.subscribe(topic, handler), this.report);
     this.publisher = new Redis(options.redisUrl, { connectionName: 'gatehouse-events-pub' });
     const subscriber = new Redis(options.redisUrl, { connectionName: 'gatehouse-events-sub' });
     for (const connection of [this.publisher, subscriber]) {
@@ -74,14 +75,7 @@ export class RedisEventBus implements EventBus {
 
   asyncIterableIterator<T>(topics: string | readonly string[]): BusEventIterator<T> {
     this.assertOpen();
-    const iterator = new BusEventIterator<T>(
-      topics,
-      (topic, handler) => this.subscribe(topic, handler),
-      this.report,
-      (finished) => this.iterators.delete(finished as BusEventIterator<unknown>),
-    );
-    this.iterators.add(iterator as BusEventIterator<unknown>);
-    return iterator;
+    return this.iterators.create<T>(topics);
   }
 
   async ping(): Promise<void> {
@@ -101,7 +95,7 @@ export class RedisEventBus implements EventBus {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.iterators].map((iterator) => iterator.return()));
+      await this.iterators.returnAll();
       await Promise.all(
         [this.pubsub.getPublisher(), this.pubsub.getSubscriber()].map((connection) =>
           connection.quit().then(

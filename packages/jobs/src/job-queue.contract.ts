@@ -1,6 +1,6 @@
 // The behaviour every JobQueue must have; run against each implementation (excluded from the build).
+import { waitFor } from '@gatehouse/testing';
 import { type JobContext, type JobQueue } from './job-queue';
-import { waitFor } from './test-support';
 
 /** Registers the JobQueue contract for one implementation. `factory` must return a fresh, empty queue. */
 export function describeJobQueueContract(name: string, factory: () => JobQueue | Promise<JobQueue>): void {

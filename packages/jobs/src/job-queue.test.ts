@@ -1,8 +1,8 @@
+import { deleteRedisKeys, redisUrlForTests, uniqueTestPrefix, waitFor } from '@gatehouse/testing';
 import { createJobQueue } from './create-job-queue';
 import { describeJobQueueContract } from './job-queue.contract';
 import { MemoryJobQueue } from './memory-job-queue';
 import { RedisJobQueue } from './redis-job-queue';
-import { deleteRedisKeys, redisUrlForTests, uniqueTestPrefix, waitFor } from './test-support';
 
 // The contract fails jobs on purpose; keep their error logs out of the test output.
 const logger = { warn: () => undefined, error: () => undefined };

@@ -107,10 +107,22 @@ export function assertJobName(name: string): void {
     throw new RangeError(`job name must be non-empty and without ':', got "${name}"`);
 }
 
-export function assertConcurrency(concurrency: number): void {
+/**
+ * Checks a process() call identically for every implementation. `registered` says whether this queue already
+ * has a handler for `name`: one handler per name, so two cannot race for the same jobs.
+ */
+export function resolveProcessOptions(
+  name: string,
+  options: ProcessOptions,
+  registered: boolean,
+): { concurrency: number } {
+  assertJobName(name);
+  const concurrency = options.concurrency ?? 1;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   }
+  if (registered) throw new Error(`a handler for job "${name}" is already registered`);
+  return { concurrency };
 }
 
 export function errorMessage(error: unknown): string {

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
-  assertConcurrency,
-  assertJobName,
   COMPLETED_JOBS_KEPT,
   CONSOLE_JOB_LOGGER,
   errorMessage,
   resolveEnqueueOptions,
+  resolveProcessOptions,
   type EnqueueOptions,
   type FailedJob,
   type JobHandler,
@@ -73,11 +72,8 @@ export class MemoryJobQueue implements JobQueue {
 
   process<T>(name: string, handler: JobHandler<T>, options: ProcessOptions = {}): void {
     this.assertOpen();
-    assertJobName(name);
-    const concurrency = options.concurrency ?? 1;
-    assertConcurrency(concurrency);
+    const { concurrency } = resolveProcessOptions(name, options, this.lanes.get(name)?.handler !== undefined);
     const lane = this.lane(name);
-    if (lane.handler) throw new Error(`a handler for job "${name}" is already registered`);
     lane.handler = handler as JobHandler<unknown>;
     lane.concurrency = concurrency;
     this.pump(lane);

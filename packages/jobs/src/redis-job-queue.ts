@@ -1,11 +1,11 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
-  assertConcurrency,
   assertJobName,
   COMPLETED_JOBS_KEPT,
   CONSOLE_JOB_LOGGER,
   resolveEnqueueOptions,
+  resolveProcessOptions,
   type EnqueueOptions,
   type FailedJob,
   type JobHandler,
@@ -76,10 +76,7 @@ export class RedisJobQueue implements JobQueue {
 
   process<T>(name: string, handler: JobHandler<T>, options: ProcessOptions = {}): void {
     this.assertOpen();
-    assertJobName(name);
-    const concurrency = options.concurrency ?? 1;
-    assertConcurrency(concurrency);
-    if (this.workers.has(name)) throw new Error(`a handler for job "${name}" is already registered`);
+    const { concurrency } = resolveProcessOptions(name, options, this.workers.has(name));
     const worker = new Worker(
       name,
       async (job: Job) =>

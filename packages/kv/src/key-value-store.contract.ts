@@ -1,6 +1,6 @@
 // The behaviour every KeyValueStore must have; run against each implementation (excluded from the build).
+import { waitFor } from '@gatehouse/testing';
 import { type KeyValueStore } from './key-value-store';
-import { waitFor } from './test-support';
 
 /** Registers the KeyValueStore contract for one implementation. `factory` must return a fresh, empty store. */
 export function describeKeyValueStoreContract(

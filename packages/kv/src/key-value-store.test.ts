@@ -1,8 +1,8 @@
+import { deleteRedisKeys, redisUrlForTests, uniqueTestPrefix, waitFor } from '@gatehouse/testing';
 import { createKeyValueStore } from './create-key-value-store';
 import { describeKeyValueStoreContract } from './key-value-store.contract';
 import { MemoryKeyValueStore } from './memory-key-value-store';
 import { RedisKeyValueStore } from './redis-key-value-store';
-import { deleteRedisKeys, redisUrlForTests, uniqueTestPrefix, waitFor } from './test-support';
 
 describeKeyValueStoreContract('in-process', () => new MemoryKeyValueStore());
 

@@ -40,5 +40,17 @@ export {
 } from './rules';
 export { DateTimeScalar } from './scalars';
 export { isUuid } from './ids';
-export { stopOnSignals } from './lifecycle';
+export { runService, stopOnSignals } from './lifecycle';
+export {
+  startSubgraph,
+  type RunningSubgraph,
+  type StartSubgraphOptions,
+  type SubgraphEnvPrefix,
+} from './run-subgraph';
+export {
+  createSubgraphApp,
+  type SubgraphApp,
+  type SubgraphAppDependencies,
+  type SubgraphAppOptions,
+} from './subgraph-app';
 export { generateRsaKeyPair, postGraphQL, type GraphQLTestResponse } from './testing';

@@ -1,4 +1,4 @@
-import type { Logger } from '@gatehouse/logger';
+import { createLogger, type Logger } from '@gatehouse/logger';
 
 /**
  * For a service's `main`: on the first SIGINT/SIGTERM, stop gracefully and exit 0 (1 if stopping failed);
@@ -23,4 +23,18 @@ export function stopOnSignals(service: { stop(): Promise<void> }, logger: Logger
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/**
+ * The entry point of a service run directly (`if (require.main === module) runService(...)`): starts it,
+ * stops it on signals (see {@link stopOnSignals}), and exits with 1 when it cannot start.
+ */
+export function runService(name: string, start: () => Promise<{ stop(): Promise<void> }>): void {
+  start().then(
+    (running) => stopOnSignals(running, createLogger({ name })),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

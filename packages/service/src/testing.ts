@@ -1,4 +1,19 @@
+/**
+ * Test support for services and subgraphs, imported as `@gatehouse/service/testing` (never from production
+ * code). `generateRsaKeyPair` and `postGraphQL` are also exported from the package root for existing callers.
+ */
 import { generateKeyPairSync } from 'node:crypto';
+import type { PrismaClient } from '@gatehouse/db';
+import { createLogger } from '@gatehouse/logger';
+import {
+  createAccessTokenSigner,
+  createAccessTokenVerifier,
+  type AccessTokenSigner,
+  type AccessTokenVerifier,
+} from './auth';
+import type { BaseContext } from './context';
+import { GRAPHQL_PATH, startHttpService, type GraphQLEndpoint } from './http-server';
+import type { SubgraphAppDependencies } from './subgraph-app';
 
 /**
  * A fresh RSA-2048 key pair as PEM (SPKI public, PKCS#8 private), for tests and for the development start
@@ -47,4 +62,64 @@ export async function postGraphQL<TData = Record<string, unknown>>(
     headers: response.headers,
     body: (await response.json()) as GraphQLTestResponse<TData>['body'],
   };
+}
+
+/** The issuer and audience of test tokens: the development defaults of concerns.auth. */
+export const TEST_TOKEN_AUDIENCE = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' } as const;
+
+export interface TestAuth {
+  /** The PEM a service is configured with (JWT_PUBLIC_KEY) to trust `signer`. */
+  publicKeyPem: string;
+  signer: AccessTokenSigner;
+  verifier: AccessTokenVerifier;
+  /** A valid access token for `userId`, a `member` unless `roles` says otherwise. */
+  tokenFor(userId: string, roles?: string[]): Promise<string>;
+}
+
+/** A fresh key pair with a signer and the verifier that trusts it. */
+export function createTestAuth(): TestAuth {
+  const keys = generateRsaKeyPair();
+  const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...TEST_TOKEN_AUDIENCE });
+  const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...TEST_TOKEN_AUDIENCE });
+  return {
+    publicKeyPem: keys.publicKeyPem,
+    signer,
+    verifier,
+    tokenFor: (userId, roles = ['member']) => signer.sign({ userId, roles }),
+  };
+}
+
+export interface StartTestSubgraphOptions<C extends BaseContext> {
+  name: string;
+  createApp(deps: SubgraphAppDependencies): GraphQLEndpoint<C>;
+  prisma: PrismaClient;
+  verifier: AccessTokenVerifier | null;
+}
+
+export interface TestSubgraph {
+  /** The GraphQL endpoint on a free port of 127.0.0.1. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Serves a subgraph's app over real HTTP, as in production but on a free port and with a silent logger. */
+export async function startTestSubgraph<C extends BaseContext>(
+  options: StartTestSubgraphOptions<C>,
+): Promise<TestSubgraph> {
+  const logger = createLogger({ name: `${options.name}-test`, level: 'silent' });
+  const app = options.createApp({
+    prisma: options.prisma,
+    logger,
+    verifier: options.verifier,
+    production: false,
+  });
+  const service = await startHttpService({
+    name: options.name,
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    graphql: app,
+    readinessChecks: {},
+  });
+  return { url: `${service.url}${GRAPHQL_PATH}`, stop: () => service.stop() };
 }

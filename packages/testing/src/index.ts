@@ -1,2 +1,4 @@
 export { createTestDatabase, testDatabaseUrl, type TestDatabase } from './test-database';
-export { testRedisUrl } from './redis';
+export { deleteRedisKeys, redisUrlForTests, testRedisUrl, uniqueTestPrefix } from './redis';
+export { recordSqlStatements, type SqlStatementRecorder } from './sql-statements';
+export { waitFor } from './wait-for';

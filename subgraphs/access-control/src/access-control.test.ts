@@ -1,38 +1,19 @@
 import { seed } from '@gatehouse/db';
-import { createLogger } from '@gatehouse/logger';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
 import {
-  createAccessTokenSigner,
-  createAccessTokenVerifier,
-  generateRsaKeyPair,
+  createTestAuth,
   postGraphQL,
-  startHttpService,
-  type HttpService,
-} from '@gatehouse/service';
+  startTestSubgraph,
+  type TestSubgraph,
+} from '@gatehouse/service/testing';
 import { createApp } from './app';
 
-const keys = generateRsaKeyPair();
-const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
-const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
-const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+const { verifier, tokenFor } = createTestAuth();
 
 let db: TestDatabase;
-let service: HttpService;
+let subgraph: TestSubgraph;
 let graphqlUrl: string;
 const ids = { admin: '', alice: '', bob: '' };
-
-/** Counts SQL statements sent through the pool (under Prisma) that read `table`. */
-function countQueriesOn(table: string): { count: () => number; restore: () => void } {
-  const spy = jest.spyOn(db.pool, 'query');
-  return {
-    count: () =>
-      spy.mock.calls.filter(([statement]) => {
-        const text = typeof statement === 'string' ? statement : (statement as { text?: string }).text;
-        return text?.includes(`"${table}"`) ?? false;
-      }).length,
-    restore: () => spy.mockRestore(),
-  };
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -55,31 +36,20 @@ beforeAll(async () => {
     ],
   });
 
-  const logger = createLogger({ name: 'access-control-test', level: 'silent' });
-  const app = createApp({ prisma: db.prisma, logger, verifier, production: false });
-  service = await startHttpService({
-    name: 'access-control',
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    graphql: app,
-    readinessChecks: {},
-  });
-  graphqlUrl = `${service.url}/graphql`;
+  subgraph = await startTestSubgraph({ name: 'access-control', createApp, prisma: db.prisma, verifier });
+  graphqlUrl = subgraph.url;
 });
 
 afterAll(async () => {
-  await service?.stop();
+  await subgraph?.stop();
   await db?.close();
 });
-
-const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
 
 describe('Query.roles', () => {
   const query = '{ roles { name isSystem description parent { name } permissions { key } } }';
 
   it('lists the seeded roles with parents and permissions, in a fixed number of queries', async () => {
-    const queries = { roles: countQueriesOn('roles'), permissions: countQueriesOn('role_permissions') };
+    const sql = recordSqlStatements(db.pool);
     try {
       const { body } = await postGraphQL(graphqlUrl, query, { token: await tokenFor(ids.admin, ['admin']) });
       expect(body.errors).toBeUndefined();
@@ -112,11 +82,10 @@ describe('Query.roles', () => {
         },
       ]);
       // One for the roles (parents come from the same rows), one for all their permissions.
-      expect(queries.roles.count()).toBe(1);
-      expect(queries.permissions.count()).toBe(1);
+      expect(sql.count('roles')).toBe(1);
+      expect(sql.count('role_permissions')).toBe(1);
     } finally {
-      queries.roles.restore();
-      queries.permissions.restore();
+      sql.restore();
     }
   });
 
@@ -135,7 +104,7 @@ describe('User.roles', () => {
   const reps = () => [ids.admin, ids.alice, ids.bob].map((id) => ({ __typename: 'User', id }));
 
   it('loads the roles of N users with one query, ignoring expired grants', async () => {
-    const queries = countQueriesOn('user_roles');
+    const sql = recordSqlStatements(db.pool);
     try {
       const { body } = await postGraphQL(graphqlUrl, query, {
         variables: { reps: reps() },
@@ -147,9 +116,9 @@ describe('User.roles', () => {
         { id: ids.alice, roles: [{ name: 'member' }] },
         { id: ids.bob, roles: [{ name: 'member' }, { name: 'support' }] },
       ]);
-      expect(queries.count()).toBe(1);
+      expect(sql.count('user_roles')).toBe(1);
     } finally {
-      queries.restore();
+      sql.restore();
     }
   });
 

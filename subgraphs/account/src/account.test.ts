@@ -1,37 +1,18 @@
-import { createLogger } from '@gatehouse/logger';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
 import {
-  createAccessTokenSigner,
-  createAccessTokenVerifier,
-  generateRsaKeyPair,
+  createTestAuth,
   postGraphQL,
-  startHttpService,
-  type HttpService,
-} from '@gatehouse/service';
+  startTestSubgraph,
+  type TestSubgraph,
+} from '@gatehouse/service/testing';
 import { createApp } from './app';
 
-const keys = generateRsaKeyPair();
-const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
-const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
-const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+const { verifier, tokenFor } = createTestAuth();
 
 let db: TestDatabase;
-let service: HttpService;
+let subgraph: TestSubgraph;
 let graphqlUrl: string;
 const ids = { alice: '', bob: '', carol: '' };
-
-/** Counts SQL statements sent through the pool (under Prisma) that read `table`. */
-function countQueriesOn(table: string): { count: () => number; restore: () => void } {
-  const spy = jest.spyOn(db.pool, 'query');
-  return {
-    count: () =>
-      spy.mock.calls.filter(([statement]) => {
-        const text = typeof statement === 'string' ? statement : (statement as { text?: string }).text;
-        return text?.includes(`"${table}"`) ?? false;
-      }).length,
-    restore: () => spy.mockRestore(),
-  };
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -46,25 +27,15 @@ beforeAll(async () => {
     data: { userId: ids.bob, displayName: 'Bob', avatarUrl: 'https://img/b.png' },
   });
 
-  const logger = createLogger({ name: 'account-test', level: 'silent' });
-  const app = createApp({ prisma: db.prisma, logger, verifier, production: false });
-  service = await startHttpService({
-    name: 'account',
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    graphql: app,
-    readinessChecks: {},
-  });
-  graphqlUrl = `${service.url}/graphql`;
+  subgraph = await startTestSubgraph({ name: 'account', createApp, prisma: db.prisma, verifier });
+  graphqlUrl = subgraph.url;
 });
 
 afterAll(async () => {
-  await service?.stop();
+  await subgraph?.stop();
   await db?.close();
 });
 
-const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
 const entitiesQuery = `query ($reps: [_Any!]!) {
   _entities(representations: $reps) { ... on User { id profile { displayName avatarUrl locale timezone bio } } }
 }`;
@@ -72,7 +43,7 @@ const reps = () => [ids.alice, ids.bob, ids.carol].map((id) => ({ __typename: 'U
 
 describe('User.profile', () => {
   it('loads the profiles of N users with one query', async () => {
-    const queries = countQueriesOn('user_profiles');
+    const sql = recordSqlStatements(db.pool);
     try {
       const { body } = await postGraphQL(graphqlUrl, entitiesQuery, {
         variables: { reps: reps() },
@@ -102,9 +73,9 @@ describe('User.profile', () => {
         },
         { id: ids.carol, profile: null },
       ]);
-      expect(queries.count()).toBe(1);
+      expect(sql.count('user_profiles')).toBe(1);
     } finally {
-      queries.restore();
+      sql.restore();
     }
   });
 

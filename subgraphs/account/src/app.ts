@@ -1,12 +1,8 @@
-import type { ApolloServer } from '@apollo/server';
-import type { PrismaClient } from '@gatehouse/db';
-import type { Logger } from '@gatehouse/logger';
 import {
-  buildBaseContext,
-  createSubgraphApolloServer,
-  type AccessTokenVerifier,
+  createSubgraphApp,
   type BaseContext,
-  type GraphQLEndpoint,
+  type SubgraphApp,
+  type SubgraphAppDependencies,
 } from '@gatehouse/service';
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
@@ -16,40 +12,17 @@ import { resolvers } from './resolvers';
 import { typeDefs } from './schema';
 import { createProfileService } from './services/profile.service';
 
-export interface AppDependencies {
-  prisma: PrismaClient;
-  logger: Logger;
-  /** `null` when no JWT public key is configured: only anonymous requests are possible. */
-  verifier: AccessTokenVerifier | null;
-  production: boolean;
-}
+export type AppDependencies = SubgraphAppDependencies;
+export type App = SubgraphApp<Context>;
 
-export interface App extends GraphQLEndpoint<Context> {
-  server: ApolloServer<Context>;
-  /** Builds the context for an already-authenticated request (tests using `executeOperation`). */
-  contextFor(base: BaseContext): Context;
-}
-
-/** Wires repositories, services and the ApolloServer. No I/O happens until a request arrives. */
+/** Wires repositories and services into the subgraph's ApolloServer. No I/O happens until a request arrives. */
 export function createApp(deps: AppDependencies): App {
   const repositories: Repositories = { profiles: createProfileRepository(deps.prisma) };
-  const server = createSubgraphApolloServer<Context>({
-    typeDefs,
-    resolvers,
-    permissions,
-    logger: deps.logger,
-    production: deps.production,
-  });
 
   function contextFor(base: BaseContext): Context {
     const loaders = createLoaders(repositories);
     return { ...base, loaders, profiles: createProfileService(loaders) };
   }
 
-  return {
-    server,
-    contextFor,
-    context: async ({ req, requestId }) =>
-      contextFor(await buildBaseContext({ req, requestId, verifier: deps.verifier, logger: deps.logger })),
-  };
+  return createSubgraphApp({ typeDefs, resolvers, permissions, deps, contextFor });
 }

@@ -1,39 +1,20 @@
 import { seed } from '@gatehouse/db';
-import { createLogger } from '@gatehouse/logger';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
 import {
-  createAccessTokenSigner,
-  createAccessTokenVerifier,
-  generateRsaKeyPair,
+  createTestAuth,
   postGraphQL,
-  startHttpService,
-  type HttpService,
-} from '@gatehouse/service';
+  startTestSubgraph,
+  type TestSubgraph,
+} from '@gatehouse/service/testing';
 import { createApp } from './app';
 
-const keys = generateRsaKeyPair();
-const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
-const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
-const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+const { verifier, tokenFor } = createTestAuth();
 
 let db: TestDatabase;
-let service: HttpService;
+let subgraph: TestSubgraph;
 let graphqlUrl: string;
 const ids = { alice: '', bob: '', carol: '', dave: '' };
 const periodEnd = new Date('2030-01-31T00:00:00.000Z');
-
-/** Counts SQL statements sent through the pool (under Prisma) that read `table`. */
-function countQueriesOn(table: string): { count: () => number; restore: () => void } {
-  const spy = jest.spyOn(db.pool, 'query');
-  return {
-    count: () =>
-      spy.mock.calls.filter(([statement]) => {
-        const text = typeof statement === 'string' ? statement : (statement as { text?: string }).text;
-        return text?.includes(`"${table}"`) ?? false;
-      }).length,
-    restore: () => spy.mockRestore(),
-  };
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -77,25 +58,14 @@ beforeAll(async () => {
   });
   await subscription(ids.carol, retired.id);
 
-  const logger = createLogger({ name: 'billing-test', level: 'silent' });
-  const app = createApp({ prisma: db.prisma, logger, verifier, production: false });
-  service = await startHttpService({
-    name: 'billing',
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    graphql: app,
-    readinessChecks: {},
-  });
-  graphqlUrl = `${service.url}/graphql`;
+  subgraph = await startTestSubgraph({ name: 'billing', createApp, prisma: db.prisma, verifier });
+  graphqlUrl = subgraph.url;
 });
 
 afterAll(async () => {
-  await service?.stop();
+  await subgraph?.stop();
   await db?.close();
 });
-
-const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
 
 describe('Query.plans', () => {
   it('is public and lists the active seeded plans, cheapest first', async () => {
@@ -137,10 +107,7 @@ describe('User.subscription', () => {
   const reps = () => [ids.alice, ids.bob, ids.carol, ids.dave].map((id) => ({ __typename: 'User', id }));
 
   it('loads current subscriptions and their plans with one query each', async () => {
-    const queries = {
-      subscriptions: countQueriesOn('subscriptions'),
-      plans: countQueriesOn('subscription_plans'),
-    };
+    const sql = recordSqlStatements(db.pool);
     try {
       const { body } = await postGraphQL(graphqlUrl, query, {
         variables: { reps: reps() },
@@ -164,11 +131,10 @@ describe('User.subscription', () => {
         { id: ids.carol, subscription: { ...base, status: 'ACTIVE', plan: { code: 'legacy' } } },
         { id: ids.dave, subscription: null },
       ]);
-      expect(queries.subscriptions.count()).toBe(1);
-      expect(queries.plans.count()).toBe(1);
+      expect(sql.count('subscriptions')).toBe(1);
+      expect(sql.count('subscription_plans')).toBe(1);
     } finally {
-      queries.subscriptions.restore();
-      queries.plans.restore();
+      sql.restore();
     }
   });
 

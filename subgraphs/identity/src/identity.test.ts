@@ -1,37 +1,18 @@
-import { createLogger } from '@gatehouse/logger';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
 import {
-  createAccessTokenSigner,
-  createAccessTokenVerifier,
-  generateRsaKeyPair,
+  createTestAuth,
   postGraphQL,
-  startHttpService,
-  type HttpService,
-} from '@gatehouse/service';
+  startTestSubgraph,
+  type TestSubgraph,
+} from '@gatehouse/service/testing';
 import { createApp } from './app';
 
-const keys = generateRsaKeyPair();
-const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
-const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
-const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+const { signer, verifier, tokenFor } = createTestAuth();
 
 let db: TestDatabase;
-let service: HttpService;
+let subgraph: TestSubgraph;
 let graphqlUrl: string;
 const ids = { alice: '', bob: '', carol: '', deleted: '' };
-
-/** SQL statements sent through the pool that touch the users table. */
-function countUserQueries(): { count: () => number; restore: () => void } {
-  const spy = jest.spyOn(db.pool, 'query');
-  return {
-    count: () =>
-      spy.mock.calls.filter(([statement]) => {
-        const text = typeof statement === 'string' ? statement : (statement as { text?: string }).text;
-        return text?.includes('"users"') ?? false;
-      }).length,
-    restore: () => spy.mockRestore(),
-  };
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -44,25 +25,14 @@ beforeAll(async () => {
   ).id;
   ids.deleted = (await create('gone@example.test', { deletedAt: new Date() })).id;
 
-  const logger = createLogger({ name: 'identity-test', level: 'silent' });
-  const app = createApp({ prisma: db.prisma, logger, verifier, production: false });
-  service = await startHttpService({
-    name: 'identity',
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    graphql: app,
-    readinessChecks: {},
-  });
-  graphqlUrl = `${service.url}/graphql`;
+  subgraph = await startTestSubgraph({ name: 'identity', createApp, prisma: db.prisma, verifier });
+  graphqlUrl = subgraph.url;
 });
 
 afterAll(async () => {
-  await service?.stop();
+  await subgraph?.stop();
   await db?.close();
 });
-
-const tokenFor = (userId: string, roles: string[] = ['member']) => signer.sign({ userId, roles });
 
 describe('Query.me', () => {
   it('is null for anonymous callers', async () => {
@@ -142,7 +112,7 @@ describe('User entity (federation)', () => {
 
   it('resolves N references with one query', async () => {
     const token = await tokenFor(ids.alice, ['admin']);
-    const queries = countUserQueries();
+    const sql = recordSqlStatements(db.pool);
     try {
       const { body } = await postGraphQL(graphqlUrl, query, { variables: { reps: reps() }, token });
       expect(body.errors).toBeUndefined();
@@ -151,9 +121,9 @@ describe('User entity (federation)', () => {
         { id: ids.bob, email: 'bob@example.test', status: 'ACTIVE' },
         { id: ids.carol, email: 'carol@example.test', status: 'PENDING_VERIFICATION' },
       ]);
-      expect(queries.count()).toBe(1);
+      expect(sql.count('users')).toBe(1);
     } finally {
-      queries.restore();
+      sql.restore();
     }
   });
 

@@ -1,0 +1,124 @@
+// Test-only (excluded from the build): the whole supergraph over one test database, for end-to-end tests.
+import { readFile } from 'node:fs/promises';
+import type { PrismaClient } from '@gatehouse/db';
+import { createLogger } from '@gatehouse/logger';
+import {
+  createAccessTokenSigner,
+  createAccessTokenVerifier,
+  generateRsaKeyPair,
+  startHttpService,
+  type AccessTokenSigner,
+  type HttpService,
+} from '@gatehouse/service';
+import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
+import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
+import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
+import { createApp as createIdentityApp } from '../../subgraphs/identity/src/app';
+import { startGateway } from './server';
+import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
+
+process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+
+/** Something put between the gateway and one subgraph, such as a proxy that records requests. */
+export interface Interposer {
+  /** Origin the gateway sends that subgraph's requests to (`/graphql` is appended). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface SupergraphOptions {
+  /** Writes the rows the tests need into the fresh database, before any service starts. */
+  seed?: (prisma: PrismaClient) => Promise<unknown>;
+  /** Per subgraph: starts an {@link Interposer} in front of the subgraph listening at `origin`. */
+  interpose?: Partial<Record<SubgraphName, (origin: string) => Promise<Interposer>>>;
+}
+
+export interface Supergraph {
+  db: TestDatabase;
+  /** Each subgraph's own HTTP service (stopping one simulates an outage). */
+  subgraphs: Record<SubgraphName, HttpService>;
+  gateway: HttpService;
+  /** The gateway's GraphQL endpoint. */
+  graphqlUrl: string;
+  /** Issues access tokens the subgraphs accept. */
+  signer: AccessTokenSigner;
+  /** Stops the gateway, interposers and subgraphs, then drops the database. Call it in afterAll. */
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway (playground on) in front of the four real subgraphs, each on its own free port, over one
+ * migrated test schema in PostgreSQL: what a client sees of the federated graph.
+ */
+export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
+  const logger = createLogger({ name: 'supergraph-test', level: 'silent' });
+  const keys = generateRsaKeyPair();
+  const auth = { issuer: 'http://127.0.0.1:4000', audience: 'gatehouse' };
+  const signer = createAccessTokenSigner({ privateKeyPem: keys.privateKeyPem, ...auth });
+  const verifier = createAccessTokenVerifier({ publicKeyPem: keys.publicKeyPem, ...auth });
+
+  // Stopped in reverse start order; also on a failed start, so one broken test file leaks nothing.
+  const started: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const stop of started.splice(0).reverse()) await stop();
+  };
+
+  try {
+    const db = await createTestDatabase();
+    started.push(() => db.close());
+    await options.seed?.(db.prisma);
+
+    const deps = { prisma: db.prisma, logger, verifier, production: false };
+    const apps = {
+      identity: createIdentityApp(deps),
+      account: createAccountApp(deps),
+      'access-control': createAccessControlApp(deps),
+      billing: createBillingApp(deps),
+    };
+    const subgraphs = {} as Record<SubgraphName, HttpService>;
+    // Stops whichever subgraphs did start, together; a test may already have stopped one (stop() is idempotent).
+    started.push(async () => {
+      await Promise.all(Object.values(subgraphs).map((service) => service.stop()));
+    });
+    for (const [name, app] of Object.entries(apps) as [SubgraphName, (typeof apps)[SubgraphName]][]) {
+      subgraphs[name] = await startHttpService({
+        name,
+        host: '127.0.0.1',
+        port: 0,
+        logger,
+        // Each app's context type differs; startHttpService only needs the endpoint shape.
+        graphql: app as typeof apps.identity,
+        readinessChecks: {},
+      });
+    }
+
+    const subgraphUrls = {} as Record<SubgraphName, string>;
+    for (const name of Object.keys(apps) as SubgraphName[]) {
+      let origin = subgraphs[name].url;
+      const interpose = options.interpose?.[name];
+      if (interpose) {
+        const interposer = await interpose(origin);
+        started.push(() => interposer.close());
+        origin = interposer.url;
+      }
+      subgraphUrls[name] = `${origin}/graphql`;
+    }
+
+    const gateway = await startGateway({
+      supergraphSdl: await readFile(SUPERGRAPH_FILE, 'utf8'),
+      subgraphUrls,
+      logger,
+      production: false,
+      playground: true,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    started.push(() => gateway.stop());
+
+    return { db, subgraphs, gateway, graphqlUrl: `${gateway.url}/graphql`, signer, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

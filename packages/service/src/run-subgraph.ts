@@ -1,0 +1,100 @@
+import { concerns, DEFAULT_PORTS, loadConfigOrExit } from '@gatehouse/config';
+import { checkDatabase, createDatabase } from '@gatehouse/db';
+import { createKeyValueStore } from '@gatehouse/kv';
+import { createLogger } from '@gatehouse/logger';
+import { createAccessTokenVerifier } from './auth';
+import type { BaseContext } from './context';
+import { GRAPHQL_PATH, startHttpService, type GraphQLEndpoint, type ReadinessCheck } from './http-server';
+import type { SubgraphAppDependencies } from './subgraph-app';
+
+/** The prefix of a subgraph's variables (`IDENTITY_PORT`, `IDENTITY_HOST`); also picks its default port. */
+export type SubgraphEnvPrefix = Exclude<keyof typeof DEFAULT_PORTS, 'GATEWAY'>;
+
+export interface StartSubgraphOptions<C extends BaseContext> {
+  /** Service name for logs, e.g. `access-control`. */
+  name: string;
+  envPrefix: SubgraphEnvPrefix;
+  createApp(deps: SubgraphAppDependencies): GraphQLEndpoint<C>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningSubgraph {
+  /** The GraphQL endpoint, e.g. `http://127.0.0.1:4001/graphql`. */
+  url: string;
+  /** Stops HTTP (draining requests), then closes Redis and the database pool. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a subgraph as a service: reads its configuration (exiting with every wrong variable named), opens
+ * the database (and Redis when REDIS_URL is set, for the readiness probe), verifies access tokens with
+ * JWT_PUBLIC_KEY (every request is anonymous without it) and serves GraphQL on `<PREFIX>_HOST:<PREFIX>_PORT`.
+ *
+ * @throws Error when DATABASE_URL is unset: only the root start script provides the embedded default.
+ */
+export async function startSubgraph<C extends BaseContext>(
+  options: StartSubgraphOptions<C>,
+): Promise<RunningSubgraph> {
+  const { name, envPrefix } = options;
+  const config = loadConfigOrExit(
+    {
+      runtime: concerns.runtime,
+      database: concerns.database,
+      redis: concerns.redis,
+      http: concerns.http(envPrefix, DEFAULT_PORTS[envPrefix]),
+      auth: concerns.auth,
+    },
+    options.env ?? process.env,
+  );
+  const logger = createLogger({ name, level: config.runtime.LOG_LEVEL });
+  const databaseUrl = config.database.DATABASE_URL;
+  if (!databaseUrl) {
+    throw new Error(
+      'DATABASE_URL is not set. Run the subgraph with DATABASE_URL, or use `npm start` (embedded PostgreSQL).',
+    );
+  }
+
+  const db = createDatabase({ url: databaseUrl, poolMax: config.database.DATABASE_POOL_MAX });
+  const kv = config.redis.REDIS_URL
+    ? createKeyValueStore({ redisUrl: config.redis.REDIS_URL, logger })
+    : null;
+  const { JWT_PUBLIC_KEY, JWT_ISSUER, JWT_AUDIENCE } = config.auth;
+  if (!JWT_PUBLIC_KEY) logger.warn('JWT_PUBLIC_KEY is not set: every request is treated as anonymous');
+  const verifier = JWT_PUBLIC_KEY
+    ? createAccessTokenVerifier({ publicKeyPem: JWT_PUBLIC_KEY, issuer: JWT_ISSUER, audience: JWT_AUDIENCE })
+    : null;
+
+  const readinessChecks: Record<string, ReadinessCheck> = {
+    database: async () => void (await checkDatabase(db.pool)),
+  };
+  if (kv) readinessChecks.redis = () => kv.ping();
+
+  try {
+    const app = options.createApp({
+      prisma: db.prisma,
+      logger,
+      verifier,
+      production: config.runtime.NODE_ENV === 'production',
+    });
+    const service = await startHttpService({
+      name,
+      host: config.http[`${envPrefix}_HOST` as const],
+      port: config.http[`${envPrefix}_PORT` as const],
+      logger,
+      graphql: app,
+      readinessChecks,
+    });
+    return {
+      url: `${service.url}${GRAPHQL_PATH}`,
+      stop: async () => {
+        await service.stop();
+        await kv?.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await kv?.close();
+    await db.close();
+    throw err;
+  }
+}
