@@ -26,9 +26,10 @@ import {
   migrate,
   seed,
   startEmbeddedPostgres,
+  SYSTEM_ROLES,
 } from '@gatehouse/db';
-import { createLogger } from '@gatehouse/logger';
-import { createAccessTokenSigner, type AccessTokenSigner } from '@gatehouse/service';
+import { createLogger, type Logger } from '@gatehouse/logger';
+import { createAccessTokenSigner, parsePrivateKey, type AccessTokenSigner } from '@gatehouse/service';
 
 import { gatewayConcerns } from '../gateway/src/config';
 import { start as startGateway } from '../gateway/src/main';
@@ -99,11 +100,11 @@ async function main(): Promise<void> {
     logger.info({ applied: applied.length }, 'migrations up to date');
 
     const db = createDatabase({ url: databaseUrl, poolMax: 2 });
-    let adminId: string;
+    let admin: { id: string; email: string };
     try {
       await ensureAuditLogPartitions(db.pool, { monthsAhead: 3 });
       const summary = await seed(db.prisma);
-      adminId = summary.admin.id;
+      admin = summary.admin;
       if (summary.admin.generatedPassword) {
         // Shown once, when the admin is first created; never through pino (which redacts secrets).
         console.warn(
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
       await db.close();
     }
 
-    const signer = ensureDevelopmentKeys(config.runtime.NODE_ENV, config.auth, config.signing);
+    const signer = ensureDevelopmentKeys(config.runtime.NODE_ENV, config.auth, config.signing, logger);
 
     const services: Array<[string, () => Promise<Stoppable & { url: string }>]> = [
       ['identity', () => startIdentity()],
@@ -135,7 +136,12 @@ async function main(): Promise<void> {
     const base = gatewayUrl.replace(/\/graphql$/, '');
     console.warn(`\nGatehouse is running.\n  Playground: ${base}/playground\n  GraphQL:    ${gatewayUrl}\n`);
     if (signer) {
-      const token = await signer.sign({ userId: adminId, roles: ['admin'] });
+      const token = await signer.sign({
+        userId: admin.id,
+        email: admin.email,
+        roles: ['admin'],
+        permissions: systemRolePermissions('admin'),
+      });
       console.warn(
         'Development admin token (valid 15 minutes; paste into the playground headers):\n' +
           `  {"Authorization": "Bearer ${token}"}\n`,
@@ -148,35 +154,62 @@ async function main(): Promise<void> {
   }
 }
 
+/** A system role's permission keys, inherited ones included (admin <- support <- member). */
+function systemRolePermissions(name: string): string[] {
+  const permissions = new Set<string>();
+  for (let role = SYSTEM_ROLES.find((r) => r.name === name); role;) {
+    for (const permission of role.permissions) permissions.add(permission);
+    const parent = role.parent;
+    role = parent === null ? undefined : SYSTEM_ROLES.find((r) => r.name === parent);
+  }
+  return [...permissions].sort();
+}
+
 /**
- * Outside production, an unset JWT key pair is generated once and kept under .data/keys, so tokens stay valid
- * across restarts. Returns a signer for printing a development token, or undefined in production.
+ * Outside production, an unset JWT key pair is generated once and kept under .data/keys, so tokens (and the
+ * key's `kid`, its thumbprint) stay valid across restarts. A configured private key alone is enough: its
+ * public half is published for the other services. Returns a signer for printing a development token, or
+ * undefined in production.
  */
 function ensureDevelopmentKeys(
   nodeEnv: string,
   auth: AuthConfig,
   signing: TokenSigningConfig,
+  logger: Logger,
 ): AccessTokenSigner | undefined {
   if (nodeEnv === 'production') return undefined;
-  let privateKeyPem = signing.JWT_PRIVATE_KEY;
-  if (!auth.JWT_PUBLIC_KEY || !privateKeyPem) {
+  let privateKey = signing.JWT_PRIVATE_KEY;
+  if (privateKey && !auth.JWT_PUBLIC_KEY) {
+    process.env.JWT_PUBLIC_KEY = parsePrivateKey(privateKey)
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+  } else if (!privateKey) {
+    if (auth.JWT_PUBLIC_KEY) {
+      logger.warn('JWT_PUBLIC_KEY is set without JWT_PRIVATE_KEY: using the development key pair instead');
+    }
     const keyDir = path.join(dataDir, 'keys');
     const publicPath = path.join(keyDir, 'jwt-public.pem');
     const privatePath = path.join(keyDir, 'jwt-private.pem');
     if (!fs.existsSync(privatePath) || !fs.existsSync(publicPath)) {
       fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-      const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+      const { publicKey, privateKey: generated } = generateKeyPairSync('rsa', {
         modulusLength: 2048,
         publicKeyEncoding: { type: 'spki', format: 'pem' },
         privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
       });
-      fs.writeFileSync(privatePath, privateKey, { mode: 0o600 });
+      fs.writeFileSync(privatePath, generated, { mode: 0o600 });
       fs.writeFileSync(publicPath, publicKey, { mode: 0o644 });
     }
     process.env.JWT_PUBLIC_KEY = fs.readFileSync(publicPath, 'utf8');
-    process.env.JWT_PRIVATE_KEY = privateKeyPem = fs.readFileSync(privatePath, 'utf8');
+    process.env.JWT_PRIVATE_KEY = privateKey = fs.readFileSync(privatePath, 'utf8');
   }
-  return createAccessTokenSigner({ privateKeyPem, issuer: auth.JWT_ISSUER, audience: auth.JWT_AUDIENCE });
+  const signer = createAccessTokenSigner({
+    privateKeyPem: privateKey,
+    issuer: auth.JWT_ISSUER,
+    audience: auth.JWT_AUDIENCE,
+  });
+  logger.info({ kid: signer.keyId }, 'access tokens are signed with this key');
+  return signer;
 }
 
 void main();

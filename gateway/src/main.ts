@@ -42,6 +42,11 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
   const production = config.runtime.NODE_ENV === 'production';
   const logger = options.logger ?? createLogger({ name: 'gateway', level: config.runtime.LOG_LEVEL });
 
+  const publishedKeys = config.wellKnown.JWT_PUBLIC_KEY ?? [];
+  if (publishedKeys.length === 0) {
+    logger.warn('JWT_PUBLIC_KEY is not set: /.well-known/jwks.json publishes no keys');
+  }
+
   const supergraphPath = path.resolve(config.supergraph.SUPERGRAPH_PATH ?? SUPERGRAPH_FILE);
   let supergraphSdl: string;
   try {
@@ -60,6 +65,7 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
     playground: playgroundEnabled(production, config.playground),
     host: config.http.GATEWAY_HOST,
     port: config.http.GATEWAY_PORT,
+    wellKnown: { issuer: config.wellKnown.JWT_ISSUER, keys: publishedKeys },
   });
   return { url: `${service.url}/graphql`, stop: service.stop };
 }

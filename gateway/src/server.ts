@@ -2,6 +2,7 @@ import type { Logger } from '@gatehouse/logger';
 import { startHttpService, type HttpService } from '@gatehouse/service';
 import { createGateway, gatewayContext, subgraphReadinessChecks, type SubgraphUrls } from './gateway';
 import { createPlaygroundHandler } from './playground';
+import { createWellKnownHandler, type WellKnownOptions } from './well-known';
 
 export interface StartGatewayOptions {
   readonly supergraphSdl: string;
@@ -13,16 +14,21 @@ export interface StartGatewayOptions {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
+  /** Serve `/.well-known/jwks.json` and `/.well-known/openid-configuration` for these keys. */
+  readonly wellKnown?: WellKnownOptions;
 }
 
 /**
- * Starts the gateway's HTTP service: `/graphql` (federated), `/playground` (when enabled), `/health/live` and
- * `/health/ready` (ready when every subgraph is). Resolves once the supergraph is loaded and the port is bound.
+ * Starts the gateway's HTTP service: `/graphql` (federated), `/playground` (when enabled), `/.well-known/*`
+ * (when `wellKnown` is given), `/health/live` and `/health/ready` (ready when every subgraph is). Resolves once
+ * the supergraph is loaded and the port is bound.
  */
 export async function startGateway(options: StartGatewayOptions): Promise<HttpService> {
   const { logger } = options;
   const { server, close } = createGateway(options);
   const playground = options.playground ? createPlaygroundHandler() : undefined;
+  const wellKnown = options.wellKnown ? createWellKnownHandler(options.wellKnown) : undefined;
+  const routes = [wellKnown, playground].filter((route) => route !== undefined);
 
   let service: HttpService;
   try {
@@ -33,7 +39,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
       logger,
       graphql: { server, context: gatewayContext },
       readinessChecks: subgraphReadinessChecks(options.subgraphUrls),
-      ...(playground ? { routes: (req, res) => playground(req, res) } : {}),
+      ...(routes.length > 0
+        ? {
+            routes: async (req, res) => {
+              for (const route of routes) if (await route(req, res)) return true;
+              return false;
+            },
+          }
+        : {}),
     });
   } catch (error) {
     close();

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { encryptionKeys, host, httpUrl, integer, port, privateKeyPem, publicKeyPem, url } from './schemas';
+import {
+  encryptionKeys,
+  host,
+  httpUrl,
+  integer,
+  mailbox,
+  port,
+  privateKeyPem,
+  publicKeyPem,
+  url,
+} from './schemas';
 
 /**
  * Used for ENCRYPTION_KEYS outside production so development works without setup. The key is public (it is in
@@ -117,7 +127,7 @@ const auth = z
     NODE_ENV: z.string().optional(),
     JWT_ISSUER: httpUrl.default('http://127.0.0.1:4000'),
     JWT_AUDIENCE: z.string().trim().min(1).default('gatehouse'),
-    /** PEM SPKI. Optional outside production: `npm start` generates a development key pair. */
+    /** PEM SPKI (one or more), a public JWK, or a JWKS for rotation. Optional outside production: `npm start` generates a development key pair. */
     JWT_PUBLIC_KEY: publicKeyPem.optional(),
   })
   .superRefine((env, ctx) => {
@@ -129,7 +139,7 @@ const auth = z
 const tokenSigning = z
   .object({
     NODE_ENV: z.string().optional(),
-    /** PEM PKCS#8. Optional outside production: `npm start` generates a development key pair. */
+    /** PEM PKCS#8 or a private JWK. Optional outside production: `npm start` generates a development key pair. */
     JWT_PRIVATE_KEY: privateKeyPem.optional(),
   })
   .superRefine((env, ctx) => {
@@ -137,8 +147,33 @@ const tokenSigning = z
   })
   .transform(({ NODE_ENV: _nodeEnv, ...rest }) => rest);
 
+export const DEFAULT_MAIL_FROM = 'Gatehouse <no-reply@gatehouse.local>';
+
+/**
+ * Outgoing e-mail. Without SMTP_URL mail is written to MAIL_OUTBOX_DIR for the developer to read, which in
+ * production would silently lose every mail, so production requires SMTP_URL.
+ */
+const mail = z
+  .object({
+    NODE_ENV: z.string().optional(),
+    /** `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (TLS from the start). */
+    SMTP_URL: url(['smtp:', 'smtps:'], 'must be an smtp:// or smtps:// URL').optional(),
+    MAIL_FROM: mailbox.default(DEFAULT_MAIL_FROM),
+    MAIL_OUTBOX_DIR: z.string().trim().min(1).default('.data/outbox'),
+    /** Where users reach Gatehouse (the gateway or the app in front of it); links in mail start with it. */
+    PUBLIC_URL: httpUrl.default('http://127.0.0.1:4000'),
+  })
+  .superRefine((env, ctx) => {
+    if (isProduction(env) && env.SMTP_URL === undefined) requiredInProduction(ctx, 'SMTP_URL');
+  })
+  .transform(({ NODE_ENV: _nodeEnv, PUBLIC_URL, ...rest }) => ({
+    ...rest,
+    // Links are built as `${PUBLIC_URL}/path`.
+    PUBLIC_URL: PUBLIC_URL.replace(/\/+$/, ''),
+  }));
+
 /** Ready-made concerns; combine them with `loadConfig({ name: concern, ... })`. */
-export const concerns = { runtime, database, redis, http, subgraphs, crypto, auth, tokenSigning };
+export const concerns = { runtime, database, redis, http, subgraphs, crypto, auth, tokenSigning, mail };
 
 export type RuntimeConfig = z.output<typeof runtime>;
 export type DatabaseConfig = z.output<typeof database>;
@@ -148,3 +183,4 @@ export type SubgraphsConfig = z.output<typeof subgraphs>;
 export type CryptoConfig = z.output<typeof crypto>;
 export type AuthConfig = z.output<typeof auth>;
 export type TokenSigningConfig = z.output<typeof tokenSigning>;
+export type MailConfig = z.output<typeof mail>;

@@ -1,6 +1,7 @@
 export { ConfigError, type ConfigIssue } from './config-error';
 export { loadConfig, loadConfigOrExit, type Concern, type ConfigOf, type Environment } from './load-config';
 export {
+  DEFAULT_MAIL_FROM,
   DEFAULT_PORTS,
   INSECURE_DEV_ENCRYPTION_KEYS,
   LOG_LEVELS,
@@ -11,6 +12,7 @@ export {
   type CryptoConfig,
   type DatabaseConfig,
   type HttpConfig,
+  type MailConfig,
   type RedisConfig,
   type RuntimeConfig,
   type SubgraphsConfig,

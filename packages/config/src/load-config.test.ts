@@ -1,7 +1,7 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './config-error';
-import { INSECURE_DEV_ENCRYPTION_KEYS, concerns } from './concerns';
+import { DEFAULT_MAIL_FROM, INSECURE_DEV_ENCRYPTION_KEYS, concerns, type MailConfig } from './concerns';
 import { loadConfig, loadConfigOrExit } from './load-config';
 
 const { publicKey, privateKey } = generateKeyPairSync('ec', {
@@ -213,11 +213,35 @@ describe('production rules', () => {
       ),
     );
     expect(error.issues).toEqual([
-      { variable: 'JWT_PUBLIC_KEY', message: 'must be a PEM-encoded SPKI public key' },
-      { variable: 'JWT_PRIVATE_KEY', message: 'must be a PEM-encoded PKCS#8 private key' },
+      {
+        variable: 'JWT_PUBLIC_KEY',
+        message: 'must be PEM-encoded SPKI public key(s), a public JWK or a JWKS (JSON)',
+      },
+      {
+        variable: 'JWT_PRIVATE_KEY',
+        message: 'must be a PEM-encoded PKCS#8 private key or a private JWK (JSON)',
+      },
     ]);
     expect(error.message).not.toContain('super-secret-garbage');
     expect(error.message).not.toContain('PRIVATE KEY-----\n');
+  });
+
+  it('accepts keys as JWK and several public keys as a JWKS, and refuses a private JWK as a public key', () => {
+    const publicJwk = createPublicKey(publicKey).export({ format: 'jwk' });
+    const privateJwk = createPrivateKey(privateKey).export({ format: 'jwk' });
+    const config = loadConfig(
+      { auth: concerns.auth, signing: concerns.tokenSigning },
+      {
+        JWT_PUBLIC_KEY: JSON.stringify({ keys: [publicJwk, publicJwk] }),
+        JWT_PRIVATE_KEY: JSON.stringify(privateJwk),
+      },
+    );
+    expect(JSON.parse(config.auth.JWT_PUBLIC_KEY!)).toEqual({ keys: [publicJwk, publicJwk] });
+    const error = configError(() =>
+      loadConfig({ auth: concerns.auth }, { JWT_PUBLIC_KEY: JSON.stringify(privateJwk) }),
+    );
+    expect(error.issues.map((issue) => issue.variable)).toEqual(['JWT_PUBLIC_KEY']);
+    expect(error.message).not.toContain(String(privateJwk.d));
   });
 
   it('leaves JWT keys unset and uses the insecure dev encryption key outside production', () => {
@@ -225,6 +249,81 @@ describe('production rules', () => {
     expect(config.auth.JWT_PUBLIC_KEY).toBeUndefined();
     expect(config.signing.JWT_PRIVATE_KEY).toBeUndefined();
     expect(config.crypto.ENCRYPTION_KEYS).toBe(INSECURE_DEV_ENCRYPTION_KEYS);
+  });
+});
+
+describe('mail', () => {
+  it('defaults to the development outbox', () => {
+    const config: { mail: MailConfig } = loadConfig({ mail: concerns.mail }, {});
+    expect(config.mail).toEqual({
+      MAIL_FROM: DEFAULT_MAIL_FROM,
+      MAIL_OUTBOX_DIR: '.data/outbox',
+      PUBLIC_URL: 'http://127.0.0.1:4000',
+    });
+    expect(DEFAULT_MAIL_FROM).toBe('Gatehouse <no-reply@gatehouse.local>');
+  });
+
+  it('accepts SMTP URLs, plain and named senders, and drops trailing slashes from PUBLIC_URL', () => {
+    const env = {
+      SMTP_URL: 'smtps://mailer:p%40ss@smtp.example.com:465',
+      MAIL_FROM: 'accounts@example.com',
+      MAIL_OUTBOX_DIR: '/var/tmp/outbox',
+      PUBLIC_URL: 'https://id.example.com/',
+    };
+    expect(loadConfig({ mail: concerns.mail }, env).mail).toEqual({
+      ...env,
+      PUBLIC_URL: 'https://id.example.com',
+    });
+    for (const from of ['Acme Accounts <accounts@acme.io>', '<accounts@acme.io>', 'Zoë <z@acme.io>']) {
+      expect(loadConfig({ mail: concerns.mail }, { MAIL_FROM: from }).mail.MAIL_FROM).toBe(from);
+    }
+    expect(loadConfig({ mail: concerns.mail }, { SMTP_URL: 'smtp://127.0.0.1:2525' }).mail.SMTP_URL).toBe(
+      'smtp://127.0.0.1:2525',
+    );
+  });
+
+  it('rejects malformed values without echoing the SMTP credentials', () => {
+    const error = configError(() =>
+      loadConfig(
+        { mail: concerns.mail },
+        {
+          SMTP_URL: 'https://mailer:s3cr3t-pw@smtp.example.com',
+          MAIL_FROM: 'Acme accounts@acme.io',
+          PUBLIC_URL: 'ftp://x',
+        },
+      ),
+    );
+    expect(error.issues).toEqual([
+      { variable: 'SMTP_URL', message: 'must be an smtp:// or smtps:// URL' },
+      {
+        variable: 'MAIL_FROM',
+        message: 'must be an e-mail address, optionally with a name: Name <address@example.com>',
+      },
+      { variable: 'PUBLIC_URL', message: 'must be an http:// or https:// URL' },
+    ]);
+    expect(error.message).not.toContain('s3cr3t-pw');
+  });
+
+  it.each([
+    'no-at-sign',
+    'Acme <accounts@acme.io',
+    'X\r\nBcc: victim <a@b.c>',
+    '"Quoted" <a@b.c>',
+    'a@b.c, d@e.f',
+  ])('rejects the sender %j (one address, nothing that could inject headers)', (from) => {
+    expect(configError(() => loadConfig({ mail: concerns.mail }, { MAIL_FROM: from })).issues).toEqual([
+      expect.objectContaining({ variable: 'MAIL_FROM' }),
+    ]);
+  });
+
+  it('requires SMTP_URL in production, where an outbox would lose mail', () => {
+    expect(configError(() => loadConfig({ mail: concerns.mail }, { NODE_ENV: 'production' })).issues).toEqual(
+      [{ variable: 'SMTP_URL', message: 'is required when NODE_ENV=production' }],
+    );
+    const smtp = 'smtp://smtp.internal:587';
+    expect(
+      loadConfig({ mail: concerns.mail }, { NODE_ENV: 'production', SMTP_URL: smtp }).mail.SMTP_URL,
+    ).toBe(smtp);
   });
 });
 

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
 
 /** Building blocks for concerns. Every message states the rule and never repeats the value (it may be secret). */
@@ -38,21 +38,71 @@ export function url(protocols: readonly string[], message: string) {
 
 export const httpUrl = url(['http:', 'https:'], 'must be an http:// or https:// URL');
 
-/** Container platforms often store PEM keys on one line with literal "\n". */
-function pem(kind: 'public' | 'private') {
-  const header = kind === 'public' ? '-----BEGIN PUBLIC KEY-----' : '-----BEGIN PRIVATE KEY-----';
+// Deliberately strict: one address, no CR/LF/control characters (header injection), no quotes or brackets in
+// the display name, so the value can go into a From header as-is.
+const MAILBOX = /^(?:[^"<>@,;\\\p{Cc}]+ )?<?[^\s"<>@,;\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?>?$/u;
+
+/** `address@domain` or `Display Name <address@domain>`. */
+export const mailbox = z
+  .string()
+  .trim()
+  .refine(
+    (value) => {
+      if (!MAILBOX.test(value)) return false;
+      // Angle brackets come as a pair, and a display name needs them.
+      const bracketed = value.endsWith('>');
+      return bracketed === value.includes('<') && (bracketed || !value.includes(' '));
+    },
+    { error: 'must be an e-mail address, optionally with a name: Name <address@example.com>' },
+  );
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+
+function isJwkObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * JWT keys: PEM or JSON. Container platforms often store PEM on one line with literal "\n". The full rules
+ * (RSA only, 2048+ bits, alg/use) are @gatehouse/service's parsePublicKeys/parsePrivateKey; this check
+ * catches pasting mistakes at startup, in the one ConfigError listing every wrong variable.
+ */
+function jwtKey(kind: 'public' | 'private') {
   const message =
-    kind === 'public' ? 'must be a PEM-encoded SPKI public key' : 'must be a PEM-encoded PKCS#8 private key';
+    kind === 'public'
+      ? 'must be PEM-encoded SPKI public key(s), a public JWK or a JWKS (JSON)'
+      : 'must be a PEM-encoded PKCS#8 private key or a private JWK (JSON)';
   return z
     .string()
     .transform((value) => value.replace(/\\n/g, '\n').trim() + '\n')
     .refine(
       (value) => {
-        if (!value.startsWith(header)) return false;
         try {
-          if (kind === 'public') createPublicKey(value);
-          else createPrivateKey(value);
-          return true;
+          if (value.startsWith('{')) {
+            const json: unknown = JSON.parse(value);
+            const jwks =
+              kind === 'public' && isJwkObject(json) && json.keys !== undefined ? json.keys : [json];
+            if (!Array.isArray(jwks) || jwks.length === 0) return false;
+            return jwks.every((jwk) => {
+              if (!isJwkObject(jwk)) return false;
+              if (kind === 'private')
+                return createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }) && true;
+              // A private key in the public variable would spread a secret to every service.
+              if (PRIVATE_JWK_MEMBERS.some((member) => jwk[member] !== undefined)) return false;
+              return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }) && true;
+            });
+          }
+          const blocks = value.match(PEM_BLOCK) ?? [];
+          if (blocks.length === 0 || value.replace(PEM_BLOCK, '').trim() !== '') return false;
+          if (kind === 'private' && blocks.length !== 1) return false;
+          const header = kind === 'public' ? '-----BEGIN PUBLIC KEY-----' : '-----BEGIN PRIVATE KEY-----';
+          return blocks.every((block) => {
+            if (!block.startsWith(header)) return false;
+            if (kind === 'public') createPublicKey(block);
+            else createPrivateKey(block);
+            return true;
+          });
         } catch {
           return false;
         }
@@ -61,8 +111,8 @@ function pem(kind: 'public' | 'private') {
     );
 }
 
-export const publicKeyPem = pem('public');
-export const privateKeyPem = pem('private');
+export const publicKeyPem = jwtKey('public');
+export const privateKeyPem = jwtKey('private');
 
 const KEY_ENTRY = /^[A-Za-z0-9_-]{1,64}:[A-Za-z0-9+/_-]+={0,2}$/;
 

@@ -1,6 +1,9 @@
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { ErrorCode } from '@gatehouse/errors';
 import { bearerTokenFrom, createAccessTokenSigner, createAccessTokenVerifier } from './auth';
+import { jwksDocument } from './jwks';
+import { createKeyRing, parsePrivateKey } from './keys';
 
 function keyPair() {
   return generateKeyPairSync('rsa', {
@@ -84,6 +87,13 @@ describe('access tokens', () => {
     await expectRejected(`${header}.${payload}.${signature}`);
   });
 
+  it('rejects HS256 even with a kid the ring holds', async () => {
+    const [, payload] = (await signer.sign(viewer)).split('.');
+    const header = b64({ alg: 'HS256', typ: 'at+jwt', kid: parsePrivateKey(keys.privateKey).kid });
+    const signature = createHmac('sha256', keys.publicKey).update(`${header}.${payload}`).digest('base64url');
+    await expectRejected(`${header}.${payload}.${signature}`);
+  });
+
   it('rejects a tampered payload', async () => {
     const [header, , signature] = (await signer.sign(viewer)).split('.');
     const now = Math.floor(Date.now() / 1000);
@@ -104,6 +114,170 @@ describe('access tokens', () => {
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
     expect(() => createAccessTokenVerifier({ publicKeyPem: publicKey, issuer, audience })).toThrow(/RSA/);
+  });
+});
+
+describe('access tokens: claims, types and keys', () => {
+  const fullViewer = {
+    userId: '0b0e7c1e-4a43-4d5d-8c1c-7a1c4f3a9e21',
+    roles: ['admin'],
+    sessionId: 'c5b1f6f4-0b7e-4d9e-9a57-3f2d7a1f0c55',
+    email: 'ada@example.test',
+    permissions: ['users:read', 'users:write'],
+  };
+
+  /** Signs `payload` under `header` with the test key, bypassing our signer. */
+  function handSigned(header: Record<string, unknown>, payload: Record<string, unknown>): string {
+    const signingInput = `${b64(header)}.${b64(payload)}`;
+    const signature = sign('sha256', Buffer.from(signingInput), keys.privateKey).toString('base64url');
+    return `${signingInput}.${signature}`;
+  }
+
+  const kid = parsePrivateKey(keys.privateKey).kid;
+  const validPayload = () => ({
+    iss: issuer,
+    aud: audience,
+    sub: 'u1',
+    exp: Math.floor(Date.now() / 1000) + 60,
+  });
+
+  it('issues a 15-minute at+jwt naming its key, with every claim of the viewer', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const token = await signer.sign(fullViewer);
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'RS256', typ: 'at+jwt', kid });
+    expect(signer.keyId).toBe(kid);
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({
+      iss: issuer,
+      aud: audience,
+      sub: fullViewer.userId,
+      email: fullViewer.email,
+      roles: fullViewer.roles,
+      permissions: fullViewer.permissions,
+      sid: fullViewer.sessionId,
+    });
+    expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(claims.iat).toBeGreaterThanOrEqual(before);
+    expect(claims.nbf).toBe(claims.iat);
+    expect(claims.exp).toBe((claims.iat ?? 0) + 900);
+    expect(decodeJwt(await signer.sign(fullViewer)).jti).not.toBe(claims.jti);
+    await expect(verifier.verify(token)).resolves.toEqual(fullViewer);
+  });
+
+  it('is verified by jose against the published JWKS (our signer -> jose verifier)', async () => {
+    const ring = createKeyRing({ privateKey: keys.privateKey });
+    const token = await signer.sign(fullViewer);
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwksDocument(ring)), {
+      issuer,
+      audience,
+      typ: 'at+jwt',
+      algorithms: ['RS256'],
+    });
+    expect(protectedHeader.kid).toBe(kid);
+    expect(payload).toMatchObject({ sub: fullViewer.userId, permissions: fullViewer.permissions });
+  });
+
+  it('verifies a token jose signed with the same key (jose signer -> our verifier)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ roles: ['member'], email: 'grace@example.test', sid: 's-2' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject('u-2')
+      .setJti('j-2')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(createPrivateKey(keys.privateKey));
+    await expect(verifier.verify(token)).resolves.toEqual({
+      userId: 'u-2',
+      roles: ['member'],
+      sessionId: 's-2',
+      email: 'grace@example.test',
+    });
+  });
+
+  it('accepts configured keys as a JWK or a JWKS, not only PEM', async () => {
+    const jwks = JSON.stringify(jwksDocument(createKeyRing({ publicKeys: keys.publicKey })));
+    const fromJwks = createAccessTokenVerifier({ publicKeyPem: jwks, issuer, audience });
+    const jwk = createKeyRing({ publicKeys: keys.publicKey }).verificationKeys[0]?.publicKey.export({
+      format: 'jwk',
+    });
+    const fromJwk = createAccessTokenVerifier({ publicKeyPem: JSON.stringify(jwk), issuer, audience });
+    const jwkSigner = createAccessTokenSigner({
+      privateKeyPem: JSON.stringify(createPrivateKey(keys.privateKey).export({ format: 'jwk' })),
+      issuer,
+      audience,
+    });
+    const token = await jwkSigner.sign(viewer);
+    await expect(fromJwks.verify(token)).resolves.toEqual(viewer);
+    await expect(fromJwk.verify(token)).resolves.toEqual(viewer);
+  });
+
+  it('rejects tokens that are not typed at+jwt (another JWT signed with the same key)', async () => {
+    await expect(
+      verifier.verify(handSigned({ alg: 'RS256', typ: 'at+jwt', kid }, validPayload())),
+    ).resolves.toMatchObject({ userId: 'u1' });
+    await expect(
+      verifier.verify(handSigned({ alg: 'RS256', typ: 'application/AT+JWT', kid }, validPayload())),
+    ).resolves.toMatchObject({ userId: 'u1' });
+    await expectRejected(handSigned({ alg: 'RS256', typ: 'JWT', kid }, validPayload()));
+    await expectRejected(handSigned({ alg: 'RS256', kid }, validPayload()));
+  });
+
+  it('rejects crit headers and claims of the wrong type', async () => {
+    const header = { alg: 'RS256', typ: 'at+jwt', kid };
+    await expectRejected(handSigned({ ...header, crit: ['exp'] }, validPayload()));
+    await expectRejected(handSigned(header, { ...validPayload(), permissions: 'users:write' }));
+    await expectRejected(handSigned(header, { ...validPayload(), permissions: [1] }));
+    await expectRejected(handSigned(header, { ...validPayload(), email: 42 }));
+    await expectRejected(handSigned(header, { ...validPayload(), jti: 7 }));
+    await expectRejected(handSigned(header, { ...validPayload(), exp: undefined }));
+  });
+
+  it('picks the key by kid: unknown kids are rejected, a missing kid only passes with a single key', async () => {
+    const other = keyPair();
+    const twoKeys = createAccessTokenVerifier({
+      keys: createKeyRing({ publicKeys: [keys.publicKey, other.publicKey] }),
+      issuer,
+      audience,
+    });
+    const withoutKid = handSigned({ alg: 'RS256', typ: 'at+jwt' }, validPayload());
+    await expect(verifier.verify(withoutKid)).resolves.toMatchObject({ userId: 'u1' });
+    await expect(twoKeys.verify(withoutKid)).rejects.toMatchObject({ code: ErrorCode.UNAUTHENTICATED });
+    await expect(twoKeys.verify(await signer.sign(viewer))).resolves.toEqual(viewer);
+    await expectRejected(handSigned({ alg: 'RS256', typ: 'at+jwt', kid: 'unknown' }, validPayload()));
+    await expectRejected(handSigned({ alg: 'RS256', typ: 'at+jwt', kid: 42 }, validPayload()));
+    // A kid the ring holds does not make another key's signature valid.
+    const [, payload, signature] = (
+      await createAccessTokenSigner({ privateKeyPem: other.privateKey, issuer, audience }).sign(viewer)
+    ).split('.');
+    await expectRejected(`${b64({ alg: 'RS256', typ: 'at+jwt', kid })}.${payload}.${signature}`);
+  });
+
+  it('rotates keys without logging anyone out', async () => {
+    const oldKeys = keyPair();
+    const newKeys = keyPair();
+    const oldSigner = createAccessTokenSigner({ privateKeyPem: oldKeys.privateKey, issuer, audience });
+    const tokenBeforeRotation = await oldSigner.sign(viewer);
+
+    // Step 1-2: publish the new key next to the old one, then sign with the new key.
+    const duringRotation = createKeyRing({
+      privateKey: newKeys.privateKey,
+      publicKeys: `${newKeys.publicKey}
+${oldKeys.publicKey}`,
+    });
+    const rotatingSigner = createAccessTokenSigner({ key: duringRotation.signingKey!, issuer, audience });
+    const rotatingVerifier = createAccessTokenVerifier({ keys: duringRotation, issuer, audience });
+    const tokenAfterRotation = await rotatingSigner.sign(viewer);
+    await expect(rotatingVerifier.verify(tokenBeforeRotation)).resolves.toEqual(viewer);
+    await expect(rotatingVerifier.verify(tokenAfterRotation)).resolves.toEqual(viewer);
+
+    // Step 3: once old tokens have expired, drop the old key; its tokens stop working.
+    const afterRotation = createAccessTokenVerifier({ publicKeyPem: newKeys.publicKey, issuer, audience });
+    await expect(afterRotation.verify(tokenAfterRotation)).resolves.toEqual(viewer);
+    await expect(afterRotation.verify(tokenBeforeRotation)).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHENTICATED,
+    });
   });
 });
 

@@ -1,17 +1,25 @@
-import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { randomUUID, verify, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { AuthenticationError } from '@gatehouse/errors';
+import { createKeyRing, parsePrivateKey, type KeyRing, type SigningKey } from './keys';
 
 /**
- * Access tokens are compact JWS (RFC 7515) JWTs signed with RS256 and nothing else.
+ * Access tokens are compact JWS (RFC 7515) JWTs signed with RS256 and nothing else, typed `at+jwt`
+ * (RFC 9068) and naming their key in `kid`.
  *
- * They are verified with `node:crypto` directly rather than a JOSE library: the format we accept is
- * deliberately narrow (one algorithm, no `crit`, no embedded keys), which keeps the code small enough to
- * audit, and a raw RSA verify is ~4x cheaper than a general-purpose JOSE verify (see PERFORMANCE.md).
+ * They are signed with jose (once per login or refresh) but verified with `node:crypto` directly (every
+ * subgraph, every request): the format we accept is deliberately narrow (one algorithm, one type, no
+ * `crit`, no embedded keys), which keeps the code small enough to audit, and a raw RSA verify is ~4x
+ * cheaper than a general-purpose JOSE verify (see PERFORMANCE.md). auth.test.ts cross-checks both
+ * directions against jose.
  */
-const ALGORITHM = 'RS256';
+export const ACCESS_TOKEN_ALGORITHM = 'RS256';
+/** RFC 9068 §2.1: lets a verifier refuse any other JWT signed with the same key (an ID token, say). */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+/** Default lifetime of access tokens: 15 minutes. */
+export const ACCESS_TOKEN_TTL_SECONDS = 900;
 /** Tokens longer than this are rejected before any parsing, so a huge header cannot cost CPU. */
 const MAX_TOKEN_LENGTH = 8 * 1024;
-const MIN_RSA_MODULUS_BITS = 2048;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Who is making the request, as asserted by a verified access token. */
@@ -22,38 +30,66 @@ export interface Viewer {
   readonly roles: readonly string[];
   /** Id of the session the token belongs to (`sid` claim), when the token was issued for one. */
   readonly sessionId?: string;
+  /** The user's email address when the token was issued (`email` claim), when the token carries it. */
+  readonly email?: string;
+  /**
+   * Permission keys (`resource:action`) the user's roles granted when the token was issued (`permissions`
+   * claim), when the token carries them.
+   */
+  readonly permissions?: readonly string[];
 }
 
-export interface AccessTokenVerifierOptions {
-  /** RSA public key as PEM (SPKI, `-----BEGIN PUBLIC KEY-----`). */
-  publicKeyPem: string;
+interface AudienceOptions {
   /** Required value of the `iss` claim. */
   issuer: string;
   /** Value that the `aud` claim must be or contain. */
   audience: string;
+}
+
+export type AccessTokenVerifierOptions = AudienceOptions & {
   /** Allowed clock skew between issuer and verifier for `exp`/`nbf`/`iat`; default 5 seconds. */
   clockToleranceSeconds?: number;
-}
+} & (
+    | {
+        /**
+         * JWT_PUBLIC_KEY as configured: PEM SPKI (one or more blocks), a public RSA JWK or a JWKS as JSON.
+         * (The name predates JWK support and is kept for existing callers.)
+         */
+        publicKeyPem: string;
+        keys?: never;
+      }
+    | {
+        /** An already-built key ring: every key in it is accepted. */
+        keys: KeyRing;
+        publicKeyPem?: never;
+      }
+  );
 
 export interface AccessTokenVerifier {
   /**
    * Verifies signature and claims of `token`.
    * @throws AuthenticationError (UNAUTHENTICATED) when the token is malformed, forged, expired, not yet
-   * valid, or issued by/for someone else. The message never says which check failed.
+   * valid, signed with a key the ring does not hold, or issued by/for someone else. The message never
+   * says which check failed.
    */
   verify(token: string): Promise<Viewer>;
 }
 
-export interface AccessTokenSignerOptions {
-  /** RSA private key as PEM (PKCS#8, `-----BEGIN PRIVATE KEY-----`). */
-  privateKeyPem: string;
-  issuer: string;
-  audience: string;
-  /** Lifetime of issued tokens; default 900 seconds (15 minutes). */
+export type AccessTokenSignerOptions = AudienceOptions & {
+  /** Lifetime of issued tokens; default {@link ACCESS_TOKEN_TTL_SECONDS} (15 minutes). */
   ttlSeconds?: number;
-  /** Optional `kid` header so verifiers can pick a key during rotation. */
-  keyId?: string;
-}
+} & (
+    | {
+        /** JWT_PRIVATE_KEY as configured: PEM PKCS#8 or a private RSA JWK as JSON. */
+        privateKeyPem: string;
+        key?: never;
+      }
+    | {
+        /** An already-parsed key, e.g. a ring's `signingKey`. */
+        key: SigningKey;
+        privateKeyPem?: never;
+      }
+  );
 
 export interface SignAccessTokenOptions {
   /** Overrides the signer's default lifetime for this token. */
@@ -63,18 +99,13 @@ export interface SignAccessTokenOptions {
 }
 
 export interface AccessTokenSigner {
+  /** The `kid` every token this signer issues carries. */
+  readonly keyId: string;
   sign(viewer: Viewer, options?: SignAccessTokenOptions): Promise<string>;
 }
 
 function invalidToken(): AuthenticationError {
   return new AuthenticationError('Invalid or expired access token');
-}
-
-function assertRsaKey(key: KeyObject): void {
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (key.asymmetricKeyType !== 'rsa' || bits < MIN_RSA_MODULUS_BITS) {
-    throw new Error(`Access token keys must be RSA keys of at least ${MIN_RSA_MODULUS_BITS} bits`);
-  }
 }
 
 function decodeJsonSegment(segment: string): unknown {
@@ -85,17 +116,30 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function encodeJsonSegment(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+/** RFC 8725 §3.11: `typ` compares case-insensitively, and the `application/` prefix may be omitted. */
+function isAccessTokenType(typ: unknown): boolean {
+  if (typeof typ !== 'string') return false;
+  const type = typ.toLowerCase();
+  return type === ACCESS_TOKEN_TYPE || type === `application/${ACCESS_TOKEN_TYPE}`;
 }
 
 /**
- * Creates a verifier for Gatehouse access tokens. The public key is imported once here, not per request.
- * @throws Error at construction when the key is not an RSA public key of at least 2048 bits.
+ * Creates a verifier for Gatehouse access tokens. Keys are imported once here, not per request.
+ *
+ * The key is chosen by the token's `kid`; a token naming a key the ring does not hold is rejected. A token
+ * without `kid` is accepted only while the ring holds exactly one key (there is then no choice to make);
+ * with several keys it is rejected rather than tried against each (which would multiply the cost of forged
+ * tokens).
+ * @throws Error at construction when a key is malformed or not an RSA public key of at least 2048 bits.
  */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
-  const key = createPublicKey(options.publicKeyPem);
-  assertRsaKey(key);
+  const ring = options.keys ?? createKeyRing({ publicKeys: options.publicKeyPem });
+  const onlyKey: KeyObject | undefined =
+    ring.verificationKeys.length === 1 ? ring.verificationKeys[0]?.publicKey : undefined;
   const tolerance = options.clockToleranceSeconds ?? 5;
 
   function verifySync(token: string): Viewer {
@@ -117,7 +161,15 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
     // Pin the algorithm from our configuration, never from the token ("alg": "none"/HS256 confusion).
     // `crit` names extensions we would have to understand; we understand none.
-    if (!isRecord(header) || header.alg !== ALGORITHM || header.crit !== undefined) throw invalidToken();
+    if (!isRecord(header) || header.alg !== ACCESS_TOKEN_ALGORITHM || header.crit !== undefined) {
+      throw invalidToken();
+    }
+    if (!isAccessTokenType(header.typ)) throw invalidToken();
+    const { kid } = header;
+    let key: KeyObject | undefined;
+    if (kid === undefined) key = onlyKey;
+    else if (typeof kid === 'string') key = ring.find(kid)?.publicKey;
+    if (!key) throw invalidToken();
 
     const signatureValid = verify(
       'sha256',
@@ -128,7 +180,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (!signatureValid || !isRecord(payload)) throw invalidToken();
 
     const now = Math.floor(Date.now() / 1000);
-    const { iss, aud, exp, nbf, iat, sub, roles, sid } = payload;
+    const { iss, aud, exp, nbf, iat, sub, roles, sid, email, permissions, jti } = payload;
     if (iss !== options.issuer) throw invalidToken();
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.includes(options.audience)) throw invalidToken();
@@ -137,15 +189,18 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) throw invalidToken();
     if (iat !== undefined && (typeof iat !== 'number' || iat > now + tolerance)) throw invalidToken();
     if (typeof sub !== 'string' || sub.length === 0) throw invalidToken();
-    if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
-      throw invalidToken();
-    }
+    if (roles !== undefined && !isStringArray(roles)) throw invalidToken();
+    if (permissions !== undefined && !isStringArray(permissions)) throw invalidToken();
     if (sid !== undefined && typeof sid !== 'string') throw invalidToken();
+    if (email !== undefined && typeof email !== 'string') throw invalidToken();
+    if (jti !== undefined && typeof jti !== 'string') throw invalidToken();
 
     return {
       userId: sub,
-      roles: (roles as string[] | undefined) ?? [],
+      roles: roles ?? [],
       ...(sid === undefined ? {} : { sessionId: sid }),
+      ...(email === undefined ? {} : { email }),
+      ...(permissions === undefined ? {} : { permissions }),
     };
   }
 
@@ -156,34 +211,34 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
 /**
  * Creates a signer that issues RS256 access tokens accepted by {@link createAccessTokenVerifier}.
- * Claims: `iss`, `aud`, `sub` (user id), `roles`, `sid` (optional), `iat`, `nbf`, `exp`, `jti`.
+ * Header: `alg` RS256, `typ` at+jwt, `kid` (the key's thumbprint). Claims: `iss`, `aud`, `sub` (user id),
+ * `email` (when known), `roles`, `permissions` (when known), `sid` (when issued for a session), `jti`,
+ * `iat`, `nbf`, `exp`.
+ * @throws Error at construction when the key is malformed or not an RSA private key of at least 2048 bits.
  */
 export function createAccessTokenSigner(options: AccessTokenSignerOptions): AccessTokenSigner {
-  const key = createPrivateKey(options.privateKeyPem);
-  assertRsaKey(key);
-  const defaultTtl = options.ttlSeconds ?? 900;
-  const header = encodeJsonSegment({
-    alg: ALGORITHM,
-    typ: 'JWT',
-    ...(options.keyId === undefined ? {} : { kid: options.keyId }),
-  });
+  const key = options.key ?? parsePrivateKey(options.privateKeyPem);
+  const defaultTtl = options.ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
 
   return {
-    sign: async (viewer, signOptions = {}) => {
+    keyId: key.kid,
+    sign: (viewer, signOptions = {}) => {
       const iat = Math.floor((signOptions.issuedAt?.getTime() ?? Date.now()) / 1000);
-      const payload = encodeJsonSegment({
-        iss: options.issuer,
-        aud: options.audience,
-        sub: viewer.userId,
-        roles: viewer.roles,
+      return new SignJWT({
+        ...(viewer.email === undefined ? {} : { email: viewer.email }),
+        roles: [...viewer.roles],
+        ...(viewer.permissions === undefined ? {} : { permissions: [...viewer.permissions] }),
         ...(viewer.sessionId === undefined ? {} : { sid: viewer.sessionId }),
-        iat,
-        nbf: iat,
-        exp: iat + (signOptions.ttlSeconds ?? defaultTtl),
-        jti: randomUUID(),
-      });
-      const signature = sign('sha256', Buffer.from(`${header}.${payload}`, 'ascii'), key);
-      return `${header}.${payload}.${signature.toString('base64url')}`;
+      })
+        .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid: key.kid })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setSubject(viewer.userId)
+        .setJti(randomUUID())
+        .setIssuedAt(iat)
+        .setNotBefore(iat)
+        .setExpirationTime(iat + (signOptions.ttlSeconds ?? defaultTtl))
+        .sign(key.privateKey);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { HeaderMap } from '@apollo/server';
-import { AuthenticationError, isAppError } from '@gatehouse/errors';
+import { AuthenticationError } from '@gatehouse/errors';
 import { childForRequest, type Logger } from '@gatehouse/logger';
 import { bearerTokenFrom, type AccessTokenVerifier, type Viewer } from './auth';
 
@@ -23,6 +23,13 @@ export interface BuildBaseContextInput {
    */
   verifier: AccessTokenVerifier | null;
   logger: Logger;
+  /**
+   * Asks whether the session a token belongs to is still active (not signed out, revoked or expired), so a
+   * revoked session stops working before its access token expires. Called only for tokens with a `sid`;
+   * `false` rejects the request exactly like an invalid token. A rejection of the promise (the session
+   * store is down) fails the request rather than letting it through.
+   */
+  sessionCheck?: (viewer: Viewer) => Promise<boolean>;
 }
 
 /**
@@ -30,7 +37,8 @@ export interface BuildBaseContextInput {
  * a subgraph never believes a user id it cannot verify).
  *
  * @throws GraphQLError UNAUTHENTICATED with HTTP 401 and `WWW-Authenticate: Bearer error="invalid_token"`
- * when a token is present but not valid, so clients can tell "token expired" apart from "anonymous".
+ * when a token is present but not valid, or its session has ended (`sessionCheck`), so clients can tell
+ * "token expired" apart from "anonymous".
  */
 export async function buildBaseContext(input: BuildBaseContextInput): Promise<BaseContext> {
   const { req, requestId, verifier } = input;
@@ -41,9 +49,14 @@ export async function buildBaseContext(input: BuildBaseContextInput): Promise<Ba
     if (token !== undefined) {
       if (!verifier) throw new AuthenticationError('Invalid or expired access token');
       viewer = await verifier.verify(token);
+      if (input.sessionCheck && viewer.sessionId !== undefined && !(await input.sessionCheck(viewer))) {
+        throw new AuthenticationError('Invalid or expired access token');
+      }
     }
   } catch (err) {
-    if (!isAppError(err)) throw err;
+    // Only "not authenticated" becomes a 401: any other failure (the session store being down, say) must
+    // not tell clients to discard their tokens.
+    if (!(err instanceof AuthenticationError)) throw err;
     const headers = new HeaderMap([['www-authenticate', 'Bearer error="invalid_token"']]);
     // No `code` here on purpose: formatGraphQLError then classifies by the AppError in `originalError`
     // (and returns only its code), while Apollo reads `http` for the response status and headers.

@@ -5,6 +5,9 @@ export {
   type SubgraphApolloServerOptions,
 } from './apollo';
 export {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_TTL_SECONDS,
+  ACCESS_TOKEN_TYPE,
   bearerTokenFrom,
   createAccessTokenSigner,
   createAccessTokenVerifier,
@@ -16,6 +19,30 @@ export {
   type Viewer,
 } from './auth';
 export { buildBaseContext, type BaseContext, type BuildBaseContextInput } from './context';
+export {
+  createKeyRing,
+  jwkThumbprint,
+  parsePrivateKey,
+  parsePublicKeys,
+  PRIVATE_JWK_MEMBERS,
+  rsaPublicJwk,
+  type KeyRing,
+  type KeyRingOptions,
+  type RsaPublicJwk,
+  type SigningKey,
+  type VerificationKey,
+} from './keys';
+export {
+  ACCESS_TOKEN_CLAIMS,
+  discoveryDocument,
+  DISCOVERY_PATH,
+  jwksDocument,
+  JWKS_PATH,
+  type DiscoveryDocument,
+  type DiscoveryDocumentOptions,
+  type JwksDocument,
+  type PublishedJwk,
+} from './jwks';
 export {
   GRAPHQL_PATH,
   startHttpService,
@@ -54,3 +81,12 @@ export {
   type SubgraphAppOptions,
 } from './subgraph-app';
 export { generateRsaKeyPair, postGraphQL, type GraphQLTestResponse } from './testing';
+export {
+  createSessionStatusChecker,
+  recordSessionRevoked,
+  sessionStatusKey,
+  type SessionCheck,
+  type SessionStatusCheckerOptions,
+  type SessionStatusStore,
+  type RecordSessionRevokedOptions,
+} from './session-status';

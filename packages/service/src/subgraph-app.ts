@@ -4,6 +4,7 @@ import type { Logger } from '@gatehouse/logger';
 import { createSubgraphApolloServer, type SubgraphApolloServerOptions } from './apollo';
 import type { AccessTokenVerifier } from './auth';
 import { buildBaseContext, type BaseContext } from './context';
+import type { SessionCheck } from './session-status';
 import type { GraphQLEndpoint } from './http-server';
 
 /** What every subgraph's `createApp` is given: the same for `main`, the start script and tests. */
@@ -13,6 +14,11 @@ export interface SubgraphAppDependencies {
   /** `null` when no JWT public key is configured: only anonymous requests are possible. */
   verifier: AccessTokenVerifier | null;
   production: boolean;
+  /**
+   * Asks whether a token's session (`sid`) is still live, so a revoked session's access tokens stop working
+   * within seconds (see `createSessionStatusChecker`). Unset: tokens are trusted until they expire.
+   */
+  sessionCheck?: SessionCheck;
 }
 
 export interface SubgraphApp<C extends BaseContext> extends GraphQLEndpoint<C> {
@@ -50,6 +56,14 @@ export function createSubgraphApp<C extends BaseContext>(options: SubgraphAppOpt
     server,
     contextFor,
     context: async ({ req, requestId }) =>
-      contextFor(await buildBaseContext({ req, requestId, verifier: deps.verifier, logger: deps.logger })),
+      contextFor(
+        await buildBaseContext({
+          req,
+          requestId,
+          verifier: deps.verifier,
+          logger: deps.logger,
+          ...(deps.sessionCheck ? { sessionCheck: deps.sessionCheck } : {}),
+        }),
+      ),
   };
 }

@@ -1,0 +1,39 @@
+export {
+  createMailer,
+  type Mailer,
+  type MailerOptions,
+  type SendMailInput,
+  type SendMailResult,
+} from './mailer';
+export { startMailWorker, MailDeliveryError, type MailWorkerOptions } from './mail-worker';
+export {
+  CONSOLE_MAIL_LOGGER,
+  DEFAULT_MAIL_ATTEMPTS,
+  DEFAULT_MAIL_BACKOFF_MS,
+  MAIL_SEND_JOB,
+  type MailLogger,
+  type MailSendJob,
+} from './mail-queue';
+export {
+  DEFAULT_PRODUCT_NAME,
+  escapeHtml,
+  parseMailData,
+  renderMail,
+  type RenderMailOptions,
+  type RenderedMail,
+} from './render';
+export {
+  MAIL_TEMPLATE_NAMES,
+  formatInstant,
+  isMailTemplateName,
+  mailTemplateSchemas,
+  type MailTemplateData,
+  type MailTemplateName,
+  type ParsedMailTemplateData,
+} from './templates';
+export { MailSendError, type MailTransport, type OutgoingMail } from './transport';
+export { createSmtpTransport, type SmtpTransportOptions } from './smtp-transport';
+export { createOutboxTransport, type OutboxEntry, type OutboxTransportOptions } from './outbox-transport';
+export { extractLinks } from './links';
+export type { EmailDeliveryRecord, EmailDeliveryStatus } from './email-delivery.repository';
+export { createMailTransport, type CreateMailTransportOptions } from './create-mail-transport';

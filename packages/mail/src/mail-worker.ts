@@ -1,0 +1,151 @@
+import type { EnvelopeCipher } from '@gatehouse/crypto';
+import type { PrismaClient } from '@gatehouse/db';
+import type { JobContext, JobQueue } from '@gatehouse/jobs';
+import {
+  createEmailDeliveryRepository,
+  type EmailDeliveryRecord,
+  type EmailDeliveryRepository,
+} from './email-delivery.repository';
+import { CONSOLE_MAIL_LOGGER, MAIL_SEND_JOB, type MailLogger, type MailSendJob } from './mail-queue';
+import { renderMail, type RenderedMail } from './render';
+import { isMailTemplateName, type MailTemplateData, type MailTemplateName } from './templates';
+import { MailSendError, type MailTransport } from './transport';
+
+export interface MailWorkerOptions {
+  prisma: PrismaClient;
+  jobQueue: JobQueue;
+  transport: MailTransport;
+  cipher: Pick<EnvelopeCipher, 'decrypt'>;
+  logger?: MailLogger;
+  /** Mails sent at the same time by this process. Default 2. */
+  concurrency?: number;
+  /** Must match the mailer's. Default `Gatehouse`. */
+  productName?: string;
+}
+
+/** Thrown to the job queue to ask for a retry; carries only the already-sanitised reason. */
+export class MailDeliveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MailDeliveryError';
+  }
+}
+
+/** A failure that no retry can fix (the key that encrypted the payload is gone, the data no longer fits). */
+class PermanentFailure extends Error {}
+
+/**
+ * Processes `mail.send` jobs: loads the delivery, decrypts and renders its template, sends it and records
+ * the outcome. Idempotent on redelivery: a delivery that is no longer QUEUED is skipped. A transient failure is
+ * recorded and re-thrown so the queue retries with backoff; after the job's last attempt, or at once for a
+ * permanent refusal (5xx), the delivery becomes FAILED. SENT and FAILED deliveries drop their payload.
+ *
+ * At-least-once: if the process dies between the SMTP server's acceptance and the SENT update, the mail
+ * goes out again on the retry.
+ */
+export function startMailWorker(options: MailWorkerOptions): void {
+  const { jobQueue, transport, cipher, productName } = options;
+  const repository = createEmailDeliveryRepository(options.prisma);
+  const logger = options.logger ?? CONSOLE_MAIL_LOGGER;
+
+  jobQueue.process<MailSendJob>(
+    MAIL_SEND_JOB,
+    (job, context) => deliver(job, context, { repository, transport, cipher, productName, logger }),
+    { concurrency: options.concurrency ?? 2 },
+  );
+}
+
+interface Dependencies {
+  repository: EmailDeliveryRepository;
+  transport: MailTransport;
+  cipher: Pick<EnvelopeCipher, 'decrypt'>;
+  productName: string | undefined;
+  logger: MailLogger;
+}
+
+async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies): Promise<void> {
+  const { repository, transport, logger } = deps;
+  const delivery = await repository.findById(job.deliveryId);
+  const log = { deliveryId: job.deliveryId, attempt: context.attempt };
+  if (!delivery) {
+    logger.warn(log, 'mail: delivery not found, job dropped');
+    return;
+  }
+  if (delivery.status !== 'QUEUED') {
+    // A redelivered job (queue retry after a crash, requeueStale): the mail already went out or gave up.
+    logger.info({ ...log, status: delivery.status }, 'mail: delivery already settled, job skipped');
+    return;
+  }
+
+  let mail: RenderedMail;
+  try {
+    mail = render(delivery, deps);
+  } catch (error) {
+    const reason = error instanceof PermanentFailure ? error.message : 'rendering failed';
+    await repository.recordFailure(delivery.id, reason, { final: true });
+    logger.error({ ...log, template: delivery.template, reason }, 'mail: cannot render, delivery FAILED');
+    return;
+  }
+
+  let messageId: string;
+  try {
+    ({ messageId } = await transport.send({
+      to: delivery.recipient,
+      subject: mail.subject,
+      html: mail.html,
+      text: mail.text,
+      headers: {
+        // RFC 3834: tells auto-responders (vacation replies) not to answer.
+        'Auto-Submitted': 'auto-generated',
+        'X-Gatehouse-Delivery-Id': delivery.id,
+      },
+    }));
+  } catch (error) {
+    // Transports throw MailSendError; anything else is described by its message only.
+    const sendError =
+      error instanceof MailSendError
+        ? error
+        : new MailSendError((error instanceof Error ? error.message : String(error)).slice(0, 500), {
+            code: 'ESEND',
+          });
+    const final = sendError.permanent || context.attempt >= job.attempts;
+    await repository.recordFailure(delivery.id, sendError.message, { final });
+    if (final) {
+      logger.error(
+        { ...log, template: delivery.template, code: sendError.code, responseCode: sendError.responseCode },
+        'mail: delivery FAILED',
+      );
+      return;
+    }
+    logger.warn(
+      { ...log, code: sendError.code, responseCode: sendError.responseCode },
+      'mail: send failed, will retry',
+    );
+    throw new MailDeliveryError(sendError.message);
+  }
+
+  await repository.markSent(delivery.id, messageId);
+  logger.info({ ...log, template: delivery.template }, 'mail: sent');
+}
+
+function render(delivery: EmailDeliveryRecord, deps: Dependencies): RenderedMail {
+  if (!isMailTemplateName(delivery.template)) {
+    throw new PermanentFailure(`unknown template "${delivery.template.slice(0, 64)}"`);
+  }
+  if (delivery.payloadEncrypted === null) throw new PermanentFailure('payload missing');
+  let data: unknown;
+  try {
+    data = JSON.parse(deps.cipher.decrypt(delivery.payloadEncrypted, delivery.id).toString('utf8'));
+  } catch {
+    throw new PermanentFailure('payload cannot be decrypted (was its encryption key removed?)');
+  }
+  try {
+    // Validated by renderMail against the template's schema.
+    return renderMail<MailTemplateName>(delivery.template, data as MailTemplateData<MailTemplateName>, {
+      productName: deps.productName,
+    });
+  } catch {
+    // The message of a ValidationError names fields only, but keep lastError fixed and short anyway.
+    throw new PermanentFailure(`payload does not fit template "${delivery.template}"`);
+  }
+}

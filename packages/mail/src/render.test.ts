@@ -1,0 +1,155 @@
+import { ValidationError } from '@gatehouse/errors';
+import { escapeHtml, renderMail } from './render';
+import {
+  MAIL_TEMPLATE_NAMES,
+  formatInstant,
+  type MailTemplateData,
+  type MailTemplateName,
+} from './templates';
+import { extractLinks } from './links';
+
+const examples: { [T in MailTemplateName]: { data: MailTemplateData<T>; link?: string } } = {
+  'verify-email': {
+    data: { name: 'Ada', verifyUrl: 'https://id.example.com/verify?token=v3r1fy', expiresInHours: 24 },
+    link: 'https://id.example.com/verify?token=v3r1fy',
+  },
+  welcome: {
+    data: { name: 'Ada', signInUrl: 'https://id.example.com/sign-in' },
+    link: 'https://id.example.com/sign-in',
+  },
+  'password-reset': {
+    data: {
+      resetUrl: 'https://id.example.com/reset?token=r3s3t',
+      expiresInMinutes: 30,
+      ip: '203.0.113.7',
+      device: 'Firefox on Linux',
+    },
+    link: 'https://id.example.com/reset?token=r3s3t',
+  },
+  'password-changed': {
+    data: { at: '2026-11-28T17:05:00.000Z', resetUrl: 'https://id.example.com/forgot' },
+    link: 'https://id.example.com/forgot',
+  },
+  'account-locked': {
+    data: { lockedUntil: new Date('2026-11-28T17:20:00Z'), resetUrl: 'https://id.example.com/forgot' },
+    link: 'https://id.example.com/forgot',
+  },
+  'new-sign-in': {
+    data: {
+      device: 'Safari on iOS',
+      location: 'Lisbon, Portugal',
+      ip: '2001:db8::1',
+      at: new Date('2026-11-28T17:05:00Z'),
+      manageSessionsUrl: 'https://id.example.com/security',
+    },
+    link: 'https://id.example.com/security',
+  },
+};
+
+function render<T extends MailTemplateName>(template: T, data: MailTemplateData<T>, productName?: string) {
+  return renderMail(template, data, { productName });
+}
+
+describe('renderMail', () => {
+  it.each(MAIL_TEMPLATE_NAMES)('%s: subject, accessible HTML and text carrying the same link', (template) => {
+    const { data, link } = examples[template];
+    const mail = render(template, data as MailTemplateData<typeof template>);
+
+    expect(mail.subject).toMatch(/\S/);
+    expect(mail.subject).not.toMatch(/[\r\n]/);
+    expect(mail.html).toMatch(/^<!doctype html>\n<html lang="en">/);
+    expect(mail.html).toContain(`<title>${escapeHtml(mail.subject)}</title>`);
+    expect(mail.html).toContain('<h1');
+    expect(mail.text.trim().length).toBeGreaterThan(40);
+    if (link) {
+      expect(extractLinks(mail.text)).toContain(link);
+      expect(mail.html).toContain(`href="${escapeHtml(link)}"`);
+    }
+    // Nothing is fetched when the mail is opened: no images, no stylesheets, no web fonts.
+    expect(mail.html).not.toMatch(/<img|<link|@import|url\(|src=/i);
+  });
+
+  it('is pure: the same input renders the same output', () => {
+    const { data } = examples['new-sign-in'];
+    expect(render('new-sign-in', data)).toEqual(render('new-sign-in', data));
+  });
+
+  it('HTML-escapes every interpolated value but keeps the text part literal', () => {
+    const hostile = `<script>alert("x")</script> & 'friends'`;
+    const mail = render(
+      'new-sign-in',
+      { name: hostile, device: '<b>Chrome</b>', location: 'A & B', at: new Date(0) },
+      'Acme <Identity>',
+    );
+
+    expect(mail.html).not.toContain('<script>');
+    expect(mail.html).not.toContain('<b>Chrome');
+    expect(mail.html).not.toContain('Acme <Identity>');
+    expect(mail.html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;friends&#39;');
+    expect(mail.html).toContain('&lt;b&gt;Chrome&lt;/b&gt;');
+    expect(mail.html).toContain('A &amp; B');
+    expect(mail.html).toContain('Acme &lt;Identity&gt;');
+    expect(mail.text).toContain(`Hi ${hostile},`);
+    expect(mail.subject).toBe('New sign-in to your Acme <Identity> account');
+  });
+
+  it('escapes links in attributes, so a quote cannot open a new attribute', () => {
+    const url = 'https://id.example.com/verify?token=a&next=/x"onmouseover="alert(1)';
+    const mail = render('verify-email', { verifyUrl: url, expiresInHours: 1 });
+    expect(mail.html).not.toContain('"onmouseover');
+    expect(mail.html).toContain(
+      'href="https://id.example.com/verify?token=a&amp;next=/x&quot;onmouseover=&quot;alert(1)"',
+    );
+    expect(mail.text).toContain(url);
+    expect(mail.text).toContain('This link expires in 1 hour.');
+  });
+
+  it.each(['javascript:alert(1)', 'data:text/html,hi', 'ftp://example.com/x', '/relative/path'])(
+    'rejects the link %s',
+    (verifyUrl) => {
+      expect(() => render('verify-email', { verifyUrl, expiresInHours: 24 })).toThrow(ValidationError);
+    },
+  );
+
+  it('reports invalid data by field, without the values', () => {
+    let error: unknown;
+    try {
+      render('password-reset', { resetUrl: 'https://x.example/reset?token=s3cret', expiresInMinutes: 0 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).details).toEqual([
+      { path: 'expiresInMinutes', message: expect.any(String) },
+    ]);
+    expect(JSON.stringify(error)).not.toContain('s3cret');
+  });
+
+  it('collapses line breaks in user-supplied single-line values', () => {
+    const mail = render('new-sign-in', { device: 'Chrome\r\nBcc: x@example.com', at: new Date(0) });
+    expect(mail.text).toContain('Device: Chrome Bcc: x@example.com');
+  });
+
+  it('states times in UTC and leaves out unknown details', () => {
+    const mail = render('password-changed', { at: '2026-11-28T17:05:00+01:00' });
+    expect(mail.text).toContain('When: 28 Nov 2026, 16:05 UTC');
+    expect(mail.text).not.toContain('IP address');
+    expect(mail.html).not.toContain('IP address');
+    expect(formatInstant(new Date('2026-01-02T03:04:05Z'))).toBe('2 Jan 2026, 03:04 UTC');
+  });
+
+  it('greets by name when known and uses the product name', () => {
+    expect(render('welcome', { name: 'Grace' }, 'Acme').text).toMatch(/^Welcome to Acme\n\nHi Grace,/);
+    expect(render('welcome', {}).text).toMatch(/^Welcome to Gatehouse\n\nHi,/);
+    expect(render('welcome', {}).html).not.toContain('href=');
+  });
+});
+
+describe('extractLinks', () => {
+  it('finds http(s) links and drops trailing punctuation', () => {
+    expect(extractLinks('Open https://a.example/x?y=1. Or (http://b.example/z), not ftp://c.')).toEqual([
+      'https://a.example/x?y=1',
+      'http://b.example/z',
+    ]);
+  });
+});

@@ -1,0 +1,153 @@
+import { ValidationError } from '@gatehouse/errors';
+import {
+  mailContent,
+  mailTemplateSchemas,
+  type Block,
+  type MailContent,
+  type MailTemplateData,
+  type MailTemplateName,
+  type ParsedMailTemplateData,
+} from './templates';
+
+export interface RenderedMail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface RenderMailOptions {
+  /** Shown in subjects and bodies. Default `Gatehouse`. */
+  productName?: string;
+}
+
+export const DEFAULT_PRODUCT_NAME = 'Gatehouse';
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+}
+
+/**
+ * Validates `data` against the template's schema and renders subject, HTML and text. Pure: same input, same
+ * output. Every interpolated value is HTML-escaped, links are http(s) only, and there are no remote images.
+ * @throws ValidationError when `data` does not fit the template (the message names fields, never values).
+ */
+export function renderMail<T extends MailTemplateName>(
+  template: T,
+  data: MailTemplateData<T>,
+  options: RenderMailOptions = {},
+): RenderedMail {
+  const parsed = parseMailData(template, data);
+  const productName = (options.productName ?? DEFAULT_PRODUCT_NAME).replace(/\s+/g, ' ').trim();
+  if (productName === '') throw new RangeError('renderMail: productName must not be empty');
+  const build = mailContent[template] as (data: ParsedMailTemplateData<T>, product: string) => MailContent;
+  const { subject, blocks } = build(parsed, productName);
+  return { subject, html: toHtml(subject, blocks, productName), text: toText(blocks, productName) };
+}
+
+/** The template's validated data; throws ValidationError otherwise. */
+export function parseMailData<T extends MailTemplateName>(
+  template: T,
+  data: unknown,
+): ParsedMailTemplateData<T> {
+  const schema = mailTemplateSchemas[template];
+  if (!schema) throw new ValidationError(`Unknown mail template "${String(template)}"`);
+  const result = schema.safeParse(data);
+  if (!result.success) throw ValidationError.fromZod(result.error, `Invalid data for mail "${template}"`);
+  return result.data as ParsedMailTemplateData<T>;
+}
+
+const FONT = "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
+const TEXT_COLOR = 'color:#1f2328';
+const ACCENT = '#0b5cad';
+
+function blockToHtml(block: Block): string {
+  switch (block.kind) {
+    case 'heading':
+      return `<h1 style="margin:0 0 16px;font-size:22px;line-height:1.3">${escapeHtml(block.text)}</h1>`;
+    case 'paragraph':
+      return `<p style="margin:0 0 16px">${escapeHtml(block.text)}</p>`;
+    case 'button': {
+      const url = escapeHtml(block.url);
+      // A real link styled as a button (no image, no table tricks), followed by the URL itself for clients
+      // that strip styles and for people who prefer to copy it.
+      return (
+        `<p style="margin:24px 0"><a href="${url}" style="display:inline-block;padding:12px 20px;` +
+        `background:${ACCENT};color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">` +
+        `${escapeHtml(block.label)}</a></p>\n` +
+        `<p style="margin:0 0 16px;font-size:13px;color:#59636e">If the button does not work, open this link:` +
+        `<br><a href="${url}" style="color:${ACCENT};word-break:break-all">${url}</a></p>`
+      );
+    }
+    case 'details': {
+      const rows = block.rows.filter((row): row is [string, string] => Boolean(row[1]));
+      if (rows.length === 0) return '';
+      const items = rows
+        .map(
+          ([label, value]) =>
+            `<dt style="font-weight:600">${escapeHtml(label)}</dt>` +
+            `<dd style="margin:0 0 8px">${escapeHtml(value)}</dd>`,
+        )
+        .join('');
+      return `<dl style="margin:0 0 16px;padding:12px 16px;background:#f6f8fa;border-radius:6px">${items}</dl>`;
+    }
+  }
+}
+
+function toHtml(subject: string, blocks: Block[], productName: string): string {
+  const body = blocks
+    .map(blockToHtml)
+    .filter((html) => html !== '')
+    .join('\n');
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="color-scheme" content="light">',
+    `<title>${escapeHtml(subject)}</title>`,
+    '</head>',
+    `<body style="margin:0;padding:24px;background:#ffffff;${FONT};${TEXT_COLOR};font-size:16px;line-height:1.5">`,
+    '<div role="article" aria-label="' + escapeHtml(subject) + '" style="max-width:560px;margin:0 auto">',
+    body,
+    `<p style="margin:32px 0 0;font-size:13px;color:#59636e">${escapeHtml(
+      `This is an automated message from ${productName}. Replies to it are not read.`,
+    )}</p>`,
+    '</div>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+function blockToText(block: Block): string {
+  switch (block.kind) {
+    case 'heading':
+      return block.text;
+    case 'paragraph':
+      return block.text;
+    case 'button':
+      // The URL alone on its line so clients make it clickable and copying it is easy.
+      return `${block.label}:\n${block.url}`;
+    case 'details':
+      return block.rows
+        .filter((row): row is [string, string] => Boolean(row[1]))
+        .map(([label, value]) => `${label}: ${value}`)
+        .join('\n');
+  }
+}
+
+function toText(blocks: Block[], productName: string): string {
+  const parts = blocks.map(blockToText).filter((text) => text !== '');
+  parts.push(`--\nThis is an automated message from ${productName}. Replies to it are not read.`);
+  return parts.join('\n\n') + '\n';
+}

@@ -1,0 +1,266 @@
+import { z } from 'zod';
+
+/**
+ * The mails Gatehouse sends, with the data each needs. Data is stored (encrypted) and travels through the job
+ * queue as JSON, so dates may arrive as ISO strings; the schemas accept both and always hand content a Date.
+ */
+
+/** A single line of text from a user or a device (names, user agents): whitespace collapsed, length capped. */
+const line = z
+  .string()
+  .transform((value) => value.replace(/\s+/g, ' ').trim())
+  .pipe(z.string().min(1).max(200));
+
+/** Only http(s): a `javascript:` or `data:` link must never reach a mail client. */
+const link = z
+  .string()
+  .trim()
+  .max(2048)
+  .refine(
+    (value) => {
+      try {
+        const { protocol } = new URL(value);
+        return protocol === 'https:' || protocol === 'http:';
+      } catch {
+        return false;
+      }
+    },
+    { error: 'must be an http:// or https:// URL' },
+  );
+
+const instant = z.union([z.date(), z.iso.datetime({ offset: true })]).transform((value) => new Date(value));
+
+const ip = z.string().trim().max(64);
+const name = line.optional();
+
+export const mailTemplateSchemas = {
+  'verify-email': z.object({
+    name,
+    verifyUrl: link,
+    expiresInHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30),
+  }),
+  welcome: z.object({
+    name,
+    /** Where to sign in or start; omitted: no button. */
+    signInUrl: link.optional(),
+  }),
+  'password-reset': z.object({
+    name,
+    resetUrl: link,
+    expiresInMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60),
+    /** Where the request came from, to help the user spot one they did not make. */
+    ip: ip.optional(),
+    device: line.optional(),
+    location: line.optional(),
+  }),
+  'password-changed': z.object({
+    name,
+    at: instant,
+    ip: ip.optional(),
+    device: line.optional(),
+    location: line.optional(),
+    /** Where to reset the password if the change was not the user's doing. */
+    resetUrl: link.optional(),
+  }),
+  'account-locked': z.object({
+    name,
+    lockedUntil: instant,
+    resetUrl: link.optional(),
+  }),
+  'new-sign-in': z.object({
+    name,
+    device: line,
+    location: line.optional(),
+    ip: ip.optional(),
+    at: instant,
+    /** Where the user can review and end sessions. */
+    manageSessionsUrl: link.optional(),
+  }),
+} as const;
+
+type Schemas = typeof mailTemplateSchemas;
+
+export type MailTemplateName = keyof Schemas;
+
+/** What a caller passes for `template` (dates as Date or ISO string). */
+export type MailTemplateData<T extends MailTemplateName> = z.input<Schemas[T]>;
+
+/** Template data after validation (dates as Date). */
+export type ParsedMailTemplateData<T extends MailTemplateName> = z.output<Schemas[T]>;
+
+export const MAIL_TEMPLATE_NAMES = Object.keys(mailTemplateSchemas) as MailTemplateName[];
+
+export function isMailTemplateName(value: string): value is MailTemplateName {
+  return Object.hasOwn(mailTemplateSchemas, value);
+}
+
+/** The building blocks of every mail: each renders to HTML and to text, so the two parts always agree. */
+export type Block =
+  | { kind: 'heading'; text: string }
+  | { kind: 'paragraph'; text: string }
+  | { kind: 'button'; label: string; url: string }
+  /** Label/value pairs, e.g. the device and IP address of a sign-in. Empty values are left out. */
+  | { kind: 'details'; rows: [label: string, value: string | undefined][] };
+
+export interface MailContent {
+  subject: string;
+  blocks: Block[];
+}
+
+const dateTimeFormat = new Intl.DateTimeFormat('en-GB', {
+  dateStyle: 'medium',
+  timeStyle: 'short',
+  timeZone: 'UTC',
+});
+
+/** `28 Nov 2026, 17:05 UTC`: mails are read in any time zone, so say which one. */
+export function formatInstant(date: Date): string {
+  return `${dateTimeFormat.format(date)} UTC`;
+}
+
+function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+function greeting(name: string | undefined): Block {
+  return { kind: 'paragraph', text: name ? `Hi ${name},` : 'Hi,' };
+}
+
+type ContentBuilders = {
+  [T in MailTemplateName]: (data: ParsedMailTemplateData<T>, productName: string) => MailContent;
+};
+
+export const mailContent: ContentBuilders = {
+  'verify-email': (data, product) => ({
+    subject: `Verify your email address for ${product}`,
+    blocks: [
+      { kind: 'heading', text: 'Verify your email address' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `Confirm that this is your email address to finish setting up your ${product} account.`,
+      },
+      { kind: 'button', label: 'Verify email address', url: data.verifyUrl },
+      {
+        kind: 'paragraph',
+        text:
+          `This link expires in ${plural(data.expiresInHours, 'hour')}. ` +
+          `If you did not create a ${product} account, you can ignore this email.`,
+      },
+    ],
+  }),
+
+  welcome: (data, product) => ({
+    subject: `Welcome to ${product}`,
+    blocks: [
+      { kind: 'heading', text: `Welcome to ${product}` },
+      greeting(data.name),
+      { kind: 'paragraph', text: `Your ${product} account is ready.` },
+      ...(data.signInUrl ? [{ kind: 'button', label: 'Sign in', url: data.signInUrl } as const] : []),
+    ],
+  }),
+
+  'password-reset': (data, product) => ({
+    subject: `Reset your ${product} password`,
+    blocks: [
+      { kind: 'heading', text: 'Reset your password' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `We received a request to reset the password of your ${product} account.`,
+      },
+      { kind: 'button', label: 'Reset password', url: data.resetUrl },
+      {
+        kind: 'paragraph',
+        text: `This link expires in ${plural(data.expiresInMinutes, 'minute')} and works once.`,
+      },
+      {
+        kind: 'details',
+        rows: [
+          ['Requested from', data.device],
+          ['Location', data.location],
+          ['IP address', data.ip],
+        ],
+      },
+      {
+        kind: 'paragraph',
+        text: 'If you did not ask for this, ignore this email: your password stays the same.',
+      },
+    ],
+  }),
+
+  'password-changed': (data, product) => ({
+    subject: `Your ${product} password was changed`,
+    blocks: [
+      { kind: 'heading', text: 'Your password was changed' },
+      greeting(data.name),
+      { kind: 'paragraph', text: `The password of your ${product} account was changed.` },
+      {
+        kind: 'details',
+        rows: [
+          ['When', formatInstant(data.at)],
+          ['Device', data.device],
+          ['Location', data.location],
+          ['IP address', data.ip],
+        ],
+      },
+      {
+        kind: 'paragraph',
+        text: 'If you made this change, there is nothing else to do. If you did not, reset your password now.',
+      },
+      ...(data.resetUrl ? [{ kind: 'button', label: 'Reset password', url: data.resetUrl } as const] : []),
+    ],
+  }),
+
+  'account-locked': (data, product) => ({
+    subject: `Your ${product} account is temporarily locked`,
+    blocks: [
+      { kind: 'heading', text: 'Your account is temporarily locked' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `After several failed sign-in attempts, sign-in to your ${product} account is locked until ` +
+          `${formatInstant(data.lockedUntil)}.`,
+      },
+      {
+        kind: 'paragraph',
+        text: 'If these attempts were not yours, someone may be guessing your password. Choose a new one to be safe.',
+      },
+      ...(data.resetUrl ? [{ kind: 'button', label: 'Reset password', url: data.resetUrl } as const] : []),
+    ],
+  }),
+
+  'new-sign-in': (data, product) => ({
+    subject: `New sign-in to your ${product} account`,
+    blocks: [
+      { kind: 'heading', text: 'New sign-in to your account' },
+      greeting(data.name),
+      { kind: 'paragraph', text: `Your ${product} account was just signed in to from a new device.` },
+      {
+        kind: 'details',
+        rows: [
+          ['When', formatInstant(data.at)],
+          ['Device', data.device],
+          ['Location', data.location],
+          ['IP address', data.ip],
+        ],
+      },
+      {
+        kind: 'paragraph',
+        text: 'If this was you, there is nothing to do. If not, end that session and change your password.',
+      },
+      ...(data.manageSessionsUrl
+        ? [{ kind: 'button', label: 'Review your sessions', url: data.manageSessionsUrl } as const]
+        : []),
+    ],
+  }),
+};

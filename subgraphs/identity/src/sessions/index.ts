@@ -1,0 +1,23 @@
+export { MAX_USER_AGENT_LENGTH, normalizeUserAgent, parseUserAgent, type DeviceInfo } from './device';
+export { SessionErrorCode } from './error-codes';
+export {
+  NO_GEO_LOCATION,
+  openGeoLocator,
+  type GeoLocation,
+  type GeoLocator,
+  type OpenGeoLocatorOptions,
+} from './geo';
+export { createSessionRepository, type SessionRepository } from './session.repository';
+export {
+  SESSION_LIMIT_REVOKE_REASON,
+  SessionEventTopic,
+  createSessionService,
+  type ClientContext,
+  type IssuedRefreshToken,
+  type ListedSession,
+  type RefreshTokenReusedEvent,
+  type RotatedRefreshToken,
+  type SessionService,
+  type SessionServiceOptions,
+} from './session.service';
+export type { DeviceSession, SessionRevokeReason } from './session.types';

@@ -1,0 +1,403 @@
+import { isIP } from 'node:net';
+import { generateToken, hashToken } from '@gatehouse/crypto';
+import { AuthenticationError, NotFoundError } from '@gatehouse/errors';
+import type { EventBus } from '@gatehouse/events';
+import type { KeyValueStore } from '@gatehouse/kv';
+import { isUuid, recordSessionRevoked } from '@gatehouse/service';
+import { normalizeUserAgent, parseUserAgent } from './device';
+import { SessionErrorCode } from './error-codes';
+import { NO_GEO_LOCATION, type GeoLocator } from './geo';
+import type { LivenessWindow, RevokedRefreshToken, SessionRepository } from './session.repository';
+import type { DeviceSession, SessionClientInfo, SessionRevokeReason } from './session.types';
+
+const DAY_SECONDS = 24 * 60 * 60;
+
+/** Topics this module publishes on the event bus. */
+export const SessionEventTopic = {
+  /** A used refresh token was presented again; payload {@link RefreshTokenReusedEvent}. */
+  REFRESH_TOKEN_REUSED: 'security.refresh_token_reused',
+} as const;
+
+export interface RefreshTokenReusedEvent {
+  userId: string;
+  /** The revoked family. */
+  sessionId: string;
+  /** Who presented the used token. */
+  ip: string | null;
+  userAgent: string | null;
+  /** ISO 8601. */
+  at: string;
+}
+
+/**
+ * Enforcing the concurrent-session limit has no revoke reason of its own in the schema yet; ADMIN_REVOKED
+ * (a policy the administrator configured, not the user's doing) is the closest. One place to change once
+ * the enum gains SESSION_LIMIT_EXCEEDED.
+ */
+export const SESSION_LIMIT_REVOKE_REASON: SessionRevokeReason = 'ADMIN_REVOKED';
+
+export interface SessionLogger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface SessionServiceOptions {
+  repository: SessionRepository;
+  /** Shared store for the refresh-token, activity and session-status caches (the gateway's checker reads it). */
+  kv: KeyValueStore;
+  events: EventBus;
+  /** Default: no locations. Open the real one once with `openGeoLocator()`. */
+  geo?: GeoLocator;
+  logger?: SessionLogger;
+  /** Live sessions a user may have; a function for per-plan limits. Default 10. */
+  maxSessionsPerUser?: number | ((userId: string) => number | Promise<number>);
+  /** Lifetime of each refresh token (sliding: every refresh issues a fresh one). Default 30 days. */
+  refreshTokenTtlSeconds?: number;
+  /** A session unused for this long expires. Default 30 days. */
+  idleTimeoutSeconds?: number;
+  /** At most one `last_activity_at` write per session per this many seconds. Default 60. */
+  activityThrottleSeconds?: number;
+  /** How long the "revoked" marker stays cached; must outlast access tokens. Default 1 hour. */
+  revokedStatusTtlSeconds?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+export interface ClientContext {
+  userAgent?: string | null;
+  ip?: string | null;
+}
+
+export interface IssuedRefreshToken {
+  /** The device session (refresh-token family) id; goes into access tokens as `sid`. */
+  sessionId: string;
+  /** Opaque; returned to the client once and stored only as a hash. */
+  refreshToken: string;
+  expiresAt: Date;
+}
+
+export interface RotatedRefreshToken extends IssuedRefreshToken {
+  userId: string;
+}
+
+export interface ListedSession extends DeviceSession {
+  /** The session of the access token that asked. */
+  current: boolean;
+}
+
+export interface SessionService {
+  /** Starts a device session at sign-in; may revoke the user's least recently active sessions (limit). */
+  createSession(input: { userId: string } & ClientContext): Promise<IssuedRefreshToken>;
+  /**
+   * Exchanges a refresh token for its successor.
+   * @throws AuthenticationError with reason INVALID_REFRESH_TOKEN, SESSION_REVOKED, SESSION_EXPIRED, or
+   * REFRESH_TOKEN_REUSED (the token was already used: the whole session is revoked and a security event published).
+   */
+  rotateRefreshToken(refreshToken: string, client?: ClientContext): Promise<RotatedRefreshToken>;
+  /** Ends the session a refresh token belongs to (sign-out with the refresh token); null when it is not live. */
+  revokeByRefreshToken(
+    refreshToken: string,
+    reason?: SessionRevokeReason,
+  ): Promise<{ sessionId: string; userId: string } | null>;
+  /** The user's live sessions, most recently active first. */
+  listSessions(userId: string, currentSessionId?: string | null): Promise<ListedSession[]>;
+  /** @throws NotFoundError (SESSION_NOT_FOUND) unless it is a live session of this user. */
+  revokeSession(userId: string, sessionId: string, reason?: SessionRevokeReason): Promise<void>;
+  /**
+   * Signs out every other device. Without a current session (a token not issued for one), that is all of them.
+   * @returns how many sessions were revoked.
+   */
+  revokeOtherSessions(
+    userId: string,
+    currentSessionId: string | null | undefined,
+    reason?: SessionRevokeReason,
+  ): Promise<number>;
+  /** For password reset/change and account lockout. @returns how many sessions were revoked. */
+  revokeAllSessions(userId: string, reason: SessionRevokeReason): Promise<number>;
+  /** Records activity; writes to Postgres at most once per throttle window per session. */
+  touch(sessionId: string): Promise<void>;
+  /** The Postgres answer for `createSessionStatusChecker`'s `isSessionActive`. */
+  isSessionActive(sessionId: string): Promise<boolean>;
+}
+
+/** Opaque refresh tokens are base64url (`generateToken`); anything else is refused without a query. */
+const REFRESH_TOKEN_FORMAT = /^[A-Za-z0-9_-]{22,256}$/;
+const MAX_IP_LENGTH = 64;
+
+interface CachedRefreshToken {
+  sessionId: string;
+  userId: string;
+  expiresAt: string;
+}
+
+const refreshKey = (refreshTokenHash: string) => `refresh:${refreshTokenHash}`;
+const activityKey = (sessionId: string) => `activity:${sessionId}`;
+
+function normalizeIp(ip: string | null | undefined): string | null {
+  const trimmed = ip?.trim();
+  if (!trimmed || trimmed.length > MAX_IP_LENGTH || isIP(trimmed) === 0) return null;
+  return trimmed;
+}
+
+function refreshError(reason: SessionErrorCode, message: string): AuthenticationError {
+  return new AuthenticationError(message, { details: { reason } });
+}
+
+function sessionNotFound(): NotFoundError {
+  return new NotFoundError('Session not found', { details: { reason: SessionErrorCode.SESSION_NOT_FOUND } });
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0)) throw new RangeError(`${name} must be positive`);
+  return value;
+}
+
+/**
+ * Device sessions and refresh-token rotation. Postgres is the record for every decision (live, rotated,
+ * reused, revoked); the key/value store holds caches that make the hot paths cheap and that may vanish at any
+ * time (a Redis flush) without logging anyone out or letting a revoked token work again.
+ */
+export function createSessionService(options: SessionServiceOptions): SessionService {
+  const { repository, kv, events, geo = NO_GEO_LOCATION, logger } = options;
+  const refreshTtl = positive('refreshTokenTtlSeconds', options.refreshTokenTtlSeconds ?? 30 * DAY_SECONDS);
+  const idleTimeout = positive('idleTimeoutSeconds', options.idleTimeoutSeconds ?? 30 * DAY_SECONDS);
+  const activityThrottle = positive('activityThrottleSeconds', options.activityThrottleSeconds ?? 60);
+  const revokedStatusTtl = positive('revokedStatusTtlSeconds', options.revokedStatusTtlSeconds ?? 3600);
+  const clock = options.now ?? (() => new Date());
+  const limitOption = options.maxSessionsPerUser ?? 10;
+
+  function window(): LivenessWindow {
+    const now = clock();
+    return { now, idleCutoff: new Date(now.getTime() - idleTimeout * 1000) };
+  }
+
+  async function maxSessionsFor(userId: string): Promise<number> {
+    const limit = typeof limitOption === 'function' ? await limitOption(userId) : limitOption;
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError('maxSessionsPerUser must be an integer >= 1');
+    return limit;
+  }
+
+  /** Cache maintenance never fails the operation: Postgres already holds the truth. */
+  async function bestEffort(what: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      logger?.warn({ err }, `session cache: ${what} failed`);
+    }
+  }
+
+  async function cacheRefreshToken(hash: string, entry: CachedRefreshToken, now: Date): Promise<void> {
+    const ttlSeconds = (new Date(entry.expiresAt).getTime() - now.getTime()) / 1000;
+    if (ttlSeconds <= 0) return;
+    await bestEffort('caching a refresh token', () =>
+      kv.set(refreshKey(hash), JSON.stringify(entry), { ttlSeconds }),
+    );
+  }
+
+  async function afterRevocation(revoked: readonly RevokedRefreshToken[], sessionIds: Iterable<string> = []) {
+    const families = new Set([...sessionIds, ...revoked.map((row) => row.sessionId)]);
+    await Promise.all([
+      ...[...families].map((sessionId) =>
+        bestEffort('recording a revocation', () =>
+          recordSessionRevoked(kv, sessionId, { ttlSeconds: revokedStatusTtl }),
+        ),
+      ),
+      ...revoked.map((row) =>
+        bestEffort('forgetting a refresh token', () => kv.delete(refreshKey(row.refreshTokenHash))),
+      ),
+    ]);
+  }
+
+  const countFamilies = (revoked: readonly RevokedRefreshToken[]) =>
+    new Set(revoked.map((row) => row.sessionId)).size;
+
+  function clientInfo(client: ClientContext) {
+    const userAgent = normalizeUserAgent(client.userAgent);
+    const ipAddress = normalizeIp(client.ip);
+    const location = geo.lookup(ipAddress);
+    return {
+      device: userAgent === null ? null : { userAgent, ...parseUserAgent(userAgent) },
+      network:
+        ipAddress === null
+          ? null
+          : { ipAddress, country: location?.country ?? null, city: location?.city ?? null },
+    };
+  }
+
+  async function handleReuse(sessionId: string, userId: string, client: ClientContext, now: Date) {
+    const revoked = await repository.revokeFamilies({
+      ...window(),
+      sessionIds: [sessionId],
+      reason: 'REFRESH_TOKEN_REUSE',
+    });
+    await afterRevocation(revoked, [sessionId]);
+    const event: RefreshTokenReusedEvent = {
+      userId,
+      sessionId,
+      ip: normalizeIp(client.ip),
+      userAgent: normalizeUserAgent(client.userAgent),
+      at: now.toISOString(),
+    };
+    try {
+      await events.publish(SessionEventTopic.REFRESH_TOKEN_REUSED, event);
+    } catch (err) {
+      logger?.error({ err, userId, sessionId }, 'could not publish a refresh token reuse event');
+    }
+  }
+
+  return {
+    async createSession({ userId, ...client }) {
+      const { now, idleCutoff } = window();
+      const { device, network } = clientInfo(client);
+      const refreshToken = generateToken(32);
+      const refreshTokenHash = hashToken(refreshToken);
+      const expiresAt = new Date(now.getTime() + refreshTtl * 1000);
+      const { sessionId, evicted } = await repository.createFamily({
+        userId,
+        refreshTokenHash,
+        client: {
+          userAgent: device?.userAgent ?? null,
+          deviceType: device?.deviceType ?? 'unknown',
+          deviceName: device?.deviceName ?? null,
+          os: device?.os ?? null,
+          browser: device?.browser ?? null,
+          ipAddress: network?.ipAddress ?? null,
+          country: network?.country ?? null,
+          city: network?.city ?? null,
+        } satisfies SessionClientInfo,
+        now,
+        idleCutoff,
+        expiresAt,
+        maxSessions: await maxSessionsFor(userId),
+        limitReason: SESSION_LIMIT_REVOKE_REASON,
+      });
+      await Promise.all([
+        afterRevocation(evicted),
+        cacheRefreshToken(refreshTokenHash, { sessionId, userId, expiresAt: expiresAt.toISOString() }, now),
+      ]);
+      return { sessionId, refreshToken, expiresAt };
+    },
+
+    async rotateRefreshToken(refreshToken, client = {}) {
+      if (typeof refreshToken !== 'string' || !REFRESH_TOKEN_FORMAT.test(refreshToken)) {
+        throw refreshError(SessionErrorCode.INVALID_REFRESH_TOKEN, 'Invalid refresh token');
+      }
+      const current = window();
+      const { now } = current;
+      const refreshTokenHash = hashToken(refreshToken);
+      const successor = generateToken(32);
+      const successorHash = hashToken(successor);
+      const expiresAt = new Date(now.getTime() + refreshTtl * 1000);
+      // Always decided by Postgres: a cache entry could be stale after a lost write or a flush.
+      const rotated = await repository.rotate({
+        ...current,
+        refreshTokenHash,
+        successorHash,
+        expiresAt,
+        ...clientInfo(client),
+      });
+      if (rotated) {
+        const { sessionId, userId } = rotated;
+        await Promise.all([
+          bestEffort('forgetting a refresh token', () => kv.delete(refreshKey(refreshTokenHash))),
+          cacheRefreshToken(successorHash, { sessionId, userId, expiresAt: expiresAt.toISOString() }, now),
+        ]);
+        return { sessionId, userId, refreshToken: successor, expiresAt };
+      }
+
+      const row = await repository.findByRefreshTokenHash(refreshTokenHash);
+      if (!row) throw refreshError(SessionErrorCode.INVALID_REFRESH_TOKEN, 'Invalid refresh token');
+      if (row.revokeReason === 'ROTATED') {
+        await handleReuse(row.sessionId, row.userId, client, now);
+        throw refreshError(
+          SessionErrorCode.REFRESH_TOKEN_REUSED,
+          'This refresh token was already used; the session has been ended. Sign in again.',
+        );
+      }
+      if (row.revokedAt !== null) {
+        throw refreshError(SessionErrorCode.SESSION_REVOKED, 'The session has ended. Sign in again.');
+      }
+      throw refreshError(SessionErrorCode.SESSION_EXPIRED, 'The session has expired. Sign in again.');
+    },
+
+    async revokeByRefreshToken(refreshToken, reason = 'LOGOUT') {
+      if (typeof refreshToken !== 'string' || !REFRESH_TOKEN_FORMAT.test(refreshToken)) return null;
+      const refreshTokenHash = hashToken(refreshToken);
+      // The cache only says which family to end; the revocation itself is decided by Postgres.
+      const cached = await kv.get(refreshKey(refreshTokenHash)).catch(() => null);
+      const owner = cached
+        ? (JSON.parse(cached) as CachedRefreshToken)
+        : await repository.findByRefreshTokenHash(refreshTokenHash);
+      if (!owner) return null;
+      const { sessionId, userId } = owner;
+      const revoked = await repository.revokeFamilies({
+        ...window(),
+        userId,
+        sessionIds: [sessionId],
+        reason,
+      });
+      await afterRevocation(revoked, [sessionId]);
+      return revoked.length > 0 ? { sessionId, userId } : null;
+    },
+
+    async listSessions(userId, currentSessionId) {
+      if (!isUuid(userId)) return [];
+      const sessions = await repository.listLive(userId, window());
+      return sessions.map((session) => ({ ...session, current: session.sessionId === currentSessionId }));
+    },
+
+    async revokeSession(userId, sessionId, reason = 'USER_REVOKED') {
+      // Someone else's session and no session at all look the same, so ids of other users leak nothing.
+      if (!isUuid(userId) || !isUuid(sessionId)) throw sessionNotFound();
+      const revoked = await repository.revokeFamilies({
+        ...window(),
+        userId,
+        sessionIds: [sessionId],
+        reason,
+      });
+      if (revoked.length === 0) throw sessionNotFound();
+      await afterRevocation(revoked);
+    },
+
+    async revokeOtherSessions(userId, currentSessionId, reason = 'LOGOUT_ALL') {
+      if (!isUuid(userId)) return 0;
+      const revoked = await repository.revokeFamilies({
+        ...window(),
+        userId,
+        ...(currentSessionId && isUuid(currentSessionId) ? { exceptSessionId: currentSessionId } : {}),
+        reason,
+      });
+      await afterRevocation(revoked);
+      return countFamilies(revoked);
+    },
+
+    async revokeAllSessions(userId, reason) {
+      if (!isUuid(userId)) return 0;
+      const revoked = await repository.revokeFamilies({ ...window(), userId, reason });
+      await afterRevocation(revoked);
+      return countFamilies(revoked);
+    },
+
+    async touch(sessionId) {
+      if (!isUuid(sessionId)) return;
+      let first: boolean;
+      try {
+        first = await kv.set(activityKey(sessionId), '1', {
+          ttlSeconds: activityThrottle,
+          onlyIfAbsent: true,
+        });
+      } catch (err) {
+        // Without the throttle every request would write; activity is approximate, so skip it instead.
+        logger?.warn({ err }, 'session cache: activity throttle unavailable, activity not recorded');
+        return;
+      }
+      if (first) await repository.touch(sessionId, window());
+    },
+
+    async isSessionActive(sessionId) {
+      if (!isUuid(sessionId)) return false;
+      return repository.isActive(sessionId, window());
+    },
+  };
+}
