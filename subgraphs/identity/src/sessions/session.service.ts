@@ -29,12 +29,8 @@ export interface RefreshTokenReusedEvent {
   at: string;
 }
 
-/**
- * Enforcing the concurrent-session limit has no revoke reason of its own in the schema yet; ADMIN_REVOKED
- * (a policy the administrator configured, not the user's doing) is the closest. One place to change once
- * the enum gains SESSION_LIMIT_EXCEEDED.
- */
-export const SESSION_LIMIT_REVOKE_REASON: SessionRevokeReason = 'ADMIN_REVOKED';
+/** Why sessions evicted by the concurrent-session limit ended (shown in audit and session history). */
+export const SESSION_LIMIT_REVOKE_REASON: SessionRevokeReason = 'SESSION_LIMIT_EXCEEDED';
 
 export interface SessionLogger {
   warn(details: object, message: string): void;

@@ -12,7 +12,8 @@ export type SessionRevokeReason =
   | 'PASSWORD_RESET'
   | 'MFA_CHANGED'
   | 'ACCOUNT_LOCKED'
-  | 'ACCOUNT_DELETED';
+  | 'ACCOUNT_DELETED'
+  | 'SESSION_LIMIT_EXCEEDED';
 
 /** Device and network facts recorded with a refresh token. */
 export interface SessionClientInfo {

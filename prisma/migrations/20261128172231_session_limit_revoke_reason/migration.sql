@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "session_revoke_reason" ADD VALUE 'SESSION_LIMIT_EXCEEDED';
