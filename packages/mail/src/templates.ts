@@ -134,6 +134,19 @@ function greeting(name: string | undefined): Block {
   return { kind: 'paragraph', text: name ? `Hi ${name},` : 'Hi,' };
 }
 
+/** When, from which device and where a security-relevant change happened. */
+function whereAndWhen(data: { at: Date; device?: string; location?: string; ip?: string }): Block {
+  return {
+    kind: 'details',
+    rows: [
+      ['When', formatInstant(data.at)],
+      ['Device', data.device],
+      ['Location', data.location],
+      ['IP address', data.ip],
+    ],
+  };
+}
+
 type ContentBuilders = {
   [T in MailTemplateName]: (data: ParsedMailTemplateData<T>, productName: string) => MailContent;
 };
@@ -203,15 +216,7 @@ export const mailContent: ContentBuilders = {
       { kind: 'heading', text: 'Your password was changed' },
       greeting(data.name),
       { kind: 'paragraph', text: `The password of your ${product} account was changed.` },
-      {
-        kind: 'details',
-        rows: [
-          ['When', formatInstant(data.at)],
-          ['Device', data.device],
-          ['Location', data.location],
-          ['IP address', data.ip],
-        ],
-      },
+      whereAndWhen(data),
       {
         kind: 'paragraph',
         text: 'If you made this change, there is nothing else to do. If you did not, reset your password now.',
@@ -245,15 +250,7 @@ export const mailContent: ContentBuilders = {
       { kind: 'heading', text: 'New sign-in to your account' },
       greeting(data.name),
       { kind: 'paragraph', text: `Your ${product} account was just signed in to from a new device.` },
-      {
-        kind: 'details',
-        rows: [
-          ['When', formatInstant(data.at)],
-          ['Device', data.device],
-          ['Location', data.location],
-          ['IP address', data.ip],
-        ],
-      },
+      whereAndWhen(data),
       {
         kind: 'paragraph',
         text: 'If this was you, there is nothing to do. If not, end that session and change your password.',
