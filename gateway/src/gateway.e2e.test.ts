@@ -136,6 +136,19 @@ describe('federated queries through the gateway', () => {
     });
   });
 
+  it('forwards the client’s user agent and address, never a client-supplied X-Forwarded-For', async () => {
+    identityProxy.requests.length = 0;
+
+    await postGraphQL(graphqlUrl, '{ me { email } }', {
+      headers: { 'user-agent': 'Mozilla/5.0 (e2e)', 'x-forwarded-for': '203.0.113.9' },
+    });
+
+    expect(identityProxy.requests[0]).toMatchObject({
+      'user-agent': 'Mozilla/5.0 (e2e)',
+      'x-forwarded-for': '127.0.0.1',
+    });
+  });
+
   it('forwards the id it generated when the client sent none', async () => {
     identityProxy.requests.length = 0;
 

@@ -22,6 +22,14 @@ export interface GatewayContext {
   readonly requestId: string;
   /** The incoming `Authorization` header, forwarded verbatim; subgraphs verify the token themselves. */
   readonly authorization?: string;
+  /** The client's `User-Agent`, forwarded so identity records the device of a session, not the gateway's. */
+  readonly userAgent?: string;
+  /**
+   * The address the request came from, sent to subgraphs as the only `X-Forwarded-For` entry. A client's own
+   * `X-Forwarded-For` is dropped: it is whatever the client wants it to be. (Behind a trusted load balancer the
+   * gateway would have to read that balancer's header instead; that is a deployment setting still to come.)
+   */
+  readonly clientIp?: string;
 }
 
 /** Builds the per-request context; the service kit's `graphql.context`. */
@@ -29,9 +37,15 @@ export async function gatewayContext(input: {
   req: IncomingMessage;
   requestId: string;
 }): Promise<GatewayContext> {
-  const { requestId } = input;
-  const authorization = input.req.headers.authorization;
-  return authorization === undefined ? { requestId } : { requestId, authorization };
+  const { requestId, req } = input;
+  const { authorization, 'user-agent': userAgent } = req.headers;
+  const clientIp = req.socket.remoteAddress?.replace(/^::ffff:/, '');
+  return {
+    requestId,
+    ...(authorization === undefined ? {} : { authorization }),
+    ...(userAgent === undefined ? {} : { userAgent }),
+    ...(clientIp === undefined ? {} : { clientIp }),
+  };
 }
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
@@ -90,11 +104,13 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     // Health checks and schema loading run without an incoming request, so the context can be empty.
-    const { requestId, authorization } = context as Partial<GatewayContext>;
+    const { requestId, authorization, userAgent, clientIp } = context as Partial<GatewayContext>;
     const headers = request.http?.headers;
     if (!headers) return;
     if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
     if (authorization) headers.set('authorization', authorization);
+    if (userAgent) headers.set('user-agent', userAgent);
+    if (clientIp) headers.set('x-forwarded-for', clientIp);
   }
 
   /**

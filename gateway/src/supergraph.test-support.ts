@@ -1,20 +1,32 @@
 // Test-only (excluded from the build): the whole supergraph over one test database, for end-to-end tests.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { PrismaClient } from '@gatehouse/db';
 import { createLogger } from '@gatehouse/logger';
 import {
   createAccessTokenSigner,
   createAccessTokenVerifier,
+  createSessionLivenessQuery,
+  createSessionStatusChecker,
   generateRsaKeyPair,
   startHttpService,
   type AccessTokenSigner,
   type HttpService,
 } from '@gatehouse/service';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  testRedisUrl,
+  uniqueTestPrefix,
+  type TestDatabase,
+} from '@gatehouse/testing';
 import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
 import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
 import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
 import { createApp as createIdentityApp } from '../../subgraphs/identity/src/app';
+import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
+import { createIdentityServices } from '../../subgraphs/identity/src/runtime';
 import { startGateway } from './server';
 import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
 
@@ -32,6 +44,11 @@ export interface SupergraphOptions {
   seed?: (prisma: PrismaClient) => Promise<unknown>;
   /** Per subgraph: starts an {@link Interposer} in front of the subgraph listening at `origin`. */
   interpose?: Partial<Record<SubgraphName, (origin: string) => Promise<Interposer>>>;
+  /**
+   * Extra identity configuration (SMTP_URL, PUBLIC_URL, CAPTCHA_*). Mail goes to a temporary outbox unless
+   * SMTP_URL is given; REDIS_URL (when the tests have one) backs the store, bus and queue under a unique prefix.
+   */
+  identityEnv?: NodeJS.ProcessEnv;
 }
 
 export interface Supergraph {
@@ -69,9 +86,37 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     started.push(() => db.close());
     await options.seed?.(db.prisma);
 
-    const deps = { prisma: db.prisma, logger, verifier, production: false };
+    // One store for every subgraph, as in production with Redis: identity's revocations reach them all at once.
+    const redisUrl = testRedisUrl();
+    const prefix = uniqueTestPrefix();
+    if (redisUrl) started.push(() => deleteRedisKeys(redisUrl, prefix));
+    const outboxDir = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'));
+    started.push(() => rm(outboxDir, { recursive: true, force: true }));
+    const identityConfig = loadIdentityConfig({
+      NODE_ENV: 'test',
+      JWT_PRIVATE_KEY: keys.privateKeyPem,
+      JWT_ISSUER: auth.issuer,
+      JWT_AUDIENCE: auth.audience,
+      MAIL_OUTBOX_DIR: outboxDir,
+      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+      ...options.identityEnv,
+    });
+    const identity = await createIdentityServices({
+      prisma: db.prisma,
+      logger,
+      config: identityConfig,
+      redisPrefix: prefix,
+    });
+    started.push(() => identity.close());
+    const kv = identity.kv;
+
+    const sessionCheck = createSessionStatusChecker({
+      kv,
+      isSessionActive: createSessionLivenessQuery(db.prisma),
+    });
+    const deps = { prisma: db.prisma, logger, verifier, production: false, sessionCheck };
     const apps = {
-      identity: createIdentityApp(deps),
+      identity: createIdentityApp({ ...deps, identity: identity.services }),
       account: createAccountApp(deps),
       'access-control': createAccessControlApp(deps),
       billing: createBillingApp(deps),

@@ -73,6 +73,7 @@ export {
   type RunningSubgraph,
   type StartSubgraphOptions,
   type SubgraphEnvPrefix,
+  type SubgraphRuntime,
 } from './run-subgraph';
 export {
   createSubgraphApp,
@@ -90,3 +91,8 @@ export {
   type SessionStatusStore,
   type RecordSessionRevokedOptions,
 } from './session-status';
+export {
+  createSessionLivenessQuery,
+  DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS,
+  type SessionLivenessOptions,
+} from './session-liveness';

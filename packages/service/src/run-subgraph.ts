@@ -1,10 +1,12 @@
 import { concerns, DEFAULT_PORTS, loadConfigOrExit } from '@gatehouse/config';
 import { checkDatabase, createDatabase } from '@gatehouse/db';
-import { createKeyValueStore } from '@gatehouse/kv';
+import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { createAccessTokenVerifier } from './auth';
 import type { BaseContext } from './context';
 import { GRAPHQL_PATH, startHttpService, type GraphQLEndpoint, type ReadinessCheck } from './http-server';
+import { createSessionLivenessQuery } from './session-liveness';
+import { createSessionStatusChecker } from './session-status';
 import type { SubgraphAppDependencies } from './subgraph-app';
 
 /** The prefix of a subgraph's variables (`IDENTITY_PORT`, `IDENTITY_HOST`); also picks its default port. */
@@ -14,8 +16,23 @@ export interface StartSubgraphOptions<C extends BaseContext> {
   /** Service name for logs, e.g. `access-control`. */
   name: string;
   envPrefix: SubgraphEnvPrefix;
-  createApp(deps: SubgraphAppDependencies): GraphQLEndpoint<C>;
+  /** May be async: a subgraph can open its own resources first and register their shutdown with `onStop`. */
+  createApp(runtime: SubgraphRuntime): GraphQLEndpoint<C> | Promise<GraphQLEndpoint<C>>;
   env?: NodeJS.ProcessEnv;
+}
+
+/** What `startSubgraph` hands a subgraph's `createApp`: the common dependencies plus the process's resources. */
+export interface SubgraphRuntime extends SubgraphAppDependencies {
+  /**
+   * The key/value store (Redis with REDIS_URL, else in-process). `sessionCheck` reads session status from it;
+   * identity writes revocations to it. In-process stores are per `startSubgraph` call: a revocation then
+   * reaches other subgraphs through Postgres once their cached answer (15 s) expires.
+   */
+  kv: KeyValueStore;
+  /** The environment the subgraph was started with, for its own configuration concerns. */
+  env: NodeJS.ProcessEnv;
+  /** Registers a shutdown step, run after HTTP has drained (last registered, first run). */
+  onStop(stop: () => Promise<void>): void;
 }
 
 export interface RunningSubgraph {
@@ -27,8 +44,9 @@ export interface RunningSubgraph {
 
 /**
  * Runs a subgraph as a service: reads its configuration (exiting with every wrong variable named), opens
- * the database (and Redis when REDIS_URL is set, for the readiness probe), verifies access tokens with
- * JWT_PUBLIC_KEY (every request is anonymous without it) and serves GraphQL on `<PREFIX>_HOST:<PREFIX>_PORT`.
+ * the database and the key/value store (Redis when REDIS_URL is set), verifies access tokens with
+ * JWT_PUBLIC_KEY (every request is anonymous without it), refuses tokens of revoked sessions (`sessionCheck`)
+ * and serves GraphQL on `<PREFIX>_HOST:<PREFIX>_PORT`.
  *
  * @throws Error when DATABASE_URL is unset: only the root start script provides the embedded default.
  */
@@ -55,9 +73,8 @@ export async function startSubgraph<C extends BaseContext>(
   }
 
   const db = createDatabase({ url: databaseUrl, poolMax: config.database.DATABASE_POOL_MAX });
-  const kv = config.redis.REDIS_URL
-    ? createKeyValueStore({ redisUrl: config.redis.REDIS_URL, logger })
-    : null;
+  const redisUrl = config.redis.REDIS_URL;
+  const kv = createKeyValueStore({ ...(redisUrl ? { redisUrl } : {}), logger });
   const { JWT_PUBLIC_KEY, JWT_ISSUER, JWT_AUDIENCE } = config.auth;
   if (!JWT_PUBLIC_KEY) logger.warn('JWT_PUBLIC_KEY is not set: every request is treated as anonymous');
   const verifier = JWT_PUBLIC_KEY
@@ -67,14 +84,27 @@ export async function startSubgraph<C extends BaseContext>(
   const readinessChecks: Record<string, ReadinessCheck> = {
     database: async () => void (await checkDatabase(db.pool)),
   };
-  if (kv) readinessChecks.redis = () => kv.ping();
+  if (redisUrl) readinessChecks.redis = () => kv.ping();
+  const sessionCheck = createSessionStatusChecker({
+    kv,
+    isSessionActive: createSessionLivenessQuery(db.prisma),
+    onCacheError: (err) => logger.warn({ err }, 'session status cache unavailable; asking PostgreSQL'),
+  });
+  const stopSteps: (() => Promise<void>)[] = [];
+  const runStopSteps = async () => {
+    for (const step of stopSteps.splice(0).reverse()) await step();
+  };
 
   try {
-    const app = options.createApp({
+    const app = await options.createApp({
       prisma: db.prisma,
       logger,
       verifier,
       production: config.runtime.NODE_ENV === 'production',
+      sessionCheck,
+      kv,
+      env: options.env ?? process.env,
+      onStop: (step) => void stopSteps.push(step),
     });
     const service = await startHttpService({
       name,
@@ -88,12 +118,14 @@ export async function startSubgraph<C extends BaseContext>(
       url: `${service.url}${GRAPHQL_PATH}`,
       stop: async () => {
         await service.stop();
-        await kv?.close();
+        await runStopSteps();
+        await kv.close();
         await db.close();
       },
     };
   } catch (err) {
-    await kv?.close();
+    await runStopSteps();
+    await kv.close();
     await db.close();
     throw err;
   }

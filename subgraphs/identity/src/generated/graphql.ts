@@ -4,6 +4,7 @@ import type { UserModel } from '../models';
 import type { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -17,11 +18,157 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** A successful sign-in or refresh: the tokens and who they are for. */
+export type AuthPayload = {
+  __typename?: 'AuthPayload';
+  /**
+   * Short-lived JWT (RS256, 15 minutes) for `Authorization: Bearer`; carries `sub`, `email`, `roles`,
+   * `permissions` and `sid`.
+   */
+  accessToken: Scalars['String']['output'];
+  /** When `accessToken` expires. */
+  accessTokenExpiresAt: Scalars['DateTime']['output'];
+  /**
+   * Opaque, single-use refresh token (30 days). Each use returns a new one; presenting a used one ends the
+   * session.
+   */
+  refreshToken: Scalars['String']['output'];
+  /** When `refreshToken` expires. */
+  refreshTokenExpiresAt: Scalars['DateTime']['output'];
+  /** The signed-in user. */
+  user: User;
+};
+
+/** One invalid input field, ready to show next to that field in a form. */
+export type FieldError = {
+  __typename?: 'FieldError';
+  /** Stable machine-readable code, e.g. `EMAIL_INVALID`, `PASSWORD_TOO_WEAK`. */
+  code: Scalars['String']['output'];
+  /** Input field name: `email`, `password` or `name`. */
+  field: Scalars['String']['output'];
+  /** Human-readable message, safe to show to the user. */
+  message: Scalars['String']['output'];
+};
+
+/** Input of `login`. */
+export type LoginInput = {
+  /** Email address of the account. */
+  email: Scalars['String']['input'];
+  /** The account's password. */
+  password: Scalars['String']['input'];
+};
+
+/** Outcome of `login`: tokens, or (with multi-factor authentication, not implemented yet) a challenge. */
+export type LoginResult = AuthPayload | MfaChallenge;
+
+/**
+ * A second factor is required to finish signing in. Part of `LoginResult` so clients can handle it already;
+ * not returned yet: multi-factor authentication is not implemented.
+ */
+export type MfaChallenge = {
+  __typename?: 'MfaChallenge';
+  /** Opaque id of the pending sign-in, to send with the second factor. */
+  challengeId: Scalars['ID']['output'];
+  /** When the challenge stops being accepted. */
+  expiresAt: Scalars['DateTime']['output'];
+};
+
+/** The root of all write operations. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * Signs in with email and password. Every failure is UNAUTHENTICATED with reason `INVALID_CREDENTIALS`
+   * (wrong email or password, or a locked account), except, after a correct password, `ACCOUNT_NOT_VERIFIED`
+   * and `ACCOUNT_DEACTIVATED`. Five failures within 15 minutes lock the account and mail its owner.
+   */
+  login: LoginResult;
+  /**
+   * Signs out: ends the session of `refreshToken`, or else of the access token. Returns whether a live session
+   * was ended.
+   */
+  logout: Scalars['Boolean']['output'];
+  /**
+   * Exchanges a refresh token for new tokens (rotation). Fails with UNAUTHENTICATED and reason
+   * `INVALID_REFRESH_TOKEN`, `SESSION_EXPIRED`, `SESSION_REVOKED`, or `REFRESH_TOKEN_REUSED` (the token was
+   * already used: the whole session is ended).
+   */
+  refreshToken: AuthPayload;
+  /**
+   * Creates an unverified account and mails a verification link (valid 24 hours). Registering an email that
+   * already has an account answers the same and mails its owner instead.
+   * Fails with SERVICE_UNAVAILABLE (`CAPTCHA_UNAVAILABLE`) when the CAPTCHA provider cannot be reached and
+   * BAD_USER_INPUT (`CAPTCHA_INVALID`) when it rejects the token.
+   */
+  register: RegisterPayload;
+  /**
+   * Sends a new verification link (older links stop working) when the address belongs to an unverified
+   * account. Always returns true, so the answer does not reveal which addresses have accounts.
+   */
+  resendVerificationEmail: Scalars['Boolean']['output'];
+  /** Ends every session of the viewer except the current one. Returns how many were ended. */
+  revokeOtherSessions: Scalars['Int']['output'];
+  /**
+   * Ends one of the viewer's sessions; its tokens stop working within seconds. Fails with NOT_FOUND
+   * (`SESSION_NOT_FOUND`) unless it is a live session of the viewer.
+   */
+  revokeSession: Scalars['Boolean']['output'];
+  /**
+   * Proves ownership of the email address with the token from the verification link and activates the
+   * account. Returns the verified user. Fails with BAD_USER_INPUT and reason `VERIFICATION_TOKEN_INVALID`,
+   * `VERIFICATION_TOKEN_EXPIRED` or `VERIFICATION_TOKEN_USED`.
+   */
+  verifyEmail: User;
+};
+
+
+/** The root of all write operations. */
+export type MutationLoginArgs = {
+  input: LoginInput;
+};
+
+
+/** The root of all write operations. */
+export type MutationLogoutArgs = {
+  refreshToken?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** The root of all write operations. */
+export type MutationRefreshTokenArgs = {
+  refreshToken: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationRegisterArgs = {
+  input: RegisterInput;
+};
+
+
+/** The root of all write operations. */
+export type MutationResendVerificationEmailArgs = {
+  email: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationRevokeSessionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationVerifyEmailArgs = {
+  token: Scalars['String']['input'];
+};
+
 /** The root of all read operations. */
 export type Query = {
   __typename?: 'Query';
   /** The signed-in user (the viewer), or `null` when the request carries no valid access token. */
   me?: Maybe<User>;
+  /** The viewer's live sessions, most recently active first, the current one marked. */
+  mySessions: Array<Session>;
   /** A user by id. Readable by that user and by administrators; `null` when no such user exists. */
   user?: Maybe<User>;
 };
@@ -30,6 +177,59 @@ export type Query = {
 /** The root of all read operations. */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
+};
+
+/** Input of `register`. */
+export type RegisterInput = {
+  /** Token from the CAPTCHA widget, when the deployment enables a CAPTCHA provider. */
+  captchaToken?: InputMaybe<Scalars['String']['input']>;
+  /** Email address to sign in with; a verification link is sent to it. */
+  email: Scalars['String']['input'];
+  /** Name shown in the product and in mail. */
+  name: Scalars['String']['input'];
+  /** Password: at least 12 characters, not built from the email or name, and hard to guess. */
+  password: Scalars['String']['input'];
+};
+
+/**
+ * Answer of `register`. The same for a new and an already registered email, so the answer does not reveal
+ * which addresses have accounts: check `fieldErrors`, then tell the user to look in their inbox.
+ */
+export type RegisterPayload = {
+  __typename?: 'RegisterPayload';
+  /** True when the input was accepted (a verification mail is on its way, or the owner was notified). */
+  accepted: Scalars['Boolean']['output'];
+  /** Problems with the input, one per invalid field; empty when `accepted`. */
+  fieldErrors: Array<FieldError>;
+};
+
+/** A device session: one signed-in browser or app, kept alive by its refresh token. */
+export type Session = {
+  __typename?: 'Session';
+  /** Browser, e.g. `Firefox 128`. */
+  browser?: Maybe<Scalars['String']['output']>;
+  /** City from an offline GeoIP database, when known. */
+  city?: Maybe<Scalars['String']['output']>;
+  /** Country (ISO 3166-1 alpha-2) from an offline GeoIP database, when known. */
+  country?: Maybe<Scalars['String']['output']>;
+  /** Whether this is the session of the access token that asked. */
+  current: Scalars['Boolean']['output'];
+  /** Device vendor and model when the user agent names them. */
+  deviceName?: Maybe<Scalars['String']['output']>;
+  /** Kind of device (`desktop`, `mobile`, `tablet`, ...), parsed from the user agent. */
+  deviceType?: Maybe<Scalars['String']['output']>;
+  /** When the session ends unless it is refreshed before. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** Stable identifier of the session (the `sid` claim of its access tokens). */
+  id: Scalars['ID']['output'];
+  /** IP address the session was last seen from. */
+  ipAddress?: Maybe<Scalars['String']['output']>;
+  /** Last time the session was used (updated at most once a minute). */
+  lastActivityAt: Scalars['DateTime']['output'];
+  /** Operating system, e.g. `macOS 14`. */
+  os?: Maybe<Scalars['String']['output']>;
+  /** When the user signed in on this device. */
+  signedInAt: Scalars['DateTime']['output'];
 };
 
 /**
@@ -152,36 +352,120 @@ export type FederationReferenceTypes = ResolversObject<{
     & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
 }>;
 
+/** Mapping of union types */
+export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = ResolversObject<{
+  LoginResult:
+    | ( Omit<AuthPayload, 'user'> & { user: _RefType['User'] } )
+    | ( MfaChallenge )
+  ;
+}>;
 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
-  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  User: ResolverTypeWrapper<UserModel>;
+  AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  FieldError: ResolverTypeWrapper<FieldError>;
+  LoginInput: LoginInput;
+  LoginResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['LoginResult']>;
+  MfaChallenge: ResolverTypeWrapper<MfaChallenge>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RegisterInput: RegisterInput;
+  RegisterPayload: ResolverTypeWrapper<RegisterPayload>;
+  Session: ResolverTypeWrapper<Session>;
+  User: ResolverTypeWrapper<UserModel>;
   UserStatus: UserStatus;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  DateTime: Scalars['DateTime']['output'];
-  Query: Record<PropertyKey, never>;
-  ID: Scalars['ID']['output'];
-  User: UserModel;
+  AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   String: Scalars['String']['output'];
+  DateTime: Scalars['DateTime']['output'];
+  FieldError: FieldError;
+  LoginInput: LoginInput;
+  LoginResult: ResolversUnionTypes<ResolversParentTypes>['LoginResult'];
+  MfaChallenge: MfaChallenge;
+  ID: Scalars['ID']['output'];
+  Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
+  Int: Scalars['Int']['output'];
+  Query: Record<PropertyKey, never>;
+  RegisterInput: RegisterInput;
+  RegisterPayload: RegisterPayload;
+  Session: Session;
+  User: UserModel;
+}>;
+
+export type AuthPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = ResolversObject<{
+  accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  accessTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  refreshTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
 
+export type FieldErrorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FieldError'] = ResolversParentTypes['FieldError']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type LoginResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LoginResult'] = ResolversParentTypes['LoginResult']> = ResolversObject<{
+  __resolveType: TypeResolveFn<'AuthPayload' | 'MfaChallenge', ParentType, ContextType>;
+}>;
+
+export type MfaChallengeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MfaChallenge'] = ResolversParentTypes['MfaChallenge']> = ResolversObject<{
+  challengeId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  login?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
+  logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationLogoutArgs>>;
+  refreshToken?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshTokenArgs, 'refreshToken'>>;
+  register?: Resolver<ResolversTypes['RegisterPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
+  resendVerificationEmail?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationResendVerificationEmailArgs, 'email'>>;
+  revokeOtherSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  revokeSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'id'>>;
+  verifyEmail?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'token'>>;
+}>;
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  mySessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
+}>;
+
+export type RegisterPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RegisterPayload'] = ResolversParentTypes['RegisterPayload']> = ResolversObject<{
+  accepted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  fieldErrors?: Resolver<Array<ResolversTypes['FieldError']>, ParentType, ContextType>;
+}>;
+
+export type SessionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = ResolversObject<{
+  browser?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  city?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  country?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  deviceName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  deviceType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ipAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastActivityAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  os?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  signedInAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -194,8 +478,15 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  AuthPayload?: AuthPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  FieldError?: FieldErrorResolvers<ContextType>;
+  LoginResult?: LoginResultResolvers<ContextType>;
+  MfaChallenge?: MfaChallengeResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RegisterPayload?: RegisterPayloadResolvers<ContextType>;
+  Session?: SessionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -1,0 +1,137 @@
+import { Prisma, type PrismaClient } from '@gatehouse/db';
+import { isUuid } from '@gatehouse/service';
+import type { UserModel } from '../models';
+
+/** What sign-in and registration need of an account, the password hash included. Never handed to resolvers. */
+export interface AccountRecord {
+  id: string;
+  email: string;
+  passwordHash: string | null;
+  status: UserModel['status'];
+  emailVerified: boolean;
+  displayName: string | null;
+}
+
+/** The claims an access token carries about the user's authority. */
+export interface AccessClaims {
+  /** Names of the roles granted to the user directly (global scope, not expired). */
+  roles: string[];
+  /** `resource:action` keys of those roles and every role they inherit from. */
+  permissions: string[];
+}
+
+export interface NewAccount {
+  email: string;
+  passwordHash: string;
+  displayName: string;
+  /** Granted when a role of this name exists (the seeded `member`). */
+  defaultRole: string;
+}
+
+export interface AccountRepository {
+  /** The live (not deleted) account with this normalised email. */
+  findByEmail(email: string): Promise<AccountRecord | null>;
+  findById(id: string): Promise<AccountRecord | null>;
+  /** Creates an unverified user with profile and default role; null when the email is already taken. */
+  createPendingUser(account: NewAccount): Promise<{ id: string } | null>;
+  /** Stores a re-hash of the same password (new argon2 parameters). */
+  updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  recordSignIn(userId: string, at: Date): Promise<void>;
+  /** Marks the email verified and activates a PENDING_VERIFICATION account (other states are kept). */
+  markEmailVerified(userId: string, at: Date): Promise<void>;
+  accessClaims(userId: string): Promise<AccessClaims>;
+}
+
+const accountColumns = {
+  id: true,
+  email: true,
+  passwordHash: true,
+  status: true,
+  emailVerified: true,
+  profile: { select: { displayName: true } },
+} as const;
+
+type AccountRow = Prisma.UserGetPayload<{ select: typeof accountColumns }>;
+
+function toRecord(row: AccountRow | null): AccountRecord | null {
+  if (!row) return null;
+  const { profile, ...rest } = row;
+  return { ...rest, displayName: profile?.displayName ?? null };
+}
+
+export function createAccountRepository(prisma: PrismaClient): AccountRepository {
+  return {
+    async findByEmail(email) {
+      return toRecord(
+        await prisma.user.findFirst({ where: { email, deletedAt: null }, select: accountColumns }),
+      );
+    },
+    async findById(id) {
+      if (!isUuid(id)) return null;
+      return toRecord(
+        await prisma.user.findFirst({ where: { id, deletedAt: null }, select: accountColumns }),
+      );
+    },
+    async createPendingUser({ email, passwordHash, displayName, defaultRole }) {
+      try {
+        return await prisma.$transaction(async (tx) => {
+          const user = await tx.user.create({
+            data: {
+              email,
+              passwordHash,
+              passwordChangedAt: new Date(),
+              status: 'PENDING_VERIFICATION',
+              profile: { create: { displayName } },
+            },
+            select: { id: true },
+          });
+          const role = await tx.role.findUnique({ where: { name: defaultRole }, select: { id: true } });
+          if (role) await tx.userRole.create({ data: { userId: user.id, roleId: role.id } });
+          return user;
+        });
+      } catch (error) {
+        // A concurrent registration of the same address won the unique index.
+        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') return null;
+        throw error;
+      }
+    },
+    async updatePasswordHash(userId, passwordHash) {
+      await prisma.user.update({ where: { id: userId }, data: { passwordHash } });
+    },
+    async recordSignIn(userId, at) {
+      await prisma.user.update({ where: { id: userId }, data: { lastLoginAt: at } });
+    },
+    async markEmailVerified(userId, at) {
+      await prisma.$transaction([
+        prisma.user.updateMany({
+          where: { id: userId, status: 'PENDING_VERIFICATION' },
+          data: { status: 'ACTIVE' },
+        }),
+        prisma.user.update({ where: { id: userId }, data: { emailVerified: true, emailVerifiedAt: at } }),
+      ]);
+    },
+    async accessClaims(userId) {
+      const rows = await prisma.$queryRaw<{ roles: string[]; permissions: string[] }[]>`
+        WITH RECURSIVE direct AS (
+          SELECT r.id, r.name, r.parent_role_id
+          FROM "user_roles" ur JOIN "roles" r ON r.id = ur.role_id
+          WHERE ur.user_id = ${userId}::uuid AND ur.scope = '*'
+            AND (ur.expires_at IS NULL OR ur.expires_at > now())
+        ), inherited AS (
+          SELECT id, parent_role_id FROM direct
+          UNION
+          SELECT p.id, p.parent_role_id FROM "roles" p JOIN inherited i ON p.id = i.parent_role_id
+        )
+        SELECT
+          ARRAY(SELECT DISTINCT name FROM direct ORDER BY 1) AS roles,
+          ARRAY(
+            SELECT DISTINCT pm.key
+            FROM inherited i
+            JOIN "role_permissions" rp ON rp.role_id = i.id
+            JOIN "permissions" pm ON pm.id = rp.permission_id
+            ORDER BY 1
+          ) AS permissions`;
+      return { roles: rows[0]?.roles ?? [], permissions: rows[0]?.permissions ?? [] };
+    },
+  };
+}

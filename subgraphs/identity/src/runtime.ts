@@ -1,0 +1,168 @@
+import { createEnvelopeCipher, createPasswordHasher, parseEncryptionKeys } from '@gatehouse/crypto';
+import type { PrismaClient } from '@gatehouse/db';
+import { createEventBus } from '@gatehouse/events';
+import { createJobQueue } from '@gatehouse/jobs';
+import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
+import type { Logger } from '@gatehouse/logger';
+import { createMailer, createMailTransport, startMailWorker } from '@gatehouse/mail';
+import { createAccessTokenSigner, createKeyRing } from '@gatehouse/service';
+import { AuditAction, createAuditLog } from './audit';
+import type { IdentityConfig } from './config';
+import {
+  createCaptchaVerifier,
+  createDummyPasswordCheck,
+  createLoginGuard,
+  createLoginGuardRepository,
+  createPasswordPolicy,
+} from './credentials';
+import { createAccountRepository } from './repositories/account.repository';
+import { createUserRepository } from './repositories/user.repository';
+import { createVerificationTokenRepository } from './repositories/verification-token.repository';
+import { createRegistrationService, type RegistrationService } from './services/registration.service';
+import { createSignInService, type SignInService } from './services/sign-in.service';
+import {
+  createSessionRepository,
+  createSessionService,
+  SessionEventTopic,
+  type GeoLocator,
+  type RefreshTokenReusedEvent,
+} from './sessions';
+
+/** The sign-up, sign-in and session flows, built once per process. */
+export interface IdentityServices {
+  registration: RegistrationService;
+  signIn: SignInService;
+}
+
+export interface CreateIdentityServicesOptions {
+  prisma: PrismaClient;
+  logger: Logger;
+  config: IdentityConfig;
+  /**
+   * The store the subgraphs' `sessionCheck` reads (revocations are written to it). Default: a new one from
+   * REDIS_URL (in-process without it) under `redisPrefix`, closed by `close()` and returned for sharing.
+   */
+  kv?: KeyValueStore;
+  /** Opened once at start-up by the caller (`openGeoLocator()`); default: no locations. */
+  geo?: GeoLocator;
+  /** Prefix of Redis keys of the event bus and job queue (tests isolate themselves with it). */
+  redisPrefix?: string;
+}
+
+/**
+ * Builds the identity flows and their infrastructure: token signing, event bus, job queue, mailer and the mail
+ * worker (which runs in the identity process), sessions, lockout guard, CAPTCHA and audit log.
+ * Without JWT_PRIVATE_KEY no tokens can be issued: start-up fails (`npm start` generates a development key).
+ */
+export async function createIdentityServices(
+  options: CreateIdentityServicesOptions,
+): Promise<{ services: IdentityServices; kv: KeyValueStore; close(): Promise<void> }> {
+  const { prisma, logger, config } = options;
+  const privateKey = config.signing.JWT_PRIVATE_KEY;
+  if (!privateKey) {
+    throw new Error('JWT_PRIVATE_KEY is not set: the identity subgraph cannot issue tokens without it');
+  }
+  const ring = createKeyRing({
+    privateKey,
+    ...(config.auth.JWT_PUBLIC_KEY ? { publicKeys: config.auth.JWT_PUBLIC_KEY } : {}),
+  });
+  const signingKey = ring.signingKey;
+  if (!signingKey) throw new Error('JWT_PRIVATE_KEY holds no signing key');
+  const signer = createAccessTokenSigner({
+    key: signingKey,
+    issuer: config.auth.JWT_ISSUER,
+    audience: config.auth.JWT_AUDIENCE,
+  });
+
+  const redisUrl = config.redis.REDIS_URL;
+  const shared = {
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}),
+  };
+  const ownsKv = options.kv === undefined;
+  const kv = options.kv ?? createKeyValueStore({ ...shared, logger });
+  const events = createEventBus({ ...shared, logger });
+  const jobQueue = createJobQueue({ ...shared, logger });
+  const cipher = createEnvelopeCipher(parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS));
+  const transport = createMailTransport({
+    ...(config.mail.SMTP_URL ? { smtpUrl: config.mail.SMTP_URL } : {}),
+    from: config.mail.MAIL_FROM,
+    outboxDir: config.mail.MAIL_OUTBOX_DIR,
+  });
+  const mailLogger = logger.child({ module: 'mail' });
+  const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
+  startMailWorker({ prisma, jobQueue, transport, cipher, logger: mailLogger });
+
+  const hasher = createPasswordHasher({
+    memoryCost: config.crypto.ARGON2_MEMORY_KIB,
+    timeCost: config.crypto.ARGON2_TIME_COST,
+    parallelism: config.crypto.ARGON2_PARALLELISM,
+  });
+  const dummy = createDummyPasswordCheck(hasher);
+  await dummy.ready();
+  const audit = createAuditLog(prisma);
+  const accounts = createAccountRepository(prisma);
+  const sessions = createSessionService({
+    repository: createSessionRepository(prisma),
+    kv,
+    events,
+    ...(options.geo ? { geo: options.geo } : {}),
+    logger: logger.child({ module: 'sessions' }),
+  });
+  const unsubscribe = await events.subscribe(SessionEventTopic.REFRESH_TOKEN_REUSED, async (payload) => {
+    const event = payload as RefreshTokenReusedEvent;
+    await audit
+      .record({
+        action: AuditAction.REFRESH_TOKEN_REUSED,
+        outcome: 'FAILURE',
+        targetType: 'Session',
+        targetId: event.sessionId,
+        ip: event.ip,
+        userAgent: event.userAgent,
+        at: new Date(event.at),
+        metadata: { userId: event.userId, sessionRevoked: true },
+      })
+      .catch((err: unknown) => logger.error({ err }, 'could not audit a refresh token reuse'));
+  });
+
+  const publicUrl = config.mail.PUBLIC_URL;
+  const services: IdentityServices = {
+    registration: createRegistrationService({
+      accounts,
+      users: createUserRepository(prisma),
+      verificationTokens: createVerificationTokenRepository(prisma),
+      hasher,
+      policy: createPasswordPolicy(),
+      captcha: createCaptchaVerifier({
+        provider: config.captcha.CAPTCHA_PROVIDER,
+        ...(config.captcha.CAPTCHA_SECRET ? { secret: config.captcha.CAPTCHA_SECRET } : {}),
+        ...(config.captcha.CAPTCHA_VERIFY_URL ? { verifyUrl: config.captcha.CAPTCHA_VERIFY_URL } : {}),
+      }),
+      mailer,
+      audit,
+      publicUrl,
+    }),
+    signIn: createSignInService({
+      accounts,
+      hasher,
+      dummy,
+      guard: createLoginGuard({ kv, repository: createLoginGuardRepository(prisma), logger }),
+      sessions,
+      signer,
+      mailer,
+      audit,
+    }),
+  };
+
+  return {
+    services,
+    kv,
+    async close() {
+      await unsubscribe();
+      await jobQueue.close();
+      await events.close();
+      await transport.close();
+      if (ownsKv) await kv.close();
+    },
+  };
+}

@@ -1,0 +1,277 @@
+import type { PasswordHasher } from '@gatehouse/crypto';
+import { AuthenticationError, NotFoundError } from '@gatehouse/errors';
+import type { Mailer } from '@gatehouse/mail';
+import { ACCESS_TOKEN_TTL_SECONDS, type AccessTokenSigner, type Viewer } from '@gatehouse/service';
+import { AuditAction, type AuditLog } from '../audit';
+import {
+  CredentialErrorCode,
+  parseLoginInput,
+  verifyAndUpgrade,
+  type DummyPasswordCheck,
+  type LoginGuard,
+} from '../credentials';
+import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
+import { SessionErrorCode, type ListedSession, type SessionService } from '../sessions';
+import type { ClientInfo } from './client-info';
+
+/** Tokens of a signed-in session. */
+export interface IssuedTokens {
+  userId: string;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+}
+
+export interface SignInService {
+  /**
+   * @throws AuthenticationError: INVALID_CREDENTIALS for every failure (a locked account included); after a
+   * correct password ACCOUNT_NOT_VERIFIED or ACCOUNT_DEACTIVATED.
+   */
+  login(input: { email: string; password: string }, client: ClientInfo): Promise<IssuedTokens>;
+  /** Rotates the refresh token. @throws AuthenticationError with the session module's reasons. */
+  refresh(refreshToken: string, client: ClientInfo): Promise<IssuedTokens>;
+  /** Ends the refresh token's session, else the viewer's; false when there was no live session to end. */
+  logout(
+    refreshToken: string | null | undefined,
+    viewer: Viewer | null,
+    client: ClientInfo,
+  ): Promise<boolean>;
+  mySessions(viewer: Viewer): Promise<ListedSession[]>;
+  /** @throws NotFoundError (SESSION_NOT_FOUND) unless it is a live session of the viewer. */
+  revokeSession(viewer: Viewer, sessionId: string, client: ClientInfo): Promise<void>;
+  /** @returns how many sessions were ended. */
+  revokeOtherSessions(viewer: Viewer, client: ClientInfo): Promise<number>;
+}
+
+export interface SignInServiceOptions {
+  accounts: AccountRepository;
+  hasher: PasswordHasher;
+  dummy: DummyPasswordCheck;
+  guard: LoginGuard;
+  sessions: SessionService;
+  signer: AccessTokenSigner;
+  /** Must match the signer's lifetime. Default {@link ACCESS_TOKEN_TTL_SECONDS}. */
+  accessTokenTtlSeconds?: number;
+  mailer: Pick<Mailer, 'send'>;
+  audit: AuditLog;
+  now?: () => Date;
+}
+
+function invalidCredentials(): AuthenticationError {
+  return new AuthenticationError('Invalid email or password', {
+    details: { reason: CredentialErrorCode.INVALID_CREDENTIALS },
+  });
+}
+
+export function createSignInService(options: SignInServiceOptions): SignInService {
+  const { accounts, hasher, dummy, guard, sessions, signer, mailer, audit } = options;
+  const accessTtl = options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
+  const now = options.now ?? (() => new Date());
+
+  const clientFields = (client: ClientInfo) => ({
+    ip: client.ip,
+    userAgent: client.userAgent,
+    requestId: client.requestId,
+  });
+
+  async function issueTokens(
+    account: Pick<AccountRecord, 'id' | 'email'>,
+    session: { sessionId: string; refreshToken: string; expiresAt: Date },
+  ): Promise<IssuedTokens> {
+    const { roles, permissions } = await accounts.accessClaims(account.id);
+    // Computed before signing: the token's own `exp` is never later than what the client is told.
+    const accessTokenExpiresAt = new Date(now().getTime() + accessTtl * 1000);
+    const accessToken = await signer.sign({
+      userId: account.id,
+      email: account.email,
+      roles,
+      permissions,
+      sessionId: session.sessionId,
+    });
+    return {
+      userId: account.id,
+      accessToken,
+      accessTokenExpiresAt,
+      refreshToken: session.refreshToken,
+      refreshTokenExpiresAt: session.expiresAt,
+    };
+  }
+
+  async function failLogin(
+    account: AccountRecord | null,
+    reason: string,
+    client: ClientInfo,
+  ): Promise<AuthenticationError> {
+    await audit.record({
+      action: AuditAction.LOGIN_FAILED,
+      outcome: 'FAILURE',
+      targetType: account ? 'User' : null,
+      targetId: account?.id ?? null,
+      ...clientFields(client),
+      metadata: { reason },
+    });
+    return invalidCredentials();
+  }
+
+  function refusedAfterPassword(account: AccountRecord): AuthenticationError | null {
+    if (account.status === 'SUSPENDED' || account.status === 'DEACTIVATED') {
+      return new AuthenticationError('This account is deactivated', {
+        details: { reason: CredentialErrorCode.ACCOUNT_DEACTIVATED },
+      });
+    }
+    if (account.status === 'PENDING_VERIFICATION' || !account.emailVerified) {
+      return new AuthenticationError('Verify your email address before signing in', {
+        details: { reason: CredentialErrorCode.ACCOUNT_NOT_VERIFIED },
+      });
+    }
+    return null;
+  }
+
+  return {
+    async login(input, client) {
+      const parsed = parseLoginInput(input);
+      if (!parsed.ok) throw await failLogin(null, 'MALFORMED_INPUT', client);
+      const { email, password } = parsed.value;
+      const account = await accounts.findByEmail(email);
+
+      // A locked account answers exactly like a wrong password, whatever password was sent (see createLoginGuard).
+      if (account && (await guard.lockedUntil(account.id))) {
+        await dummy.equalizeTiming(password);
+        throw await failLogin(account, CredentialErrorCode.ACCOUNT_LOCKED, client);
+      }
+
+      const verification = await verifyAndUpgrade(hasher, account, password, dummy);
+      if (!verification.ok || !account) {
+        if (account) {
+          const outcome = await guard.recordFailure(account.id);
+          if (outcome.locked && outcome.lockedUntil) {
+            await audit.record({
+              action: AuditAction.ACCOUNT_LOCKED,
+              outcome: 'SUCCESS',
+              targetType: 'User',
+              targetId: account.id,
+              ...clientFields(client),
+              metadata: { lockedUntil: outcome.lockedUntil.toISOString(), failures: outcome.failures },
+            });
+            await mailer.send({
+              to: account.email,
+              template: 'account-locked',
+              userId: account.id,
+              data: {
+                ...(account.displayName ? { name: account.displayName } : {}),
+                lockedUntil: outcome.lockedUntil,
+              },
+            });
+          }
+        }
+        throw await failLogin(account, account ? 'WRONG_PASSWORD' : 'UNKNOWN_EMAIL', client);
+      }
+
+      if (verification.newHash) await accounts.updatePasswordHash(account.id, verification.newHash);
+      await guard.recordSuccess(account.id);
+      const refused = refusedAfterPassword(account);
+      if (refused) {
+        await audit.record({
+          action: AuditAction.LOGIN_FAILED,
+          outcome: 'FAILURE',
+          actorUserId: account.id,
+          targetType: 'User',
+          targetId: account.id,
+          ...clientFields(client),
+          metadata: { reason: (refused.details as { reason: string }).reason },
+        });
+        throw refused;
+      }
+
+      const session = await sessions.createSession({
+        userId: account.id,
+        userAgent: client.userAgent,
+        ip: client.ip,
+      });
+      const tokens = await issueTokens(account, session);
+      await accounts.recordSignIn(account.id, now());
+      await audit.record({
+        action: AuditAction.LOGIN_SUCCEEDED,
+        outcome: 'SUCCESS',
+        actorUserId: account.id,
+        targetType: 'User',
+        targetId: account.id,
+        ...clientFields(client),
+        metadata: { sessionId: session.sessionId },
+      });
+      return tokens;
+    },
+
+    async refresh(refreshToken, client) {
+      const rotated = await sessions.rotateRefreshToken(refreshToken, {
+        userAgent: client.userAgent,
+        ip: client.ip,
+      });
+      const account = await accounts.findById(rotated.userId);
+      if (!account || account.status === 'SUSPENDED' || account.status === 'DEACTIVATED') {
+        await sessions
+          .revokeSession(rotated.userId, rotated.sessionId, 'ADMIN_REVOKED')
+          .catch(() => undefined);
+        throw new AuthenticationError('The session has ended', {
+          details: { reason: SessionErrorCode.SESSION_REVOKED },
+        });
+      }
+      return issueTokens(account, rotated);
+    },
+
+    async logout(refreshToken, viewer, client) {
+      let ended: { sessionId: string; userId: string } | null = null;
+      if (refreshToken) {
+        ended = await sessions.revokeByRefreshToken(refreshToken, 'LOGOUT');
+      } else if (viewer?.sessionId) {
+        try {
+          await sessions.revokeSession(viewer.userId, viewer.sessionId, 'LOGOUT');
+          ended = { sessionId: viewer.sessionId, userId: viewer.userId };
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
+        }
+      }
+      if (!ended) return false;
+      await audit.record({
+        action: AuditAction.SESSION_REVOKED,
+        outcome: 'SUCCESS',
+        actorUserId: ended.userId,
+        targetType: 'Session',
+        targetId: ended.sessionId,
+        ...clientFields(client),
+        metadata: { reason: 'LOGOUT' },
+      });
+      return true;
+    },
+
+    mySessions: (viewer) => sessions.listSessions(viewer.userId, viewer.sessionId ?? null),
+
+    async revokeSession(viewer, sessionId, client) {
+      await sessions.revokeSession(viewer.userId, sessionId, 'USER_REVOKED');
+      await audit.record({
+        action: AuditAction.SESSION_REVOKED,
+        outcome: 'SUCCESS',
+        actorUserId: viewer.userId,
+        targetType: 'Session',
+        targetId: sessionId,
+        ...clientFields(client),
+        metadata: { reason: 'USER_REVOKED' },
+      });
+    },
+
+    async revokeOtherSessions(viewer, client) {
+      const count = await sessions.revokeOtherSessions(viewer.userId, viewer.sessionId ?? null);
+      await audit.record({
+        action: AuditAction.SESSIONS_REVOKED,
+        outcome: 'SUCCESS',
+        actorUserId: viewer.userId,
+        targetType: 'User',
+        targetId: viewer.userId,
+        ...clientFields(client),
+        metadata: { count, keptSessionId: viewer.sessionId ?? null },
+      });
+      return count;
+    },
+  };
+}
