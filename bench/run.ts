@@ -10,6 +10,8 @@
  *     through the gateway (identity → account)
  *   - authenticated read, one subgraph: `me { id email }` through the gateway (the 1,000 req/s product bar)
  *   - authenticated, three subgraphs: `me { email profile roles }` through the gateway
+ *   - `login` through the gateway, next to raw argon2id verifications/s with the same parameters in this process
+ *   - `refreshToken` through the gateway: every connection rotates its own refresh-token chain
  *
  * Results go to bench/results/latest.json (and a dated copy). Connection count, duration and warm-up can be set
  * with BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WARMUP_SECONDS. Database: BENCH_DATABASE_URL, DATABASE_URL or
@@ -24,6 +26,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
+import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
 import { startEmbeddedPostgres } from '@gatehouse/db';
 import { createAccessTokenSigner } from '@gatehouse/service';
 
@@ -85,6 +88,16 @@ async function main(): Promise<void> {
     results.push(await measure('me (authenticated read)', 'gateway', gateway, meOnly, auth));
     results.push(await measure('me across 3 subgraphs (authenticated)', 'gateway', gateway, meJoined, auth));
 
+    const credentials = await createBenchUsers(CONNECTIONS);
+    const loginBody = {
+      query:
+        'mutation Login($input: LoginInput!) { login(input: $input) { ... on AuthPayload { accessToken } } }',
+      variables: { input: { email: credentials.emails[0], password: credentials.password } },
+    };
+    results.push(await measure('login (argon2id verify + session)', 'gateway', gateway, loginBody));
+    const argon2 = await measureArgon2(credentials.hash, credentials.password);
+    results.push(await measureRefreshes(gateway, credentials));
+
     const ratio = (name: string) => {
       const direct = results.find((r) => r.name === name && r.target === 'subgraph');
       const through = results.find((r) => r.name === name && r.target === 'gateway');
@@ -100,6 +113,7 @@ async function main(): Promise<void> {
         trivialThroughputRatio: ratio('plans (anonymous, trivial)'),
         entityJoinThroughputRatio: ratio('user entity join (authenticated)'),
       },
+      argon2idVerificationsPerSecond: argon2,
       authenticatedReadsTarget: {
         target: AUTHENTICATED_READS_TARGET,
         case: authenticatedRead?.name,
@@ -121,6 +135,7 @@ async function main(): Promise<void> {
       `authenticated reads through the gateway: ${authenticatedRead?.requestsPerSecond ?? '?'} req/s ` +
         `(target ${AUTHENTICATED_READS_TARGET})`,
     );
+    console.log(`raw argon2id verifications in this process: ${argon2.perSecond}/s (${argon2.parameters})`);
     console.log(`written to ${path.relative(root, path.join(dir, 'latest.json'))}`);
   } finally {
     await stopStack(stack);
@@ -278,6 +293,119 @@ async function measure(
     errors: result.errors,
     non2xx: result.non2xx,
     timeouts: result.timeouts,
+  };
+}
+
+interface BenchCredentials {
+  emails: string[];
+  password: string;
+  hash: string;
+}
+
+/** Verified, active users sharing one password, so each refresh chain can start from its own session. */
+async function createBenchUsers(count: number): Promise<BenchCredentials> {
+  const password = 'bench passphrase that is long enough 42';
+  const hash = await createPasswordHasher(OWASP_ARGON2ID).hash(password);
+  const emails = Array.from({ length: count }, (_, i) => `bench-${i}@example.test`);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO users (email, status, email_verified, password_hash)
+       SELECT unnest($1::text[]), 'ACTIVE', true, $2 ON CONFLICT (email) DO NOTHING`,
+      [emails, hash],
+    );
+  } finally {
+    await client.end();
+  }
+  return { emails, password, hash };
+}
+
+/** argon2id verifications/s with the production parameters, as many in flight as libuv runs at once. */
+async function measureArgon2(
+  hash: string,
+  password: string,
+): Promise<{ perSecond: number; parameters: string }> {
+  const hasher = createPasswordHasher(OWASP_ARGON2ID);
+  const deadline = Date.now() + SECONDS * 1000;
+  let done = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (Date.now() < deadline) {
+        if (!(await hasher.verify(hash, password))) throw new Error('argon2 verification failed');
+        done += 1;
+      }
+    }),
+  );
+  const { memoryCost, timeCost, parallelism } = OWASP_ARGON2ID;
+  return {
+    perSecond: round((done * 1000) / (Date.now() - started), 1),
+    parameters: `m=${memoryCost} KiB, t=${timeCost}, p=${parallelism}`,
+  };
+}
+
+/**
+ * Refresh-token rotation through the gateway. A refresh token is single use, so each connection keeps its own
+ * chain: it starts from one user's login and sends the token the previous response returned.
+ */
+async function measureRefreshes(gatewayUrl: string, credentials: BenchCredentials): Promise<CaseResult> {
+  const name = 'refreshToken (rotation)';
+  const tokens: string[] = [];
+  for (const email of credentials.emails) {
+    const response = await fetch(gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query:
+          'mutation Login($input: LoginInput!) { login(input: $input) { ... on AuthPayload { refreshToken } } }',
+        variables: { input: { email, password: credentials.password } },
+      }),
+    });
+    const body = (await response.json()) as { data?: { login?: { refreshToken?: string } } };
+    const token = body.data?.login?.refreshToken;
+    if (!token) throw new Error(`${name}: login of ${email} failed: ${JSON.stringify(body)}`);
+    tokens.push(token);
+  }
+  const query = 'mutation Refresh($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }';
+  // autocannon resets a connection's context whenever its request list restarts, so a chain could not carry
+  // its token from one response to the next request; plain keep-alive fetch loops, one per chain, do.
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = Date.now();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(
+    tokens.map(async (first) => {
+      let token = first;
+      while (Date.now() < deadline) {
+        const sent = performance.now();
+        const response = await fetch(gatewayUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query, variables: { t: token } }),
+        });
+        const body = (await response.json()) as { data?: { refreshToken?: { refreshToken?: string } } };
+        latencies.push(performance.now() - sent);
+        const next = body.data?.refreshToken?.refreshToken;
+        if (!response.ok || !next) {
+          errors += 1;
+          return; // the chain is broken: its token was not rotated
+        }
+        token = next;
+      }
+    }),
+  );
+  latencies.sort((x, y) => x - y);
+  const at = (q: number) =>
+    round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0, 1);
+  return {
+    name,
+    target: 'gateway',
+    requestsPerSecond: round(((latencies.length - errors) * 1000) / (Date.now() - started), 0),
+    latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) },
+    errors,
+    non2xx: 0,
+    timeouts: 0,
   };
 }
 

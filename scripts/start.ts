@@ -36,6 +36,7 @@ import { start as startGateway } from '../gateway/src/main';
 import { start as startAccessControl } from '../subgraphs/access-control/src/main';
 import { start as startAccount } from '../subgraphs/account/src/main';
 import { start as startBilling } from '../subgraphs/billing/src/main';
+import { identityConcerns } from '../subgraphs/identity/src/config';
 import { start as startIdentity } from '../subgraphs/identity/src/main';
 
 interface Stoppable {
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   // variable. The services read the same environment again when they start.
   const config = loadConfigOrExit({
     ...gatewayConcerns,
+    ...identityConcerns,
     database: concerns.database,
     redis: concerns.redis,
     auth: concerns.auth,
