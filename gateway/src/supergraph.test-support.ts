@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrismaClient } from '@gatehouse/db';
+import type { KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import {
   createAccessTokenSigner,
@@ -60,6 +61,13 @@ export interface Supergraph {
   graphqlUrl: string;
   /** Issues access tokens the subgraphs accept. */
   signer: AccessTokenSigner;
+  /**
+   * The Redis server and key prefix every service's store, bus and queue use (when REDIS_URL is set): deleting
+   * the keys under `prefix` (`deleteRedisKeys`) simulates a Redis flush for this supergraph alone.
+   */
+  redis?: { url: string; prefix: string };
+  /** The key/value store identity and every subgraph's session check share (to look at cache entries). */
+  kv: KeyValueStore;
   /** Stops the gateway, interposers and subgraphs, then drops the database. Call it in afterAll. */
   close(): Promise<void>;
 }
@@ -161,7 +169,16 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     });
     started.push(() => gateway.stop());
 
-    return { db, subgraphs, gateway, graphqlUrl: `${gateway.url}/graphql`, signer, close };
+    return {
+      db,
+      subgraphs,
+      gateway,
+      graphqlUrl: `${gateway.url}/graphql`,
+      signer,
+      ...(redisUrl ? { redis: { url: redisUrl, prefix } } : {}),
+      kv,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
