@@ -11,6 +11,12 @@ export const IdentityErrorCode = {
   VERIFICATION_TOKEN_EXPIRED: 'VERIFICATION_TOKEN_EXPIRED',
   /** The email verification token was already used. */
   VERIFICATION_TOKEN_USED: 'VERIFICATION_TOKEN_USED',
+  /** The password reset token is malformed or unknown (or was replaced by a newer request). */
+  RESET_TOKEN_INVALID: 'RESET_TOKEN_INVALID',
+  /** The password reset token is older than 1 hour. */
+  RESET_TOKEN_EXPIRED: 'RESET_TOKEN_EXPIRED',
+  /** The password reset token was already used. */
+  RESET_TOKEN_USED: 'RESET_TOKEN_USED',
   /** `logout` without a refresh token and without a session access token: nothing to sign out of. */
   NO_SESSION: 'NO_SESSION',
 } as const;

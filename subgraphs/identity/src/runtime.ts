@@ -13,11 +13,15 @@ import {
   createDummyPasswordCheck,
   createLoginGuard,
   createLoginGuardRepository,
+  createPasswordHistory,
+  createPasswordHistoryRepository,
   createPasswordPolicy,
 } from './credentials';
 import { createAccountRepository } from './repositories/account.repository';
+import { createPasswordResetTokenRepository } from './repositories/password-reset-token.repository';
 import { createUserRepository } from './repositories/user.repository';
 import { createVerificationTokenRepository } from './repositories/verification-token.repository';
+import { createPasswordService, type PasswordService } from './services/password.service';
 import { createRegistrationService, type RegistrationService } from './services/registration.service';
 import { createSignInService, type SignInService } from './services/sign-in.service';
 import {
@@ -32,6 +36,7 @@ import {
 export interface IdentityServices {
   registration: RegistrationService;
   signIn: SignInService;
+  password: PasswordService;
 }
 
 export interface CreateIdentityServicesOptions {
@@ -125,6 +130,8 @@ export async function createIdentityServices(
       .catch((err: unknown) => logger.error({ err }, 'could not audit a refresh token reuse'));
   });
 
+  const guard = createLoginGuard({ kv, repository: createLoginGuardRepository(prisma), logger });
+  const policy = createPasswordPolicy();
   const publicUrl = config.mail.PUBLIC_URL;
   const services: IdentityServices = {
     registration: createRegistrationService({
@@ -132,7 +139,7 @@ export async function createIdentityServices(
       users: createUserRepository(prisma),
       verificationTokens: createVerificationTokenRepository(prisma),
       hasher,
-      policy: createPasswordPolicy(),
+      policy,
       captcha: createCaptchaVerifier({
         provider: config.captcha.CAPTCHA_PROVIDER,
         ...(config.captcha.CAPTCHA_SECRET ? { secret: config.captcha.CAPTCHA_SECRET } : {}),
@@ -146,11 +153,26 @@ export async function createIdentityServices(
       accounts,
       hasher,
       dummy,
-      guard: createLoginGuard({ kv, repository: createLoginGuardRepository(prisma), logger }),
+      guard,
       sessions,
       signer,
       mailer,
       audit,
+    }),
+    password: createPasswordService({
+      accounts,
+      resetTokens: createPasswordResetTokenRepository(prisma),
+      kv,
+      hasher,
+      dummy,
+      policy,
+      history: createPasswordHistory({ repository: createPasswordHistoryRepository(prisma), hasher }),
+      guard,
+      sessions,
+      mailer,
+      audit,
+      publicUrl,
+      logger: logger.child({ module: 'password' }),
     }),
   };
 

@@ -39,12 +39,23 @@ export type AuthPayload = {
   user: User;
 };
 
+/** Input of `changePassword`. */
+export type ChangePasswordInput = {
+  /** The password the account has now. */
+  currentPassword: Scalars['String']['input'];
+  /**
+   * The new password: at least 12 characters, not built from the email or name, hard to guess, and none of the
+   * last 5 passwords of the account.
+   */
+  newPassword: Scalars['String']['input'];
+};
+
 /** One invalid input field, ready to show next to that field in a form. */
 export type FieldError = {
   __typename?: 'FieldError';
   /** Stable machine-readable code, e.g. `EMAIL_INVALID`, `PASSWORD_TOO_WEAK`. */
   code: Scalars['String']['output'];
-  /** Input field name: `email`, `password` or `name`. */
+  /** Input field name: `email`, `password`, `name`, `currentPassword` or `newPassword`. */
   field: Scalars['String']['output'];
   /** Human-readable message, safe to show to the user. */
   message: Scalars['String']['output'];
@@ -77,6 +88,12 @@ export type MfaChallenge = {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
+   * Changes the viewer's password, ends every other session (the current one stays signed in) and mails a
+   * notice. A wrong current password is a `currentPassword` field error and counts as a failed sign-in towards
+   * the lockout. Requires an access token.
+   */
+  changePassword: PasswordChangePayload;
+  /**
    * Signs in with email and password. Every failure is UNAUTHENTICATED with reason `INVALID_CREDENTIALS`
    * (wrong email or password, or a locked account), except, after a correct password, `ACCOUNT_NOT_VERIFIED`
    * and `ACCOUNT_DEACTIVATED`. Five failures within 15 minutes lock the account and mail its owner.
@@ -101,10 +118,23 @@ export type Mutation = {
    */
   register: RegisterPayload;
   /**
+   * Mails a password reset link (valid 1 hour, single use; older links stop working) when the address belongs
+   * to an active, verified account. Always returns true, in about the same time, so the answer does not reveal
+   * which addresses have accounts.
+   */
+  requestPasswordReset: Scalars['Boolean']['output'];
+  /**
    * Sends a new verification link (older links stop working) when the address belongs to an unverified
    * account. Always returns true, so the answer does not reveal which addresses have accounts.
    */
   resendVerificationEmail: Scalars['Boolean']['output'];
+  /**
+   * Sets a new password with the token of a reset link, ends every session of the account (their tokens stop
+   * working within seconds), lifts a sign-in lockout and mails a notice. A refused password comes back in
+   * `fieldErrors` and leaves the link usable. Fails with BAD_USER_INPUT and reason `RESET_TOKEN_INVALID`,
+   * `RESET_TOKEN_EXPIRED` or `RESET_TOKEN_USED`.
+   */
+  resetPassword: PasswordChangePayload;
   /** Ends every session of the viewer except the current one. Returns how many were ended. */
   revokeOtherSessions: Scalars['Int']['output'];
   /**
@@ -118,6 +148,12 @@ export type Mutation = {
    * `VERIFICATION_TOKEN_EXPIRED` or `VERIFICATION_TOKEN_USED`.
    */
   verifyEmail: User;
+};
+
+
+/** The root of all write operations. */
+export type MutationChangePasswordArgs = {
+  input: ChangePasswordInput;
 };
 
 
@@ -146,8 +182,20 @@ export type MutationRegisterArgs = {
 
 
 /** The root of all write operations. */
+export type MutationRequestPasswordResetArgs = {
+  email: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
 export type MutationResendVerificationEmailArgs = {
   email: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationResetPasswordArgs = {
+  input: ResetPasswordInput;
 };
 
 
@@ -160,6 +208,22 @@ export type MutationRevokeSessionArgs = {
 /** The root of all write operations. */
 export type MutationVerifyEmailArgs = {
   token: Scalars['String']['input'];
+};
+
+/**
+ * Answer of `resetPassword` and `changePassword`: either the password was changed, or the form has problems
+ * to show per field.
+ */
+export type PasswordChangePayload = {
+  __typename?: 'PasswordChangePayload';
+  /**
+   * Problems with the input, one per problem: `newPassword` (`PASSWORD_TOO_SHORT`, `PASSWORD_TOO_WEAK`,
+   * `PASSWORD_CONTAINS_PERSONAL_DATA`, `PASSWORD_RECENTLY_USED`, ...) or, for `changePassword`,
+   * `currentPassword` (`INVALID_CREDENTIALS`). Empty when `success`.
+   */
+  fieldErrors: Array<FieldError>;
+  /** True when the new password is in place. */
+  success: Scalars['Boolean']['output'];
 };
 
 /** The root of all read operations. */
@@ -201,6 +265,17 @@ export type RegisterPayload = {
   accepted: Scalars['Boolean']['output'];
   /** Problems with the input, one per invalid field; empty when `accepted`. */
   fieldErrors: Array<FieldError>;
+};
+
+/** Input of `resetPassword`. */
+export type ResetPasswordInput = {
+  /**
+   * The new password: at least 12 characters, not built from the email or name, hard to guess, and none of the
+   * last 5 passwords of the account.
+   */
+  newPassword: Scalars['String']['input'];
+  /** The `token` parameter of the reset link. */
+  token: Scalars['String']['input'];
 };
 
 /** A device session: one signed-in browser or app, kept alive by its refresh token. */
@@ -365,6 +440,7 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = Reso
 export type ResolversTypes = ResolversObject<{
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ChangePasswordInput: ChangePasswordInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   FieldError: ResolverTypeWrapper<FieldError>;
   LoginInput: LoginInput;
@@ -374,9 +450,11 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  PasswordChangePayload: ResolverTypeWrapper<PasswordChangePayload>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   RegisterPayload: ResolverTypeWrapper<RegisterPayload>;
+  ResetPasswordInput: ResetPasswordInput;
   Session: ResolverTypeWrapper<Session>;
   User: ResolverTypeWrapper<UserModel>;
   UserStatus: UserStatus;
@@ -386,6 +464,7 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   String: Scalars['String']['output'];
+  ChangePasswordInput: ChangePasswordInput;
   DateTime: Scalars['DateTime']['output'];
   FieldError: FieldError;
   LoginInput: LoginInput;
@@ -395,9 +474,11 @@ export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
+  PasswordChangePayload: PasswordChangePayload;
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
   RegisterPayload: RegisterPayload;
+  ResetPasswordInput: ResetPasswordInput;
   Session: Session;
   User: UserModel;
 }>;
@@ -432,14 +513,22 @@ export type MfaChallengeResolvers<ContextType = Context, ParentType extends Reso
 }>;
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  changePassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
   login?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationLogoutArgs>>;
   refreshToken?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshTokenArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['RegisterPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
+  requestPasswordReset?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestPasswordResetArgs, 'email'>>;
   resendVerificationEmail?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationResendVerificationEmailArgs, 'email'>>;
+  resetPassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationResetPasswordArgs, 'input'>>;
   revokeOtherSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   revokeSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'id'>>;
   verifyEmail?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'token'>>;
+}>;
+
+export type PasswordChangePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PasswordChangePayload'] = ResolversParentTypes['PasswordChangePayload']> = ResolversObject<{
+  fieldErrors?: Resolver<Array<ResolversTypes['FieldError']>, ParentType, ContextType>;
+  success?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
@@ -484,6 +573,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   LoginResult?: LoginResultResolvers<ContextType>;
   MfaChallenge?: MfaChallengeResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  PasswordChangePayload?: PasswordChangePayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RegisterPayload?: RegisterPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;

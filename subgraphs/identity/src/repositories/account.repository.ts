@@ -36,6 +36,8 @@ export interface AccountRepository {
   createPendingUser(account: NewAccount): Promise<{ id: string } | null>;
   /** Stores a re-hash of the same password (new argon2 parameters). */
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  /** Replaces the password (a new one, not a re-hash): sets `password_changed_at`. */
+  setPassword(userId: string, passwordHash: string, at: Date): Promise<void>;
   recordSignIn(userId: string, at: Date): Promise<void>;
   /** Marks the email verified and activates a PENDING_VERIFICATION account (other states are kept). */
   markEmailVerified(userId: string, at: Date): Promise<void>;
@@ -97,6 +99,9 @@ export function createAccountRepository(prisma: PrismaClient): AccountRepository
     },
     async updatePasswordHash(userId, passwordHash) {
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } });
+    },
+    async setPassword(userId, passwordHash, at) {
+      await prisma.user.update({ where: { id: userId }, data: { passwordHash, passwordChangedAt: at } });
     },
     async recordSignIn(userId, at) {
       await prisma.user.update({ where: { id: userId }, data: { lastLoginAt: at } });

@@ -43,4 +43,15 @@ export const Mutation: MutationResolvers = {
   },
   revokeOtherSessions: (_parent, _args, { identity, viewer, client }) =>
     viewer ? identity.signIn.revokeOtherSessions(viewer, client) : 0,
+  async requestPasswordReset(_parent, { email }, { identity, client }) {
+    await identity.password.requestPasswordReset(email, client);
+    return true;
+  },
+  resetPassword: (_parent, { input }, { identity, client }) =>
+    identity.password.resetPassword(input.token, input.newPassword, client),
+  async changePassword(_parent, { input }, { identity, viewer, client }) {
+    // The shield rule guarantees a viewer.
+    if (!viewer) throw new Error('changePassword reached without a viewer');
+    return identity.password.changePassword(viewer, input, client);
+  },
 };
