@@ -92,7 +92,12 @@ export {
   type RecordSessionRevokedOptions,
 } from './session-status';
 export {
+  createSessionActivityRecorder,
   createSessionLivenessQuery,
+  DEFAULT_SESSION_ACTIVITY_THROTTLE_SECONDS,
   DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS,
+  sessionActivityKey,
+  throttleSessionActivity,
+  type SessionActivityOptions,
   type SessionLivenessOptions,
 } from './session-liveness';

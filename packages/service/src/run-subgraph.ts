@@ -5,8 +5,8 @@ import { createLogger } from '@gatehouse/logger';
 import { createAccessTokenVerifier } from './auth';
 import type { BaseContext } from './context';
 import { GRAPHQL_PATH, startHttpService, type GraphQLEndpoint, type ReadinessCheck } from './http-server';
-import { createSessionLivenessQuery } from './session-liveness';
-import { createSessionStatusChecker } from './session-status';
+import { createSessionActivityRecorder, createSessionLivenessQuery } from './session-liveness';
+import { createSessionStatusChecker, type SessionCheck } from './session-status';
 import type { SubgraphAppDependencies } from './subgraph-app';
 
 /** The prefix of a subgraph's variables (`IDENTITY_PORT`, `IDENTITY_HOST`); also picks its default port. */
@@ -85,11 +85,20 @@ export async function startSubgraph<C extends BaseContext>(
     database: async () => void (await checkDatabase(db.pool)),
   };
   if (redisUrl) readinessChecks.redis = () => kv.ping();
-  const sessionCheck = createSessionStatusChecker({
+  const sessionStatus = createSessionStatusChecker({
     kv,
     isSessionActive: createSessionLivenessQuery(db.prisma),
     onCacheError: (err) => logger.warn({ err }, 'session status cache unavailable; asking PostgreSQL'),
   });
+  const recordActivity = createSessionActivityRecorder(db.prisma, kv, {
+    onError: (err) => logger.warn({ err }, 'session activity not recorded'),
+  });
+  // A live session's use is recorded in the background (throttled): it must not slow the request down.
+  const sessionCheck: SessionCheck = async (viewer) => {
+    const live = await sessionStatus(viewer);
+    if (live && viewer.sessionId !== undefined) void recordActivity(viewer.sessionId);
+    return live;
+  };
   const stopSteps: (() => Promise<void>)[] = [];
   const runStopSteps = async () => {
     for (const step of stopSteps.splice(0).reverse()) await step();

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '@gatehouse/db';
+import type { KeyValueStore } from '@gatehouse/kv';
 import { isUuid } from './ids';
 
 /** Sessions unused for this long have expired; must match the identity session service's idle timeout. */
@@ -34,5 +35,71 @@ export function createSessionLivenessQuery(
           AND s.last_activity_at > ${idleCutoff}::timestamptz
       ) AS active`;
     return rows[0]?.active ?? false;
+  };
+}
+
+/** At most one `last_activity_at` write per session per this many seconds. */
+export const DEFAULT_SESSION_ACTIVITY_THROTTLE_SECONDS = 60;
+
+/** The key/value entry that throttles activity writes; shared by every service using the same store. */
+export const sessionActivityKey = (sessionId: string): string => `activity:${sessionId}`;
+
+/**
+ * Runs `record` only when the session has no activity entry yet (set-if-absent with a TTL), so a busy session
+ * costs one database write per window however many requests and services it touches. Returns whether it ran.
+ */
+export async function throttleSessionActivity(
+  kv: KeyValueStore,
+  sessionId: string,
+  throttleSeconds: number,
+  record: () => Promise<void>,
+): Promise<boolean> {
+  const first = await kv.set(sessionActivityKey(sessionId), '1', {
+    ttlSeconds: throttleSeconds,
+    onlyIfAbsent: true,
+  });
+  if (first) await record();
+  return first;
+}
+
+export interface SessionActivityOptions extends SessionLivenessOptions {
+  /** Default {@link DEFAULT_SESSION_ACTIVITY_THROTTLE_SECONDS}. */
+  throttleSeconds?: number;
+  /** Activity is best effort: a failure is reported here and never fails the request. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Records that a live session was used (`sessions.last_activity_at`, which drives the idle timeout and the order
+ * of `mySessions`), throttled through the key/value store. Revoked, expired and idle sessions are left alone.
+ */
+export function createSessionActivityRecorder(
+  prisma: PrismaClient,
+  kv: KeyValueStore,
+  options: SessionActivityOptions = {},
+): (sessionId: string) => Promise<void> {
+  const {
+    idleTimeoutSeconds = DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS,
+    throttleSeconds = DEFAULT_SESSION_ACTIVITY_THROTTLE_SECONDS,
+    now = () => new Date(),
+    onError,
+  } = options;
+  return async (sessionId) => {
+    if (!isUuid(sessionId)) return;
+    try {
+      await throttleSessionActivity(kv, sessionId, throttleSeconds, async () => {
+        const at = now();
+        const idleCutoff = new Date(at.getTime() - idleTimeoutSeconds * 1000);
+        await prisma.$executeRaw`
+          UPDATE "sessions" s SET last_activity_at = ${at}::timestamptz
+           WHERE s.family_id = ${sessionId}::uuid
+             AND s.revoked_at IS NULL
+             AND s.expires_at > ${at}::timestamptz
+             AND s.last_activity_at > ${idleCutoff}::timestamptz
+             AND s.last_activity_at < ${at}::timestamptz`;
+      });
+    } catch (error) {
+      onError?.(error);
+    }
   };
 }

@@ -3,7 +3,7 @@ import { generateToken, hashToken } from '@gatehouse/crypto';
 import { AuthenticationError, NotFoundError } from '@gatehouse/errors';
 import type { EventBus } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
-import { isUuid, recordSessionRevoked } from '@gatehouse/service';
+import { isUuid, recordSessionRevoked, throttleSessionActivity } from '@gatehouse/service';
 import { normalizeUserAgent, parseUserAgent } from './device';
 import { SessionErrorCode } from './error-codes';
 import { NO_GEO_LOCATION, type GeoLocator } from './geo';
@@ -127,7 +127,6 @@ interface CachedRefreshToken {
 }
 
 const refreshKey = (refreshTokenHash: string) => `refresh:${refreshTokenHash}`;
-const activityKey = (sessionId: string) => `activity:${sessionId}`;
 
 function normalizeIp(ip: string | null | undefined): string | null {
   const trimmed = ip?.trim();
@@ -377,18 +376,15 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
 
     async touch(sessionId) {
       if (!isUuid(sessionId)) return;
-      let first: boolean;
       try {
-        first = await kv.set(activityKey(sessionId), '1', {
-          ttlSeconds: activityThrottle,
-          onlyIfAbsent: true,
-        });
+        // The same throttle entry as the service kit's per-request recorder, so the two never both write.
+        await throttleSessionActivity(kv, sessionId, activityThrottle, () =>
+          repository.touch(sessionId, window()),
+        );
       } catch (err) {
-        // Without the throttle every request would write; activity is approximate, so skip it instead.
-        logger?.warn({ err }, 'session cache: activity throttle unavailable, activity not recorded');
-        return;
+        // Activity is approximate: without the throttle every request would write, so skip it instead.
+        logger?.warn({ err }, 'session activity not recorded');
       }
-      if (first) await repository.touch(sessionId, window());
     },
 
     async isSessionActive(sessionId) {
