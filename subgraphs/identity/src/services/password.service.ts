@@ -23,6 +23,7 @@ import type {
 } from '../repositories/password-reset-token.repository';
 import type { SessionService } from '../sessions';
 import type { ClientInfo } from './client-info';
+import { auditClientFields, recordWrongPassword } from './wrong-password';
 
 /** Reset links work this long. */
 export const RESET_TOKEN_TTL_MINUTES = 60;
@@ -97,12 +98,6 @@ export function createPasswordService(options: PasswordServiceOptions): Password
   const minDuration = options.requestMinDurationMs ?? DEFAULT_REQUEST_MIN_DURATION_MS;
   const now = options.now ?? (() => new Date());
   const ttlSeconds = RESET_TOKEN_TTL_MINUTES * 60;
-
-  const clientFields = (client: ClientInfo) => ({
-    ip: client.ip,
-    userAgent: client.userAgent,
-    requestId: client.requestId,
-  });
 
   /** Policy (with the owner's own data) then history; only the first failing stage is reported. */
   async function checkNewPassword(account: AccountRecord, password: string): Promise<FieldError[]> {
@@ -200,7 +195,7 @@ export function createPasswordService(options: PasswordServiceOptions): Password
       outcome: 'SUCCESS',
       targetType: 'User',
       targetId: account.id,
-      ...clientFields(client),
+      ...auditClientFields(client),
     });
   }
 
@@ -262,7 +257,7 @@ export function createPasswordService(options: PasswordServiceOptions): Password
         actorUserId: account.id,
         targetType: 'User',
         targetId: account.id,
-        ...clientFields(client),
+        ...auditClientFields(client),
         metadata: { sessionsRevoked: revoked },
       });
       return { success: true, fieldErrors: [] };
@@ -277,7 +272,7 @@ export function createPasswordService(options: PasswordServiceOptions): Password
           actorUserId: viewer.userId,
           targetType: 'User',
           targetId: viewer.userId,
-          ...clientFields(client),
+          ...auditClientFields(client),
           metadata: { reason },
         });
         return {
@@ -300,26 +295,7 @@ export function createPasswordService(options: PasswordServiceOptions): Password
       const verification = await verifyAndUpgrade(hasher, account, input.currentPassword, dummy);
       if (!verification.ok) {
         // Counted like a failed sign-in: an access token must not allow unlimited password guesses.
-        const outcome = await guard.recordFailure(account.id);
-        if (outcome.locked && outcome.lockedUntil) {
-          await audit.record({
-            action: AuditAction.ACCOUNT_LOCKED,
-            outcome: 'SUCCESS',
-            targetType: 'User',
-            targetId: account.id,
-            ...clientFields(client),
-            metadata: { lockedUntil: outcome.lockedUntil.toISOString(), failures: outcome.failures },
-          });
-          await mailer.send({
-            to: account.email,
-            template: 'account-locked',
-            userId: account.id,
-            data: {
-              ...(account.displayName ? { name: account.displayName } : {}),
-              lockedUntil: outcome.lockedUntil,
-            },
-          });
-        }
+        await recordWrongPassword({ guard, audit, mailer }, account, client);
         return wrongCurrent('WRONG_PASSWORD');
       }
       await guard.recordSuccess(account.id);
@@ -340,7 +316,7 @@ export function createPasswordService(options: PasswordServiceOptions): Password
         actorUserId: account.id,
         targetType: 'User',
         targetId: account.id,
-        ...clientFields(client),
+        ...auditClientFields(client),
         metadata: { sessionsRevoked: revoked, keptSessionId: viewer.sessionId ?? null },
       });
       return { success: true, fieldErrors: [] };

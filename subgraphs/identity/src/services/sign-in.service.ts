@@ -13,6 +13,7 @@ import {
 import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
 import { SessionErrorCode, type ListedSession, type SessionService } from '../sessions';
 import type { ClientInfo } from './client-info';
+import { auditClientFields, recordWrongPassword } from './wrong-password';
 
 /** Tokens of a signed-in session. */
 export interface IssuedTokens {
@@ -69,12 +70,6 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
   const accessTtl = options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   const now = options.now ?? (() => new Date());
 
-  const clientFields = (client: ClientInfo) => ({
-    ip: client.ip,
-    userAgent: client.userAgent,
-    requestId: client.requestId,
-  });
-
   async function issueTokens(
     account: Pick<AccountRecord, 'id' | 'email'>,
     session: { sessionId: string; refreshToken: string; expiresAt: Date },
@@ -108,7 +103,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       outcome: 'FAILURE',
       targetType: account ? 'User' : null,
       targetId: account?.id ?? null,
-      ...clientFields(client),
+      ...auditClientFields(client),
       metadata: { reason },
     });
     return invalidCredentials();
@@ -143,28 +138,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
 
       const verification = await verifyAndUpgrade(hasher, account, password, dummy);
       if (!verification.ok || !account) {
-        if (account) {
-          const outcome = await guard.recordFailure(account.id);
-          if (outcome.locked && outcome.lockedUntil) {
-            await audit.record({
-              action: AuditAction.ACCOUNT_LOCKED,
-              outcome: 'SUCCESS',
-              targetType: 'User',
-              targetId: account.id,
-              ...clientFields(client),
-              metadata: { lockedUntil: outcome.lockedUntil.toISOString(), failures: outcome.failures },
-            });
-            await mailer.send({
-              to: account.email,
-              template: 'account-locked',
-              userId: account.id,
-              data: {
-                ...(account.displayName ? { name: account.displayName } : {}),
-                lockedUntil: outcome.lockedUntil,
-              },
-            });
-          }
-        }
+        if (account) await recordWrongPassword({ guard, audit, mailer }, account, client);
         throw await failLogin(account, account ? 'WRONG_PASSWORD' : 'UNKNOWN_EMAIL', client);
       }
 
@@ -178,7 +152,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
           actorUserId: account.id,
           targetType: 'User',
           targetId: account.id,
-          ...clientFields(client),
+          ...auditClientFields(client),
           metadata: { reason: (refused.details as { reason: string }).reason },
         });
         throw refused;
@@ -197,7 +171,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         actorUserId: account.id,
         targetType: 'User',
         targetId: account.id,
-        ...clientFields(client),
+        ...auditClientFields(client),
         metadata: { sessionId: session.sessionId },
       });
       return tokens;
@@ -239,7 +213,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         actorUserId: ended.userId,
         targetType: 'Session',
         targetId: ended.sessionId,
-        ...clientFields(client),
+        ...auditClientFields(client),
         metadata: { reason: 'LOGOUT' },
       });
       return true;
@@ -255,7 +229,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         actorUserId: viewer.userId,
         targetType: 'Session',
         targetId: sessionId,
-        ...clientFields(client),
+        ...auditClientFields(client),
         metadata: { reason: 'USER_REVOKED' },
       });
     },
@@ -268,7 +242,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         actorUserId: viewer.userId,
         targetType: 'User',
         targetId: viewer.userId,
-        ...clientFields(client),
+        ...auditClientFields(client),
         metadata: { count, keptSessionId: viewer.sessionId ?? null },
       });
       return count;
