@@ -29,6 +29,26 @@ const captcha = z
     }
   });
 
+/** A whole number in [min, max], from an environment string. */
+function wholeNumber(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .refine((value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max, {
+      error: `expected an integer ${min}-${max}`,
+    })
+    .transform(Number);
+}
+
+/** Brute-force protection and session limits (defaults: 5 failures in 15 minutes lock for 15 minutes; 10 sessions). */
+const security = z.object({
+  LOGIN_MAX_FAILURES: wholeNumber(1, 100).default(5),
+  LOGIN_FAILURE_WINDOW_SECONDS: wholeNumber(60, 86_400).default(900),
+  LOGIN_LOCK_SECONDS: wholeNumber(60, 604_800).default(900),
+  /** Signing in beyond this many live sessions ends the least recently used one. */
+  SESSION_LIMIT_PER_USER: wholeNumber(1, 1000).default(10),
+});
+
 /** Everything the identity subgraph reads besides what `startSubgraph` already loads. */
 export const identityConcerns = {
   runtime: concerns.runtime,
@@ -38,6 +58,7 @@ export const identityConcerns = {
   crypto: concerns.crypto,
   mail: concerns.mail,
   captcha,
+  security,
 };
 
 export type IdentityConfig = ConfigOf<typeof identityConcerns>;

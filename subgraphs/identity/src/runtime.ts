@@ -113,6 +113,7 @@ export async function createIdentityServices(
     events,
     ...(options.geo ? { geo: options.geo } : {}),
     logger: logger.child({ module: 'sessions' }),
+    maxSessionsPerUser: config.security.SESSION_LIMIT_PER_USER,
   });
   const unsubscribe = await events.subscribe(SessionEventTopic.REFRESH_TOKEN_REUSED, async (payload) => {
     const event = payload as RefreshTokenReusedEvent;
@@ -130,7 +131,14 @@ export async function createIdentityServices(
       .catch((err: unknown) => logger.error({ err }, 'could not audit a refresh token reuse'));
   });
 
-  const guard = createLoginGuard({ kv, repository: createLoginGuardRepository(prisma), logger });
+  const guard = createLoginGuard({
+    kv,
+    repository: createLoginGuardRepository(prisma),
+    logger,
+    maxFailures: config.security.LOGIN_MAX_FAILURES,
+    windowSeconds: config.security.LOGIN_FAILURE_WINDOW_SECONDS,
+    lockSeconds: config.security.LOGIN_LOCK_SECONDS,
+  });
   const policy = createPasswordPolicy();
   const publicUrl = config.mail.PUBLIC_URL;
   const services: IdentityServices = {
