@@ -33,6 +33,10 @@ import {
 } from './sessions';
 
 /** The sign-up, sign-in and session flows, built once per process. */
+/** How often the identity process looks for mail rows whose enqueue failed, and how old such a row must be. */
+const MAIL_SWEEP_INTERVAL_MS = 5 * 60_000;
+const MAIL_REQUEUE_AFTER_MS = 15 * 60_000;
+
 export interface IdentityServices {
   registration: RegistrationService;
   signIn: SignInService;
@@ -97,6 +101,18 @@ export async function createIdentityServices(
   const mailLogger = logger.child({ module: 'mail' });
   const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
   startMailWorker({ prisma, jobQueue, transport, cipher, logger: mailLogger });
+  // Nothing lost: a delivery whose enqueue failed stays QUEUED in PostgreSQL; this sweep queues it again (the job
+  // id is the delivery id, so a delivery still in the queue is not duplicated). 15 minutes exceeds the longest
+  // retry backoff of a delivery that is merely waiting.
+  const sweep = setInterval(() => {
+    mailer
+      .requeueStale({ olderThanMs: MAIL_REQUEUE_AFTER_MS })
+      .then(({ requeued }) => {
+        if (requeued > 0) mailLogger.warn({ requeued }, 'mail: re-queued stale deliveries');
+      })
+      .catch((err: unknown) => mailLogger.error({ err }, 'mail: stale-delivery sweep failed'));
+  }, MAIL_SWEEP_INTERVAL_MS);
+  sweep.unref();
 
   const hasher = createPasswordHasher({
     memoryCost: config.crypto.ARGON2_MEMORY_KIB,
@@ -188,6 +204,7 @@ export async function createIdentityServices(
     services,
     kv,
     async close() {
+      clearInterval(sweep);
       await unsubscribe();
       await jobQueue.close();
       await events.close();
