@@ -166,6 +166,37 @@ it('lists sessions with the current one marked and revokes the others', async ()
   expect(other.status).toBe(401);
 });
 
+it('mails the owner about a sign-in from a new device or country, never about a known one', async () => {
+  const email = 'hedy@example.test';
+  await registerAndVerify(email);
+  const CHROME =
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+  const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0';
+  const loginFrom = async (userAgent: string) => {
+    const result = await postGraphQL<LoginData>(supergraph.graphqlUrl, LOGIN, {
+      variables: { input: { email, password: PASSWORD } },
+      headers: { 'user-agent': userAgent },
+    });
+    expect(result.body.data?.login.__typename).toBe('AuthPayload');
+  };
+  const alerts = () =>
+    supergraph.db.prisma.emailDelivery.count({ where: { recipient: email, template: 'new-sign-in' } });
+
+  await loginFrom(CHROME); // the first sign-in of the account
+  await loginFrom(CHROME.replace('Chrome/120.0.0.0', 'Chrome/121.0.0.0')); // the same browser, updated
+  expect(await alerts()).toBe(0);
+
+  await loginFrom(FIREFOX);
+  expect(await alerts()).toBe(1);
+  const mail = await smtp.waitForMail((m) => m.to.includes(email) && /new sign-in/i.test(m.subject));
+  expect(mail.text).toContain('Firefox 121 on Linux (Linux PC)');
+  expect(mail.text).toContain('https://id.example.test/account/sessions');
+  expect(mail.html).toContain('Firefox 121 on Linux (Linux PC)');
+
+  await loginFrom(FIREFOX);
+  expect(await alerts()).toBe(1);
+});
+
 it('verification links are single use, and a resend makes older links stop working', async () => {
   const email = 'barbara@example.test';
   await gql(REGISTER, { input: { email, password: PASSWORD, name: 'Barbara Liskov' } });

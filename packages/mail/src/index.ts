@@ -37,3 +37,9 @@ export { createOutboxTransport, type OutboxEntry, type OutboxTransportOptions } 
 export { extractLinks } from './links';
 export type { EmailDeliveryRecord, EmailDeliveryStatus } from './email-delivery.repository';
 export { createMailTransport, type CreateMailTransportOptions } from './create-mail-transport';
+export {
+  DEFAULT_REQUEUE_AFTER_MS,
+  DEFAULT_SWEEP_INTERVAL_MS,
+  startStaleDeliverySweep,
+  type StaleDeliverySweepOptions,
+} from './stale-sweep';

@@ -13,6 +13,7 @@ import {
 import { MAIL_SEND_JOB, type MailLogger, type MailSendJob } from './mail-queue';
 import { createMailer, type Mailer } from './mailer';
 import { startMailWorker } from './mail-worker';
+import { startStaleDeliverySweep } from './stale-sweep';
 import { createSmtpTransport } from './smtp-transport';
 import { startTestSmtpServer, type TestSmtpServer } from '@gatehouse/testing';
 import { extractLinks } from './links';
@@ -315,6 +316,46 @@ describe('mail at rest and without a queue', () => {
       await waitFor(async () => (await deliveryRow(deliveryId)).status === 'SENT', { timeoutMs: 5000 });
       expect(smtp.messages.filter((m) => m.envelope.to.includes(to))).toHaveLength(1);
     } finally {
+      await queue.close();
+      await transport.close();
+    }
+  });
+
+  it('the stale-delivery sweep sends, on its own timer, a delivery whose enqueue failed', async () => {
+    const broken: JobQueue = {
+      enqueue: () => Promise.reject(new Error('redis is down')),
+      process: () => undefined,
+      failedJobs: async () => [],
+      ping: () => Promise.reject(new Error('redis is down')),
+      close: async () => undefined,
+    };
+    const to = recipient();
+    const { deliveryId } = await createMailer({
+      prisma: db.prisma,
+      jobQueue: broken,
+      cipher,
+      logger: captureLogger([]),
+    }).send({ to, template: 'welcome', data: {} });
+
+    const queue = new MemoryJobQueue({ logger: captureLogger([]) });
+    const transport = createSmtpTransport({ url: smtp.url, from: 'no-reply@gatehouse.test' });
+    const logs: LogEntry[] = [];
+    const mailer = createMailer({ prisma: db.prisma, jobQueue: queue, cipher, backoffMs: 20 });
+    startMailWorker({ prisma: db.prisma, jobQueue: queue, transport, cipher, logger: captureLogger([]) });
+    const stop = startStaleDeliverySweep({
+      mailer,
+      logger: captureLogger(logs),
+      intervalMs: 50,
+      requeueAfterMs: 0,
+    });
+    try {
+      await waitFor(async () => (await deliveryRow(deliveryId)).status === 'SENT', { timeoutMs: 10_000 });
+      expect(smtp.messages.filter((m) => m.envelope.to.includes(to))).toHaveLength(1);
+      expect(logs).toContainEqual(
+        expect.objectContaining({ level: 'warn', message: 'mail: re-queued stale deliveries' }),
+      );
+    } finally {
+      await stop();
       await queue.close();
       await transport.close();
     }

@@ -249,7 +249,10 @@ export const mailContent: ContentBuilders = {
     blocks: [
       { kind: 'heading', text: 'New sign-in to your account' },
       greeting(data.name),
-      { kind: 'paragraph', text: `Your ${product} account was just signed in to from a new device.` },
+      {
+        kind: 'paragraph',
+        text: `Your ${product} account was just signed in to from a device or place it has not been used from recently.`,
+      },
       whereAndWhen(data),
       {
         kind: 'paragraph',

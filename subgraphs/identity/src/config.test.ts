@@ -8,6 +8,7 @@ describe('identity configuration', () => {
       LOGIN_FAILURE_WINDOW_SECONDS: 900,
       LOGIN_LOCK_SECONDS: 900,
       SESSION_LIMIT_PER_USER: 10,
+      NEW_SIGN_IN_ALERT_DAYS: 90,
     });
   });
 
@@ -17,12 +18,14 @@ describe('identity configuration', () => {
       LOGIN_FAILURE_WINDOW_SECONDS: '600',
       LOGIN_LOCK_SECONDS: '3600',
       SESSION_LIMIT_PER_USER: '2',
+      NEW_SIGN_IN_ALERT_DAYS: '0',
     });
     expect(security).toEqual({
       LOGIN_MAX_FAILURES: 3,
       LOGIN_FAILURE_WINDOW_SECONDS: 600,
       LOGIN_LOCK_SECONDS: 3600,
       SESSION_LIMIT_PER_USER: 2,
+      NEW_SIGN_IN_ALERT_DAYS: 0,
     });
   });
 

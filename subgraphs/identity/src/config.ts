@@ -47,6 +47,11 @@ const security = z.object({
   LOGIN_LOCK_SECONDS: wholeNumber(60, 604_800).default(900),
   /** Signing in beyond this many live sessions ends the least recently used one. */
   SESSION_LIMIT_PER_USER: wholeNumber(1, 1000).default(10),
+  /**
+   * A sign-in from a device or country the account has not used for this many days is mailed to its owner
+   * ("new sign-in"); 0 turns the alert off.
+   */
+  NEW_SIGN_IN_ALERT_DAYS: wholeNumber(0, 3650).default(90),
 });
 
 /** Everything the identity subgraph reads besides what `startSubgraph` already loads. */

@@ -4,7 +4,7 @@ import { createEventBus } from '@gatehouse/events';
 import { createJobQueue } from '@gatehouse/jobs';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
-import { createMailer, createMailTransport, startMailWorker } from '@gatehouse/mail';
+import { createMailer, createMailTransport, startMailWorker, startStaleDeliverySweep } from '@gatehouse/mail';
 import { createAccessTokenSigner, createKeyRing } from '@gatehouse/service';
 import { AuditAction, createAuditLog } from './audit';
 import type { IdentityConfig } from './config';
@@ -33,10 +33,6 @@ import {
 } from './sessions';
 
 /** The sign-up, sign-in and session flows, built once per process. */
-/** How often the identity process looks for mail rows whose enqueue failed, and how old such a row must be. */
-const MAIL_SWEEP_INTERVAL_MS = 5 * 60_000;
-const MAIL_REQUEUE_AFTER_MS = 15 * 60_000;
-
 export interface IdentityServices {
   registration: RegistrationService;
   signIn: SignInService;
@@ -101,18 +97,7 @@ export async function createIdentityServices(
   const mailLogger = logger.child({ module: 'mail' });
   const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
   startMailWorker({ prisma, jobQueue, transport, cipher, logger: mailLogger });
-  // Nothing lost: a delivery whose enqueue failed stays QUEUED in PostgreSQL; this sweep queues it again (the job
-  // id is the delivery id, so a delivery still in the queue is not duplicated). 15 minutes exceeds the longest
-  // retry backoff of a delivery that is merely waiting.
-  const sweep = setInterval(() => {
-    mailer
-      .requeueStale({ olderThanMs: MAIL_REQUEUE_AFTER_MS })
-      .then(({ requeued }) => {
-        if (requeued > 0) mailLogger.warn({ requeued }, 'mail: re-queued stale deliveries');
-      })
-      .catch((err: unknown) => mailLogger.error({ err }, 'mail: stale-delivery sweep failed'));
-  }, MAIL_SWEEP_INTERVAL_MS);
-  sweep.unref();
+  const stopSweep = startStaleDeliverySweep({ mailer, logger: mailLogger });
 
   const hasher = createPasswordHasher({
     memoryCost: config.crypto.ARGON2_MEMORY_KIB,
@@ -129,6 +114,9 @@ export async function createIdentityServices(
     events,
     ...(options.geo ? { geo: options.geo } : {}),
     logger: logger.child({ module: 'sessions' }),
+    ...(config.security.NEW_SIGN_IN_ALERT_DAYS > 0
+      ? { knownDeviceWindowSeconds: config.security.NEW_SIGN_IN_ALERT_DAYS * 86_400 }
+      : {}),
     maxSessionsPerUser: config.security.SESSION_LIMIT_PER_USER,
   });
   const unsubscribe = await events.subscribe(SessionEventTopic.REFRESH_TOKEN_REUSED, async (payload) => {
@@ -182,6 +170,9 @@ export async function createIdentityServices(
       signer,
       mailer,
       audit,
+      newSignInAlerts: config.security.NEW_SIGN_IN_ALERT_DAYS > 0,
+      publicUrl,
+      logger: logger.child({ module: 'sign-in' }),
     }),
     password: createPasswordService({
       accounts,
@@ -204,7 +195,7 @@ export async function createIdentityServices(
     services,
     kv,
     async close() {
-      clearInterval(sweep);
+      await stopSweep();
       await unsubscribe();
       await jobQueue.close();
       await events.close();

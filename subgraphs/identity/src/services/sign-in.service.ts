@@ -11,7 +11,7 @@ import {
   type LoginGuard,
 } from '../credentials';
 import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
-import { SessionErrorCode, type ListedSession, type SessionService } from '../sessions';
+import { SessionErrorCode, type CreatedSession, type ListedSession, type SessionService } from '../sessions';
 import type { ClientInfo } from './client-info';
 import { auditClientFields, recordWrongPassword } from './wrong-password';
 
@@ -56,6 +56,12 @@ export interface SignInServiceOptions {
   accessTokenTtlSeconds?: number;
   mailer: Pick<Mailer, 'send'>;
   audit: AuditLog;
+  /** Mail the owner when a sign-in comes from a new device or country. Default true. */
+  newSignInAlerts?: boolean;
+  /** Base of links in mail (PUBLIC_URL). */
+  publicUrl: string;
+  /** Receives failures of best-effort work (the new sign-in alert). */
+  logger?: { warn(details: object, message: string): void };
   now?: () => Date;
 }
 
@@ -66,7 +72,8 @@ function invalidCredentials(): AuthenticationError {
 }
 
 export function createSignInService(options: SignInServiceOptions): SignInService {
-  const { accounts, hasher, dummy, guard, sessions, signer, mailer, audit } = options;
+  const { accounts, hasher, dummy, guard, sessions, signer, mailer, audit, publicUrl, logger } = options;
+  const newSignInAlerts = options.newSignInAlerts ?? true;
   const accessTtl = options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   const now = options.now ?? (() => new Date());
 
@@ -107,6 +114,30 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       metadata: { reason },
     });
     return invalidCredentials();
+  }
+
+  /** Tells the owner about a sign-in from somewhere new; never fails the sign-in it is about. */
+  async function alertNewSignIn(account: AccountRecord, session: CreatedSession, at: Date): Promise<void> {
+    if (!newSignInAlerts || session.device.novelty !== 'NEW_DEVICE') return;
+    const { description, location, ip } = session.device;
+    try {
+      await mailer.send({
+        to: account.email,
+        template: 'new-sign-in',
+        userId: account.id,
+        idempotencyKey: `new-sign-in:${session.sessionId}`,
+        data: {
+          ...(account.displayName ? { name: account.displayName } : {}),
+          device: description,
+          ...(location ? { location } : {}),
+          ...(ip ? { ip } : {}),
+          at,
+          manageSessionsUrl: `${publicUrl}/account/sessions`,
+        },
+      });
+    } catch (err) {
+      logger?.warn({ err, userId: account.id }, 'could not send the new sign-in alert');
+    }
   }
 
   function refusedAfterPassword(account: AccountRecord): AuthenticationError | null {
@@ -164,7 +195,8 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         ip: client.ip,
       });
       const tokens = await issueTokens(account, session);
-      await accounts.recordSignIn(account.id, now());
+      const signedInAt = now();
+      await accounts.recordSignIn(account.id, signedInAt);
       await audit.record({
         action: AuditAction.LOGIN_SUCCEEDED,
         outcome: 'SUCCESS',
@@ -172,8 +204,9 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         targetType: 'User',
         targetId: account.id,
         ...auditClientFields(client),
-        metadata: { sessionId: session.sessionId },
+        metadata: { sessionId: session.sessionId, device: session.device.novelty },
       });
+      await alertNewSignIn(account, session, signedInAt);
       return tokens;
     },
 

@@ -1,4 +1,4 @@
-import { MAX_USER_AGENT_LENGTH, normalizeUserAgent, parseUserAgent } from './device';
+import { MAX_USER_AGENT_LENGTH, deviceFingerprint, normalizeUserAgent, parseUserAgent } from './device';
 
 const IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1';
@@ -43,5 +43,24 @@ describe('parseUserAgent', () => {
     expect(normalizeUserAgent(huge)).toHaveLength(MAX_USER_AGENT_LENGTH);
     expect(parseUserAgent(huge).deviceName).toBe('iPhone');
     expect(normalizeUserAgent('   ')).toBeNull();
+  });
+});
+
+describe('deviceFingerprint', () => {
+  const CHROME_121 = WINDOWS_CHROME.replace('Chrome/120.0.0.0', 'Chrome/121.0.0.0');
+
+  it('is the same across browser and operating system updates', () => {
+    expect(deviceFingerprint(parseUserAgent(CHROME_121))).toBe(
+      deviceFingerprint(parseUserAgent(WINDOWS_CHROME)),
+    );
+    const ios18 = IPHONE.replace('iPhone OS 17_1', 'iPhone OS 18_0');
+    expect(deviceFingerprint(parseUserAgent(ios18))).toBe(deviceFingerprint(parseUserAgent(IPHONE)));
+  });
+
+  it('differs between devices, operating systems and browsers', () => {
+    const prints = [IPHONE, MAC_SAFARI, WINDOWS_CHROME, ANDROID_PIXEL, IPAD, LINUX_FIREFOX, ''].map((ua) =>
+      deviceFingerprint(parseUserAgent(ua)),
+    );
+    expect(new Set(prints).size).toBe(prints.length);
   });
 });

@@ -83,3 +83,21 @@ export function parseUserAgent(userAgent: string | null | undefined): DeviceInfo
     browser: label(browserName, browser.major),
   };
 }
+
+/** A device as far as "have we seen this before?" goes; versions are left out (browsers update monthly). */
+export type DeviceFingerprintInput = Pick<DeviceInfo, 'deviceType' | 'deviceName' | 'os' | 'browser'>;
+
+const withoutVersion = (value: string | null): string =>
+  (value ?? '').replace(/\s+\d[\w.]*$/, '').toLowerCase();
+
+/** Equal for the same kind of device, operating system and browser, across version updates. */
+export function deviceFingerprint(device: DeviceFingerprintInput): string {
+  return [
+    device.deviceType,
+    device.deviceName ?? '',
+    withoutVersion(device.os),
+    withoutVersion(device.browser),
+  ]
+    .join('|')
+    .toLowerCase();
+}

@@ -1,4 +1,10 @@
-export { MAX_USER_AGENT_LENGTH, normalizeUserAgent, parseUserAgent, type DeviceInfo } from './device';
+export {
+  MAX_USER_AGENT_LENGTH,
+  deviceFingerprint,
+  normalizeUserAgent,
+  parseUserAgent,
+  type DeviceInfo,
+} from './device';
 export { SessionErrorCode } from './error-codes';
 export {
   NO_GEO_LOCATION,
@@ -13,11 +19,14 @@ export {
   SessionEventTopic,
   createSessionService,
   type ClientContext,
+  type CreatedSession,
   type IssuedRefreshToken,
   type ListedSession,
   type RefreshTokenReusedEvent,
   type RotatedRefreshToken,
   type SessionService,
   type SessionServiceOptions,
+  type SignInDevice,
+  type SignInNovelty,
 } from './session.service';
 export type { DeviceSession, SessionRevokeReason } from './session.types';

@@ -24,7 +24,18 @@ export interface CreateFamilyInput extends LivenessWindow {
   /** Live families the user may have including the new one; the least recently active beyond it are revoked. */
   maxSessions: number;
   limitReason: SessionRevokeReason;
+  /** Report the devices the user signed in from since then (before this sign-in), for new-device alerts. */
+  recentDevicesSince: Date;
 }
+
+/** A device and country a user signed in from. */
+export type RecentDevice = Pick<
+  SessionClientInfo,
+  'deviceType' | 'deviceName' | 'os' | 'browser' | 'country'
+>;
+
+/** More than this many distinct recent devices is not a history worth comparing against row by row. */
+export const MAX_RECENT_DEVICES = 200;
 
 export interface RotateInput extends LivenessWindow {
   refreshTokenHash: string;
@@ -51,7 +62,14 @@ export interface SessionRepository {
    * Starts a family (its first refresh token) and, in the same transaction under a per-user lock, revokes
    * the least recently active live families beyond `maxSessions`, so concurrent sign-ins cannot overshoot.
    */
-  createFamily(input: CreateFamilyInput): Promise<{ sessionId: string; evicted: RevokedRefreshToken[] }>;
+  createFamily(input: CreateFamilyInput): Promise<{
+    sessionId: string;
+    evicted: RevokedRefreshToken[];
+    /** Distinct devices since `recentDevicesSince`, before this sign-in. */
+    recentDevices: RecentDevice[];
+    /** Whether the user ever had a session before this one. */
+    signedInBefore: boolean;
+  }>;
   /**
    * In one statement: revokes the presented token as ROTATED, provided it is live, and inserts its successor
    * in the same family. The row lock taken by the UPDATE makes a concurrent rotation of the same token wait and
@@ -81,6 +99,16 @@ export function createSessionRepository(prisma: PrismaClient): SessionRepository
       return prisma.$transaction(async (tx) => {
         // Serialises sign-ins of one user so the limit holds; released at commit.
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`gatehouse:sessions:${userId}`}, 0))`;
+        // Every refresh token row counts, revoked ones included: a device stays known after signing out.
+        const recentDevices = await tx.$queryRaw<RecentDevice[]>`
+          SELECT DISTINCT s.device_type AS "deviceType", s.device_name AS "deviceName", s.os, s.browser,
+                 s.country::text AS country
+            FROM "sessions" s
+           WHERE s.user_id = ${userId}::uuid AND s.created_at > ${input.recentDevicesSince}::timestamptz
+           LIMIT ${MAX_RECENT_DEVICES}`;
+        const signedInBefore =
+          recentDevices.length > 0 ||
+          (await tx.session.findFirst({ where: { userId }, select: { id: true } })) !== null;
         const created = await tx.session.create({
           data: {
             userId,
@@ -111,7 +139,7 @@ export function createSessionRepository(prisma: PrismaClient): SessionRepository
                 ORDER BY o.last_activity_at DESC, o.created_at DESC
                OFFSET ${Math.max(0, input.maxSessions - 1)})
           RETURNING s.family_id::text AS "sessionId", s.refresh_token_hash AS "refreshTokenHash"`;
-        return { sessionId: created.familyId, evicted };
+        return { sessionId: created.familyId, evicted, recentDevices, signedInBefore };
       });
     },
 

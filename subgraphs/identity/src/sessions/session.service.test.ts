@@ -272,6 +272,54 @@ describe.each(stores)('session service with the $name', ({ open }) => {
     );
   });
 
+  it('tells a first sign-in, a known device and a new device or country apart', async () => {
+    const { service, advance } = harness({ knownDeviceWindowSeconds: 90 * 24 * 60 * 60 });
+    const userId = await newUser();
+    const novelty = async (userAgent: string, ip: string) =>
+      (await service.createSession({ userId, userAgent, ip })).device.novelty;
+
+    const first = await service.createSession({ userId, userAgent: IPHONE, ip: '203.0.113.9' });
+    expect(first.device).toEqual({
+      novelty: 'FIRST_SIGN_IN',
+      description: 'Safari 17 on iOS 17.1 (iPhone)',
+      location: 'Berlin, DE',
+      ip: '203.0.113.9',
+    });
+    // Signed out: the phone is still a device this user has used.
+    await service.revokeSession(userId, first.sessionId, 'LOGOUT');
+    const updatedPhone = IPHONE.replace('iPhone OS 17_1', 'iPhone OS 18_0').replace(
+      'Version/17.1',
+      'Version/18.0',
+    );
+    expect(await novelty(updatedPhone, '203.0.113.9')).toBe('KNOWN_DEVICE');
+    // An address without a location does not make a known device new.
+    expect(await novelty(IPHONE, '192.0.2.1')).toBe('KNOWN_DEVICE');
+    expect(await novelty(IPHONE, '198.51.100.7')).toBe('NEW_DEVICE');
+    expect(
+      (await service.createSession({ userId, userAgent: WINDOWS_CHROME, ip: '203.0.113.9' })).device,
+    ).toEqual({
+      novelty: 'NEW_DEVICE',
+      description: 'Chrome 120 on Windows 10 (Windows PC)',
+      location: 'Berlin, DE',
+      ip: '203.0.113.9',
+    });
+    expect(await novelty(WINDOWS_CHROME, '203.0.113.9')).toBe('KNOWN_DEVICE');
+
+    // Unused for longer than the window, a device is new again, though the account has signed in before.
+    advance(91 * DAY_MS);
+    expect(await novelty(WINDOWS_CHROME, '203.0.113.9')).toBe('NEW_DEVICE');
+    expect(await novelty(WINDOWS_CHROME, '203.0.113.9')).toBe('KNOWN_DEVICE');
+
+    // Another user's devices are not this user's.
+    const stranger = await newUser();
+    const theirs = await service.createSession({
+      userId: stranger,
+      userAgent: WINDOWS_CHROME,
+      ip: '203.0.113.9',
+    });
+    expect(theirs.device.novelty).toBe('FIRST_SIGN_IN');
+  });
+
   it('holds the limit under concurrent sign-ins, and takes a per-user (per-plan) limit function', async () => {
     const userId = await newUser();
     const { service } = harness({ maxSessionsPerUser: async (id) => (id === userId ? 2 : 10) });

@@ -4,10 +4,15 @@ import { AuthenticationError, NotFoundError } from '@gatehouse/errors';
 import type { EventBus } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import { isUuid, recordSessionRevoked, throttleSessionActivity } from '@gatehouse/service';
-import { normalizeUserAgent, parseUserAgent } from './device';
+import { deviceFingerprint, normalizeUserAgent, parseUserAgent } from './device';
 import { SessionErrorCode } from './error-codes';
 import { NO_GEO_LOCATION, type GeoLocator } from './geo';
-import type { LivenessWindow, RevokedRefreshToken, SessionRepository } from './session.repository';
+import type {
+  LivenessWindow,
+  RecentDevice,
+  RevokedRefreshToken,
+  SessionRepository,
+} from './session.repository';
 import type { DeviceSession, SessionClientInfo, SessionRevokeReason } from './session.types';
 
 const DAY_SECONDS = 24 * 60 * 60;
@@ -55,8 +60,26 @@ export interface SessionServiceOptions {
   activityThrottleSeconds?: number;
   /** How long the "revoked" marker stays cached; must outlast access tokens. Default 1 hour. */
   revokedStatusTtlSeconds?: number;
+  /** A sign-in from a device or country not seen for this long counts as new (see `SignInNovelty`). Default 90 days. */
+  knownDeviceWindowSeconds?: number;
   /** Clock, for tests. */
   now?: () => Date;
+}
+
+/**
+ * How a sign-in compares with the user's earlier ones: the very first, one from a device and country used within
+ * the known-device window, or one from a device or country not used within it (worth telling the owner about).
+ */
+export type SignInNovelty = 'FIRST_SIGN_IN' | 'KNOWN_DEVICE' | 'NEW_DEVICE';
+
+/** What a new session was signed in from, as a person would describe it. */
+export interface SignInDevice {
+  novelty: SignInNovelty;
+  /** e.g. `Chrome 120 on Windows 10 (Windows PC)`; `Unknown device` when the user agent says nothing. */
+  description: string;
+  /** e.g. `Berlin, DE`; null when unknown. */
+  location: string | null;
+  ip: string | null;
 }
 
 export interface ClientContext {
@@ -72,6 +95,10 @@ export interface IssuedRefreshToken {
   expiresAt: Date;
 }
 
+export interface CreatedSession extends IssuedRefreshToken {
+  device: SignInDevice;
+}
+
 export interface RotatedRefreshToken extends IssuedRefreshToken {
   userId: string;
 }
@@ -83,7 +110,7 @@ export interface ListedSession extends DeviceSession {
 
 export interface SessionService {
   /** Starts a device session at sign-in; may revoke the user's least recently active sessions (limit). */
-  createSession(input: { userId: string } & ClientContext): Promise<IssuedRefreshToken>;
+  createSession(input: { userId: string } & ClientContext): Promise<CreatedSession>;
   /**
    * Exchanges a refresh token for its successor.
    * @throws AuthenticationError with reason INVALID_REFRESH_TOKEN, SESSION_REVOKED, SESSION_EXPIRED, or
@@ -160,6 +187,10 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   const revokedStatusTtl = positive('revokedStatusTtlSeconds', options.revokedStatusTtlSeconds ?? 3600);
   const clock = options.now ?? (() => new Date());
   const limitOption = options.maxSessionsPerUser ?? 10;
+  const knownDeviceWindow = positive(
+    'knownDeviceWindowSeconds',
+    options.knownDeviceWindowSeconds ?? 90 * DAY_SECONDS,
+  );
 
   function window(): LivenessWindow {
     const now = clock();
@@ -220,6 +251,31 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
     };
   }
 
+  function describeSignIn(
+    client: SessionClientInfo,
+    recentDevices: readonly RecentDevice[],
+    signedInBefore: boolean,
+  ): SignInDevice {
+    const print = deviceFingerprint(client);
+    const sameDevice = recentDevices.filter((seen) => deviceFingerprint(seen) === print);
+    const countries = sameDevice.map((seen) => seen.country?.trim() ?? null);
+    // An unknown country (private address, no GeoIP) neither makes a device new nor vouches for a country.
+    const known =
+      sameDevice.length > 0 &&
+      (client.country === null ||
+        countries.includes(client.country) ||
+        countries.every((country) => country === null));
+    const on = [client.os, client.deviceName && `(${client.deviceName})`].filter(Boolean).join(' ');
+    const description =
+      client.browser && on ? `${client.browser} on ${on}` : client.browser || on || 'Unknown device';
+    return {
+      novelty: !signedInBefore ? 'FIRST_SIGN_IN' : known ? 'KNOWN_DEVICE' : 'NEW_DEVICE',
+      description,
+      location: [client.city, client.country].filter(Boolean).join(', ') || null,
+      ip: client.ipAddress,
+    };
+  }
+
   async function handleReuse(sessionId: string, userId: string, client: ClientContext, now: Date) {
     const revoked = await repository.revokeFamilies({
       ...window(),
@@ -248,30 +304,37 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       const refreshToken = generateToken(32);
       const refreshTokenHash = hashToken(refreshToken);
       const expiresAt = new Date(now.getTime() + refreshTtl * 1000);
-      const { sessionId, evicted } = await repository.createFamily({
+      const sessionClient: SessionClientInfo = {
+        userAgent: device?.userAgent ?? null,
+        deviceType: device?.deviceType ?? 'unknown',
+        deviceName: device?.deviceName ?? null,
+        os: device?.os ?? null,
+        browser: device?.browser ?? null,
+        ipAddress: network?.ipAddress ?? null,
+        country: network?.country ?? null,
+        city: network?.city ?? null,
+      };
+      const { sessionId, evicted, recentDevices, signedInBefore } = await repository.createFamily({
         userId,
         refreshTokenHash,
-        client: {
-          userAgent: device?.userAgent ?? null,
-          deviceType: device?.deviceType ?? 'unknown',
-          deviceName: device?.deviceName ?? null,
-          os: device?.os ?? null,
-          browser: device?.browser ?? null,
-          ipAddress: network?.ipAddress ?? null,
-          country: network?.country ?? null,
-          city: network?.city ?? null,
-        } satisfies SessionClientInfo,
+        client: sessionClient,
         now,
         idleCutoff,
         expiresAt,
         maxSessions: await maxSessionsFor(userId),
         limitReason: SESSION_LIMIT_REVOKE_REASON,
+        recentDevicesSince: new Date(now.getTime() - knownDeviceWindow * 1000),
       });
       await Promise.all([
         afterRevocation(evicted),
         cacheRefreshToken(refreshTokenHash, { sessionId, userId, expiresAt: expiresAt.toISOString() }, now),
       ]);
-      return { sessionId, refreshToken, expiresAt };
+      return {
+        sessionId,
+        refreshToken,
+        expiresAt,
+        device: describeSignIn(sessionClient, recentDevices, signedInBefore),
+      };
     },
 
     async rotateRefreshToken(refreshToken, client = {}) {
