@@ -28,6 +28,7 @@ import {
   startEmbeddedPostgres,
   SYSTEM_ROLES,
 } from '@gatehouse/db';
+import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger, type Logger } from '@gatehouse/logger';
 import { createAccessTokenSigner, parsePrivateKey, type AccessTokenSigner } from '@gatehouse/service';
 
@@ -94,8 +95,14 @@ async function main(): Promise<void> {
       // The services read DATABASE_URL when they start.
       process.env.DATABASE_URL = databaseUrl;
     }
+    // Without Redis, the services of this process share one in-process store: a session revoked by identity is
+    // refused by every subgraph at once (with Redis they share Redis).
+    let shared: { kv?: MemoryKeyValueStore } = {};
     if (!config.redis.REDIS_URL) {
       logger.info('REDIS_URL not set: using the in-process store, event bus and job queue');
+      const kv = new MemoryKeyValueStore();
+      running.push({ stop: () => kv.close() });
+      shared = { kv };
     }
 
     const { applied } = await migrate({ url: databaseUrl, logger });
@@ -121,10 +128,10 @@ async function main(): Promise<void> {
     const signer = ensureDevelopmentKeys(config.runtime.NODE_ENV, config.auth, config.signing, logger);
 
     const services: Array<[string, () => Promise<Stoppable & { url: string }>]> = [
-      ['identity', () => startIdentity()],
-      ['account', () => startAccount()],
-      ['access-control', () => startAccessControl()],
-      ['billing', () => startBilling()],
+      ['identity', () => startIdentity(process.env, shared)],
+      ['account', () => startAccount(process.env, shared)],
+      ['access-control', () => startAccessControl(process.env, shared)],
+      ['billing', () => startBilling(process.env, shared)],
       ['gateway', () => startGateway()],
     ];
     let gatewayUrl = '';

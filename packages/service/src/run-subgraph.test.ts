@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { parse } from 'graphql';
+import { MemoryKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { allow } from './rules';
 import { startSubgraph, type StartSubgraphOptions } from './run-subgraph';
 import { createSubgraphApp } from './subgraph-app';
@@ -80,6 +81,26 @@ describe('startSubgraph', () => {
     } finally {
       await running.stop();
     }
+  });
+
+  it('hands a shared store to the app and leaves it open on stop (one store for every service of a process)', async () => {
+    const shared = new MemoryKeyValueStore();
+    let seen: KeyValueStore | undefined;
+    const running = await startSubgraph({
+      name: 'account',
+      envPrefix: 'ACCOUNT',
+      createApp: (deps) => {
+        seen = deps.kv;
+        return createApp(deps);
+      },
+      env: { DATABASE_URL: testDatabaseUrl(), ACCOUNT_PORT: await freePort(), LOG_LEVEL: 'silent' },
+      kv: shared,
+    });
+    await running.stop();
+    expect(seen).toBe(shared);
+    await shared.set('still-open', '1');
+    expect(await shared.get('still-open')).toBe('1');
+    await shared.close();
   });
 
   it('refuses to start without DATABASE_URL', async () => {

@@ -19,14 +19,20 @@ export interface StartSubgraphOptions<C extends BaseContext> {
   /** May be async: a subgraph can open its own resources first and register their shutdown with `onStop`. */
   createApp(runtime: SubgraphRuntime): GraphQLEndpoint<C> | Promise<GraphQLEndpoint<C>>;
   env?: NodeJS.ProcessEnv;
+  /**
+   * A store shared by every service of this process (the root start script without Redis), so a revocation
+   * written by identity reaches all subgraphs at once. The caller closes it. Default: one of this subgraph's own.
+   */
+  kv?: KeyValueStore;
 }
 
 /** What `startSubgraph` hands a subgraph's `createApp`: the common dependencies plus the process's resources. */
 export interface SubgraphRuntime extends SubgraphAppDependencies {
   /**
    * The key/value store (Redis with REDIS_URL, else in-process). `sessionCheck` reads session status from it;
-   * identity writes revocations to it. In-process stores are per `startSubgraph` call: a revocation then
-   * reaches other subgraphs through Postgres once their cached answer (15 s) expires.
+   * identity writes revocations to it. Without Redis and without a shared `kv` option, in-process stores are
+   * per `startSubgraph` call: a revocation then reaches other subgraphs through Postgres once their cached
+   * answer (15 s) expires.
    */
   kv: KeyValueStore;
   /** The environment the subgraph was started with, for its own configuration concerns. */
@@ -74,7 +80,9 @@ export async function startSubgraph<C extends BaseContext>(
 
   const db = createDatabase({ url: databaseUrl, poolMax: config.database.DATABASE_POOL_MAX });
   const redisUrl = config.redis.REDIS_URL;
-  const kv = createKeyValueStore({ ...(redisUrl ? { redisUrl } : {}), logger });
+  const ownsKv = options.kv === undefined;
+  const kv = options.kv ?? createKeyValueStore({ ...(redisUrl ? { redisUrl } : {}), logger });
+  const closeKv = () => (ownsKv ? kv.close() : Promise.resolve());
   const { JWT_PUBLIC_KEY, JWT_ISSUER, JWT_AUDIENCE } = config.auth;
   if (!JWT_PUBLIC_KEY) logger.warn('JWT_PUBLIC_KEY is not set: every request is treated as anonymous');
   const verifier = JWT_PUBLIC_KEY
@@ -128,13 +136,13 @@ export async function startSubgraph<C extends BaseContext>(
       stop: async () => {
         await service.stop();
         await runStopSteps();
-        await kv.close();
+        await closeKv();
         await db.close();
       },
     };
   } catch (err) {
     await runStopSteps();
-    await kv.close();
+    await closeKv();
     await db.close();
     throw err;
   }

@@ -3,7 +3,12 @@
  * `start()` is also used by the root start script, which runs every service in one process.
  */
 import { loadConfigOrExit } from '@gatehouse/config';
-import { runService, startSubgraph, type RunningSubgraph } from '@gatehouse/service';
+import {
+  runService,
+  startSubgraph,
+  type RunningSubgraph,
+  type StartSubgraphOptions,
+} from '@gatehouse/service';
 import { createApp } from './app';
 import { identityConcerns } from './config';
 import { createIdentityServices } from './runtime';
@@ -11,11 +16,15 @@ import { openGeoLocator } from './sessions';
 
 export type { RunningSubgraph };
 
-export function start(env: NodeJS.ProcessEnv = process.env): Promise<RunningSubgraph> {
+export function start(
+  env: NodeJS.ProcessEnv = process.env,
+  shared: Pick<StartSubgraphOptions<never>, 'kv'> = {},
+): Promise<RunningSubgraph> {
   return startSubgraph({
     name: 'identity',
     envPrefix: 'IDENTITY',
     env,
+    ...shared,
     async createApp(runtime) {
       const config = loadConfigOrExit(identityConcerns, runtime.env);
       const { services, close } = await createIdentityServices({
