@@ -36,7 +36,7 @@ for (const dir of workspaces) {
   const src = path.join(root, dir, 'src');
   if (!fs.existsSync(src)) continue;
   for (const file of sourceFiles(src)) {
-    const isTest = /\.(test|contract|browser-test)\.ts$|test-support\.ts$/.test(file);
+    const isTest = /\.(test|contract|browser-test)\.ts$|test-support\.ts$|\/__tests__\//.test(file);
     const text = fs.readFileSync(file, 'utf8');
     for (const match of text.matchAll(importRe)) {
       const spec = match[1] ?? match[2];

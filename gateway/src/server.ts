@@ -2,6 +2,7 @@ import type { Logger } from '@gatehouse/logger';
 import { startHttpService, type HttpService } from '@gatehouse/service';
 import { createGateway, gatewayContext, subgraphReadinessChecks, type SubgraphUrls } from './gateway';
 import { createPlaygroundHandler } from './playground';
+import { createRestProxy } from './rest-proxy';
 import { createWellKnownHandler, type WellKnownOptions } from './well-known';
 
 export interface StartGatewayOptions {
@@ -28,7 +29,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
   const { server, close } = createGateway(options);
   const playground = options.playground ? createPlaygroundHandler() : undefined;
   const wellKnown = options.wellKnown ? createWellKnownHandler(options.wellKnown) : undefined;
-  const routes = [wellKnown, playground].filter((route) => route !== undefined);
+  // Browsers reach identity's OAuth redirects (start, provider callback) through the gateway, the one public door.
+  const oauth = createRestProxy({
+    pathPrefix: '/auth/oauth/',
+    target: new URL(options.subgraphUrls.identity).origin,
+    logger,
+  });
+  const routes = [wellKnown, playground, oauth].filter((route) => route !== undefined);
 
   let service: HttpService;
   try {
@@ -41,8 +48,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
       readinessChecks: subgraphReadinessChecks(options.subgraphUrls),
       ...(routes.length > 0
         ? {
-            routes: async (req, res) => {
-              for (const route of routes) if (await route(req, res)) return true;
+            routes: async (req, res, requestId) => {
+              for (const route of routes) if (await route(req, res, requestId)) return true;
               return false;
             },
           }

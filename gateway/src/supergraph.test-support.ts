@@ -1,5 +1,7 @@
 // Test-only (excluded from the build): the whole supergraph over one test database, for end-to-end tests.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrismaClient } from '@gatehouse/db';
@@ -50,6 +52,8 @@ export interface SupergraphOptions {
    * SMTP_URL is given; REDIS_URL (when the tests have one) backs the store, bus and queue under a unique prefix.
    */
   identityEnv?: NodeJS.ProcessEnv;
+  /** The gateway's port, when a test must know it up front (an OAuth client registration); default: a free one. */
+  gatewayPort?: number;
 }
 
 export interface Supergraph {
@@ -70,6 +74,15 @@ export interface Supergraph {
   kv: KeyValueStore;
   /** Stops the gateway, interposers and subgraphs, then drops the database. Call it in afterAll. */
   close(): Promise<void>;
+}
+
+/** A port free right now (the gateway binds it moments later; tests run on loopback only). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /**
@@ -98,6 +111,9 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const redisUrl = testRedisUrl();
     const prefix = uniqueTestPrefix();
     if (redisUrl) started.push(() => deleteRedisKeys(redisUrl, prefix));
+    // Known before identity starts: OAuth providers redirect browsers to the gateway's callback URL.
+    const gatewayPort = options.gatewayPort ?? (await freePort());
+    const gatewayOrigin = `http://127.0.0.1:${gatewayPort}`;
     const outboxDir = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'));
     started.push(() => rm(outboxDir, { recursive: true, force: true }));
     const identityConfig = loadIdentityConfig({
@@ -106,6 +122,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       JWT_ISSUER: auth.issuer,
       JWT_AUDIENCE: auth.audience,
       MAIL_OUTBOX_DIR: outboxDir,
+      OAUTH_CALLBACK_BASE_URL: gatewayOrigin,
       ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
       ...options.identityEnv,
     });
@@ -142,6 +159,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
         logger,
         // Each app's context type differs; startHttpService only needs the endpoint shape.
         graphql: app as typeof apps.identity,
+        ...(app.routes ? { routes: app.routes } : {}),
         readinessChecks: {},
       });
     }
@@ -165,7 +183,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       production: false,
       playground: true,
       host: '127.0.0.1',
-      port: 0,
+      port: gatewayPort,
     });
     started.push(() => gateway.stop());
 

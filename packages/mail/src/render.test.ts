@@ -44,6 +44,24 @@ const examples: { [T in MailTemplateName]: { data: MailTemplateData<T>; link?: s
     },
     link: 'https://id.example.com/security',
   },
+  'mfa-code': { data: { name: 'Ada', code: '042917', expiresInMinutes: 5 } },
+  'mfa-enabled': {
+    data: {
+      method: 'an authenticator app',
+      at: new Date('2026-11-28T17:05:00Z'),
+      ip: '203.0.113.7',
+      manageUrl: 'https://id.example.com/account/security',
+    },
+    link: 'https://id.example.com/account/security',
+  },
+  'mfa-disabled': {
+    data: { at: '2026-11-28T17:05:00.000Z', resetUrl: 'https://id.example.com/forgot-password' },
+    link: 'https://id.example.com/forgot-password',
+  },
+  'backup-codes-low': {
+    data: { remaining: 2, manageUrl: 'https://id.example.com/account/security' },
+    link: 'https://id.example.com/account/security',
+  },
 };
 
 function render<T extends MailTemplateName>(template: T, data: MailTemplateData<T>, productName?: string) {
@@ -142,6 +160,48 @@ describe('renderMail', () => {
     expect(render('welcome', { name: 'Grace' }, 'Acme').text).toMatch(/^Welcome to Acme\n\nHi Grace,/);
     expect(render('welcome', {}).text).toMatch(/^Welcome to Gatehouse\n\nHi,/);
     expect(render('welcome', {}).html).not.toContain('href=');
+  });
+});
+
+describe('multi-factor mails', () => {
+  it('mfa-code: shows the code on its own line, keeps it out of the subject and states the expiry', () => {
+    const mail = render('mfa-code', { code: '042917', expiresInMinutes: 5 });
+    expect(mail.subject).toBe('Your Gatehouse verification code');
+    expect(mail.subject).not.toContain('042917');
+    expect(mail.text).toContain('\n\n042917\n\n');
+    expect(mail.html).toContain('>042917</p>');
+    expect(mail.text).toContain('expires in 5 minutes and works once');
+    expect(extractLinks(mail.text)).toEqual([]);
+  });
+
+  it.each(['12345', '123456789', '12a456', ' 123456'])('mfa-code refuses the code %j', (code) => {
+    expect(() => render('mfa-code', { code, expiresInMinutes: 5 })).toThrow(ValidationError);
+  });
+
+  it('mfa-enabled and mfa-disabled say when and from where', () => {
+    const enabled = render('mfa-enabled', {
+      name: 'Grace',
+      method: 'text messages to +*******4567',
+      at: '2026-11-28T17:05:00Z',
+      ip: '203.0.113.7',
+      device: 'Firefox on Linux',
+    });
+    expect(enabled.subject).toBe('Two-step verification is on for your Gatehouse account');
+    expect(enabled.text).toContain('a second step with text messages to +*******4567');
+    expect(enabled.text).toContain(
+      'When: 28 Nov 2026, 17:05 UTC\nDevice: Firefox on Linux\nIP address: 203.0.113.7',
+    );
+    const disabled = render('mfa-disabled', { at: new Date('2026-11-28T17:05:00Z') }, 'Acme');
+    expect(disabled.subject).toBe('Two-step verification was turned off for your Acme account');
+    expect(disabled.text).toContain('your other devices were signed out');
+    expect(disabled.html).not.toContain('href=');
+  });
+
+  it('backup-codes-low counts what is left, and says so when none is', () => {
+    expect(render('backup-codes-low', { remaining: 1 }).text).toContain('only 1 unused backup code left.');
+    expect(render('backup-codes-low', { remaining: 2 }).text).toContain('only 2 unused backup codes left.');
+    expect(render('backup-codes-low', { remaining: 0 }).text).toContain('You have used all backup codes');
+    expect(() => render('backup-codes-low', { remaining: -1 })).toThrow(ValidationError);
   });
 });
 

@@ -84,6 +84,39 @@ export const mailTemplateSchemas = {
     /** Where the user can review and end sessions. */
     manageSessionsUrl: link.optional(),
   }),
+  /** A one-time code for a second factor (sign-in, enrolling the address, turning MFA off). */
+  'mfa-code': z.object({
+    name,
+    code: z.string().regex(/^\d{6,8}$/, { error: 'must be 6 to 8 digits' }),
+    expiresInMinutes: z.number().int().min(1).max(60),
+  }),
+  'mfa-enabled': z.object({
+    name,
+    at: instant,
+    /** The factor that turned it on, as a person would say it: `an authenticator app`. */
+    method: line,
+    ip: ip.optional(),
+    device: line.optional(),
+    location: line.optional(),
+    /** Where the user manages two-step verification. */
+    manageUrl: link.optional(),
+  }),
+  'mfa-disabled': z.object({
+    name,
+    at: instant,
+    ip: ip.optional(),
+    device: line.optional(),
+    location: line.optional(),
+    /** Where to reset the password if the change was not the user's doing. */
+    resetUrl: link.optional(),
+  }),
+  'backup-codes-low': z.object({
+    name,
+    /** Unused backup codes left. */
+    remaining: z.number().int().min(0).max(100),
+    /** Where the user creates a new set. */
+    manageUrl: link.optional(),
+  }),
 } as const;
 
 type Schemas = typeof mailTemplateSchemas;
@@ -260,6 +293,93 @@ export const mailContent: ContentBuilders = {
       },
       ...(data.manageSessionsUrl
         ? [{ kind: 'button', label: 'Review your sessions', url: data.manageSessionsUrl } as const]
+        : []),
+    ],
+  }),
+
+  // The code stays out of the subject: subjects show on lock screens and in notification previews.
+  'mfa-code': (data, product) => ({
+    subject: `Your ${product} verification code`,
+    blocks: [
+      { kind: 'heading', text: 'Your verification code' },
+      greeting(data.name),
+      { kind: 'paragraph', text: `Enter this code to confirm it is you on ${product}:` },
+      { kind: 'paragraph', text: data.code },
+      {
+        kind: 'paragraph',
+        text:
+          `The code expires in ${plural(data.expiresInMinutes, 'minute')} and works once. ` +
+          `Never share it: ${product} will never ask you for it.`,
+      },
+      {
+        kind: 'paragraph',
+        text: 'If you did not ask for a code, someone may know your password: change it now.',
+      },
+    ],
+  }),
+
+  'mfa-enabled': (data, product) => ({
+    subject: `Two-step verification is on for your ${product} account`,
+    blocks: [
+      { kind: 'heading', text: 'Two-step verification is on' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `Signing in to your ${product} account now needs a second step with ${data.method}. ` +
+          'Keep your backup codes somewhere safe: they get you in if you lose it.',
+      },
+      whereAndWhen(data),
+      {
+        kind: 'paragraph',
+        text: 'If you did not turn this on, someone else may control your account: reset your password now.',
+      },
+      ...(data.manageUrl
+        ? [{ kind: 'button', label: 'Manage two-step verification', url: data.manageUrl } as const]
+        : []),
+    ],
+  }),
+
+  'mfa-disabled': (data, product) => ({
+    subject: `Two-step verification was turned off for your ${product} account`,
+    blocks: [
+      { kind: 'heading', text: 'Two-step verification is off' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `Your ${product} account no longer asks for a second step at sign-in. Its authenticator, ` +
+          'phone and backup codes were removed, and your other devices were signed out.',
+      },
+      whereAndWhen(data),
+      {
+        kind: 'paragraph',
+        text: 'If you did not do this, reset your password now and turn two-step verification back on.',
+      },
+      ...(data.resetUrl ? [{ kind: 'button', label: 'Reset password', url: data.resetUrl } as const] : []),
+    ],
+  }),
+
+  'backup-codes-low': (data, product) => ({
+    subject: `You are running out of ${product} backup codes`,
+    blocks: [
+      { kind: 'heading', text: 'You are running out of backup codes' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          data.remaining === 0
+            ? `You have used all backup codes of your ${product} account.`
+            : `Your ${product} account has only ${plural(data.remaining, 'unused backup code')} left.`,
+      },
+      {
+        kind: 'paragraph',
+        text:
+          'Create a new set while you can still sign in, and keep it somewhere safe. ' +
+          'If you did not use a backup code recently, change your password now.',
+      },
+      ...(data.manageUrl
+        ? [{ kind: 'button', label: 'Create new backup codes', url: data.manageUrl } as const]
         : []),
     ],
   }),

@@ -72,6 +72,7 @@ export {
   startSubgraph,
   type RunningSubgraph,
   type StartSubgraphOptions,
+  type SubgraphEndpoint,
   type SubgraphEnvPrefix,
   type SubgraphRuntime,
 } from './run-subgraph';

@@ -4,7 +4,13 @@ import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { createAccessTokenVerifier } from './auth';
 import type { BaseContext } from './context';
-import { GRAPHQL_PATH, startHttpService, type GraphQLEndpoint, type ReadinessCheck } from './http-server';
+import {
+  GRAPHQL_PATH,
+  startHttpService,
+  type GraphQLEndpoint,
+  type ReadinessCheck,
+  type RouteHandler,
+} from './http-server';
 import { createSessionActivityRecorder, createSessionLivenessQuery } from './session-liveness';
 import { createSessionStatusChecker, type SessionCheck } from './session-status';
 import type { SubgraphAppDependencies } from './subgraph-app';
@@ -12,12 +18,17 @@ import type { SubgraphAppDependencies } from './subgraph-app';
 /** The prefix of a subgraph's variables (`IDENTITY_PORT`, `IDENTITY_HOST`); also picks its default port. */
 export type SubgraphEnvPrefix = Exclude<keyof typeof DEFAULT_PORTS, 'GATEWAY'>;
 
+/** What a subgraph serves: GraphQL, and optionally plain HTTP routes (checked before GraphQL). */
+export interface SubgraphEndpoint<C extends BaseContext> extends GraphQLEndpoint<C> {
+  routes?: RouteHandler;
+}
+
 export interface StartSubgraphOptions<C extends BaseContext> {
   /** Service name for logs, e.g. `access-control`. */
   name: string;
   envPrefix: SubgraphEnvPrefix;
   /** May be async: a subgraph can open its own resources first and register their shutdown with `onStop`. */
-  createApp(runtime: SubgraphRuntime): GraphQLEndpoint<C> | Promise<GraphQLEndpoint<C>>;
+  createApp(runtime: SubgraphRuntime): SubgraphEndpoint<C> | Promise<SubgraphEndpoint<C>>;
   env?: NodeJS.ProcessEnv;
   /**
    * A store shared by every service of this process (the root start script without Redis), so a revocation
@@ -129,6 +140,7 @@ export async function startSubgraph<C extends BaseContext>(
       port: config.http[`${envPrefix}_PORT` as const],
       logger,
       graphql: app,
+      ...(app.routes ? { routes: app.routes } : {}),
       readinessChecks,
     });
     return {

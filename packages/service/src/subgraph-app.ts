@@ -5,7 +5,7 @@ import { createSubgraphApolloServer, type SubgraphApolloServerOptions } from './
 import type { AccessTokenVerifier } from './auth';
 import { buildBaseContext, type BaseContext } from './context';
 import type { SessionCheck } from './session-status';
-import type { GraphQLEndpoint } from './http-server';
+import type { GraphQLEndpoint, RouteHandler } from './http-server';
 
 /** What every subgraph's `createApp` is given: the same for `main`, the start script and tests. */
 export interface SubgraphAppDependencies {
@@ -23,6 +23,8 @@ export interface SubgraphAppDependencies {
 
 export interface SubgraphApp<C extends BaseContext> extends GraphQLEndpoint<C> {
   server: ApolloServer<C>;
+  /** Plain HTTP routes the subgraph serves besides GraphQL (e.g. identity's OAuth redirects). */
+  routes?: RouteHandler;
   /** Builds the context for an already-authenticated request (tests using `executeOperation`). */
   contextFor(base: BaseContext): C;
 }

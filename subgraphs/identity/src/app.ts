@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
 import {
   createSubgraphApp,
   type BaseContext,
+  type RouteHandler,
   type SubgraphApp,
   type SubgraphAppDependencies,
 } from '@gatehouse/service';
@@ -13,7 +12,8 @@ import { createUserRepository } from './repositories/user.repository';
 import { resolvers } from './resolvers';
 import type { IdentityServices } from './runtime';
 import { typeDefs } from './schema';
-import type { ClientInfo } from './services/client-info';
+import { clientFrom, type ClientInfo } from './services/client-info';
+import { createOAuthRoutes } from './oauth';
 import { createUserService } from './services/user.service';
 
 export interface AppDependencies extends SubgraphAppDependencies {
@@ -21,20 +21,6 @@ export interface AppDependencies extends SubgraphAppDependencies {
   identity: IdentityServices;
 }
 export type App = SubgraphApp<Context>;
-
-/**
- * The caller as the gateway reports it. Subgraphs are reachable only from the gateway, which sets
- * X-Forwarded-For; a direct caller is identified by its socket address. Used for sessions, audit and mail,
- * never for authorization.
- */
-export function clientFrom(req: IncomingMessage, requestId: string): ClientInfo {
-  const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  const candidate = first || req.socket.remoteAddress || null;
-  const ip = candidate && isIP(candidate.replace(/^::ffff:/, '')) ? candidate.replace(/^::ffff:/, '') : null;
-  const userAgent = req.headers['user-agent'] ?? null;
-  return { ip, userAgent, requestId };
-}
 
 /** Wires repositories and services into the subgraph's ApolloServer. No I/O happens until a request arrives. */
 export function createApp(deps: AppDependencies): App {
@@ -52,6 +38,7 @@ export function createApp(deps: AppDependencies): App {
     };
   }
 
+  let oauthRoutes: RouteHandler | undefined;
   const app = createSubgraphApp({
     typeDefs,
     resolvers,
@@ -61,6 +48,13 @@ export function createApp(deps: AppDependencies): App {
   });
   return {
     ...app,
+    // The OAuth redirects browsers follow (start, provider callback), reached through the gateway's /auth/oauth/.
+    // Built on the first request, like everything else here.
+    routes: (req, res, requestId) =>
+      (oauthRoutes ??= createOAuthRoutes(deps.identity.oauth, {
+        logger: deps.logger.child({ module: 'oauth-routes' }),
+        clientFrom,
+      }))(req, res, requestId),
     context: async (input) => ({
       ...(await app.context(input)),
       client: clientFrom(input.req, input.requestId),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { concerns, loadConfig, type ConfigOf } from '@gatehouse/config';
+import { mfaConcern } from './mfa/config';
+import { oauthConcern } from './oauth/config';
 
 const CAPTCHA_PROVIDERS = ['none', 'hcaptcha', 'recaptcha', 'turnstile'] as const;
 
@@ -64,6 +66,8 @@ export const identityConcerns = {
   mail: concerns.mail,
   captcha,
   security,
+  mfa: mfaConcern,
+  oauth: oauthConcern,
 };
 
 export type IdentityConfig = ConfigOf<typeof identityConcerns>;

@@ -7,6 +7,8 @@ import type { Logger } from '@gatehouse/logger';
 import { createMailer, createMailTransport, startMailWorker, startStaleDeliverySweep } from '@gatehouse/mail';
 import { createAccessTokenSigner, createKeyRing } from '@gatehouse/service';
 import { AuditAction, createAuditLog } from './audit';
+import { createMfaService, createSmsSender, type MfaService } from './mfa';
+import { createOAuthService, type OAuthService } from './oauth';
 import type { IdentityConfig } from './config';
 import {
   createCaptchaVerifier,
@@ -37,6 +39,8 @@ export interface IdentityServices {
   registration: RegistrationService;
   signIn: SignInService;
   password: PasswordService;
+  mfa: MfaService;
+  oauth: OAuthService;
 }
 
 export interface CreateIdentityServicesOptions {
@@ -145,22 +149,53 @@ export async function createIdentityServices(
   });
   const policy = createPasswordPolicy();
   const publicUrl = config.mail.PUBLIC_URL;
-  const services: IdentityServices = {
-    registration: createRegistrationService({
-      accounts,
-      users: createUserRepository(prisma),
-      verificationTokens: createVerificationTokenRepository(prisma),
-      hasher,
-      policy,
-      captcha: createCaptchaVerifier({
-        provider: config.captcha.CAPTCHA_PROVIDER,
-        ...(config.captcha.CAPTCHA_SECRET ? { secret: config.captcha.CAPTCHA_SECRET } : {}),
-        ...(config.captcha.CAPTCHA_VERIFY_URL ? { verifyUrl: config.captcha.CAPTCHA_VERIFY_URL } : {}),
-      }),
-      mailer,
-      audit,
-      publicUrl,
+  const registration = createRegistrationService({
+    accounts,
+    users: createUserRepository(prisma),
+    verificationTokens: createVerificationTokenRepository(prisma),
+    hasher,
+    policy,
+    captcha: createCaptchaVerifier({
+      provider: config.captcha.CAPTCHA_PROVIDER,
+      ...(config.captcha.CAPTCHA_SECRET ? { secret: config.captcha.CAPTCHA_SECRET } : {}),
+      ...(config.captcha.CAPTCHA_VERIFY_URL ? { verifyUrl: config.captcha.CAPTCHA_VERIFY_URL } : {}),
     }),
+    mailer,
+    audit,
+    publicUrl,
+  });
+  const oauth = createOAuthService({
+    prisma,
+    kv,
+    cipher,
+    audit,
+    config: config.oauth,
+    requestEmailVerification: (email) => registration.resendVerificationEmail(email),
+    // The callback hands the app a one-time code; the signed-in app finishes the link, so a link is bound to the
+    // browser that started it (no login CSRF into someone else's account).
+    linkCompletion: 'app',
+    logger: logger.child({ module: 'oauth' }),
+  });
+  const mfa = createMfaService({
+    prisma,
+    kv,
+    events,
+    mailer,
+    cipher,
+    accounts,
+    hasher,
+    guard,
+    audit,
+    sessions,
+    sms: createSmsSender(config.mfa),
+    issuer: config.mfa.MFA_ISSUER,
+    publicUrl,
+    logger: logger.child({ module: 'mfa' }),
+  });
+  const services: IdentityServices = {
+    registration,
+    mfa,
+    oauth,
     signIn: createSignInService({
       accounts,
       hasher,
@@ -170,6 +205,8 @@ export async function createIdentityServices(
       signer,
       mailer,
       audit,
+      mfa,
+      oauth,
       newSignInAlerts: config.security.NEW_SIGN_IN_ALERT_DAYS > 0,
       publicUrl,
       logger: logger.child({ module: 'sign-in' }),

@@ -29,6 +29,11 @@ export type AuthPayload = {
   /** When `accessToken` expires. */
   accessTokenExpiresAt: Scalars['DateTime']['output'];
   /**
+   * Set when a backup code finished this sign-in: how many unused backup codes remain. At 2 or fewer, ask the
+   * user to regenerate them (`regenerateBackupCodes`).
+   */
+  backupCodesRemaining?: Maybe<Scalars['Int']['output']>;
+  /**
    * Opaque, single-use refresh token (30 days). Each use returns a new one; presenting a used one ends the
    * session.
    */
@@ -61,6 +66,17 @@ export type FieldError = {
   message: Scalars['String']['output'];
 };
 
+/** A provider identity linked to the viewer's account. */
+export type LinkedOAuthAccount = {
+  __typename?: 'LinkedOAuthAccount';
+  /** The email address the provider reported, if any. */
+  email?: Maybe<Scalars['String']['output']>;
+  /** When the provider was linked. */
+  linkedAt: Scalars['DateTime']['output'];
+  /** Provider key, e.g. `github`. */
+  provider: Scalars['String']['output'];
+};
+
 /** Input of `login`. */
 export type LoginInput = {
   /** Email address of the account. */
@@ -69,19 +85,82 @@ export type LoginInput = {
   password: Scalars['String']['input'];
 };
 
-/** Outcome of `login`: tokens, or (with multi-factor authentication, not implemented yet) a challenge. */
+/**
+ * Outcome of `login` and `completeOAuthLogin`: tokens, or a challenge for the second factor when the account has
+ * multi-factor authentication on.
+ */
 export type LoginResult = AuthPayload | MfaChallenge;
 
 /**
- * A second factor is required to finish signing in. Part of `LoginResult` so clients can handle it already;
- * not returned yet: multi-factor authentication is not implemented.
+ * The password (or the social sign-in) was right; a second factor is required to finish signing in. Send one of
+ * `methods` with `verifyMfa` before `expiresAt`.
  */
 export type MfaChallenge = {
   __typename?: 'MfaChallenge';
-  /** Opaque id of the pending sign-in, to send with the second factor. */
-  challengeId: Scalars['ID']['output'];
   /** When the challenge stops being accepted. */
   expiresAt: Scalars['DateTime']['output'];
+  /** The second factors the account can use; `BACKUP_CODE` is always among them. */
+  methods: Array<MfaMethod>;
+  /** Opaque, single-use token of this pending sign-in, to send with the second factor. Valid 5 minutes. */
+  mfaToken: Scalars['String']['output'];
+};
+
+/** Where a code was sent, for `sendMfaCode` and SMS or email enrollment. */
+export type MfaCodeSent = {
+  __typename?: 'MfaCodeSent';
+  /** The phone number or email address, masked (e.g. `+*******4567`, `a***@example.com`). */
+  destination: Scalars['String']['output'];
+  /** When the code stops being accepted (5 minutes). */
+  expiresAt: Scalars['DateTime']['output'];
+};
+
+/** A confirmed second factor. */
+export type MfaEnrollmentResult = {
+  __typename?: 'MfaEnrollmentResult';
+  /**
+   * The 10 backup codes, when this factor turned multi-factor authentication on. Shown only this once: ask the
+   * user to store them. Null when the account already had a second factor.
+   */
+  backupCodes?: Maybe<Array<Scalars['String']['output']>>;
+  /** Whether multi-factor authentication is on for the account now. */
+  mfaEnabled: Scalars['Boolean']['output'];
+};
+
+/** A second factor of the viewer. */
+export type MfaFactor = {
+  __typename?: 'MfaFactor';
+  /** Masked phone number or email address (SMS and email factors). */
+  destination?: Maybe<Scalars['String']['output']>;
+  /** Identifier of the factor. */
+  id: Scalars['ID']['output'];
+  /** When the factor last finished a sign-in. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Kind of factor. */
+  type: MfaMethod;
+  /** When the factor was confirmed. */
+  verifiedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** A way to prove the second factor. */
+export type MfaMethod =
+  /** One of the single-use backup codes shown when multi-factor authentication was turned on. */
+  | 'BACKUP_CODE'
+  /** A 6-digit code sent by email (`sendMfaCode` first). */
+  | 'EMAIL'
+  /** A 6-digit code sent by text message (`sendMfaCode` first). */
+  | 'SMS'
+  /** A 6-digit code from an authenticator app (TOTP, RFC 6238). */
+  | 'TOTP';
+
+/** The viewer's multi-factor authentication settings. */
+export type MfaStatus = {
+  __typename?: 'MfaStatus';
+  /** Unused backup codes. */
+  backupCodesRemaining: Scalars['Int']['output'];
+  /** Whether signing in needs a second factor. */
+  enabled: Scalars['Boolean']['output'];
+  /** Confirmed factors. */
+  factors: Array<MfaFactor>;
 };
 
 /** The root of all write operations. */
@@ -93,6 +172,45 @@ export type Mutation = {
    * the lockout. Requires an access token.
    */
   changePassword: PasswordChangePayload;
+  /**
+   * Finishes linking a provider with the `code` and the kept `state` of the link flow's redirect. Refused with
+   * CONFLICT and reason `OAUTH_ACCOUNT_LINKED_ELSEWHERE` (that provider identity belongs to another account) or
+   * `OAUTH_PROVIDER_ALREADY_LINKED` (the viewer already linked this provider), and UNAUTHENTICATED
+   * (`OAUTH_STATE_INVALID`, `OAUTH_CODE_INVALID`) when the code or state is not the viewer's.
+   */
+  completeOAuthLink: LinkedOAuthAccount;
+  /**
+   * Finishes a social sign-in with the `code` and the `state` the callback redirected with (the state must be
+   * the one this browser kept from `startOAuth`). Returns tokens, or an `MfaChallenge` when the account has
+   * multi-factor authentication on. Fails with UNAUTHENTICATED and reason `OAUTH_STATE_INVALID` or
+   * `OAUTH_CODE_INVALID`.
+   */
+  completeOAuthLogin: LoginResult;
+  /** Confirms the email factor with the mailed code. */
+  confirmEmailMfa: MfaEnrollmentResult;
+  /** Confirms the phone number with the code sent to it. */
+  confirmSmsMfa: MfaEnrollmentResult;
+  /**
+   * Confirms the authenticator app with a current code. The first confirmed factor turns multi-factor
+   * authentication on and returns the backup codes.
+   */
+  confirmTotp: MfaEnrollmentResult;
+  /**
+   * Turns multi-factor authentication off: needs the current password and a valid code, removes every factor and
+   * backup code, ends the viewer's other sessions and mails a notice.
+   */
+  disableMfa: Scalars['Boolean']['output'];
+  /** Starts adding the account's email address as a second factor: a code is mailed to it. */
+  enrollEmailMfa: MfaCodeSent;
+  /** Starts adding a phone number (E.164, e.g. `+14155550123`) as a second factor: a code is sent to it. */
+  enrollSmsMfa: MfaCodeSent;
+  /** Starts adding an authenticator app: a new secret, inactive until `confirmTotp`. Requires an access token. */
+  enrollTotp: TotpEnrollment;
+  /**
+   * Starts linking another provider to the viewer's account. The provider's callback redirects to `redirectUri`
+   * with `code` and `state` (or `error`); finish with `completeOAuthLink` in the same browser, signed in.
+   */
+  linkOAuthAccount: OAuthStart;
   /**
    * Signs in with email and password. Every failure is UNAUTHENTICATED with reason `INVALID_CREDENTIALS`
    * (wrong email or password, or a locked account), except, after a correct password, `ACCOUNT_NOT_VERIFIED`
@@ -110,6 +228,11 @@ export type Mutation = {
    * already used: the whole session is ended).
    */
   refreshToken: AuthPayload;
+  /**
+   * Replaces every backup code with 10 new ones (shown only this once). Requires the current password; a wrong
+   * one counts toward the lockout.
+   */
+  regenerateBackupCodes: Array<Scalars['String']['output']>;
   /**
    * Creates an unverified account and mails a verification link (valid 24 hours). Registering an email that
    * already has an account answers the same and mails its owner instead.
@@ -143,17 +266,111 @@ export type Mutation = {
    */
   revokeSession: Scalars['Boolean']['output'];
   /**
+   * Sends a 6-digit code (valid 5 minutes) for a pending challenge by text message or email. At most 3 sends per
+   * 5 minutes (RATE_LIMITED, reason `MFA_CODE_SEND_LIMIT`).
+   */
+  sendMfaCode: MfaCodeSent;
+  /**
+   * Sends a code to the viewer's SMS or email factor, for `disableMfa` when no authenticator app or backup code is
+   * at hand. At most 3 sends per 5 minutes.
+   */
+  sendMfaVerificationCode: MfaCodeSent;
+  /**
+   * Starts signing in (or up) with a provider: returns the authorization URL to send the browser to. The provider
+   * sends it back to `/auth/oauth/<provider>/callback`, which redirects to `redirectUri` with `code` and `state`
+   * (or `error`). Fails with BAD_USER_INPUT and reason `OAUTH_PROVIDER_UNAVAILABLE` or
+   * `OAUTH_REDIRECT_URI_NOT_ALLOWED`. Browsers without script can use `GET /auth/oauth/<provider>/start`.
+   */
+  startOAuth: OAuthStart;
+  /**
+   * Unlinks a provider from the viewer's account. Refused (BAD_USER_INPUT, `OAUTH_LAST_SIGN_IN_METHOD`) when it is
+   * the only way left to sign in.
+   */
+  unlinkOAuthAccount: Scalars['Boolean']['output'];
+  /**
    * Proves ownership of the email address with the token from the verification link and activates the
    * account. Returns the verified user. Fails with BAD_USER_INPUT and reason `VERIFICATION_TOKEN_INVALID`,
    * `VERIFICATION_TOKEN_EXPIRED` or `VERIFICATION_TOKEN_USED`.
    */
   verifyEmail: User;
+  /**
+   * Finishes a sign-in that returned an `MfaChallenge`, with a code of one of its `methods` (or a backup code).
+   * Issues tokens and a session exactly like `login`. Fails with UNAUTHENTICATED and reason `MFA_CODE_INVALID`
+   * (counted: 5 wrong codes end the challenge and count toward the account lockout) or `MFA_CHALLENGE_INVALID`
+   * (unknown, used or expired token).
+   */
+  verifyMfa: AuthPayload;
 };
 
 
 /** The root of all write operations. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
+};
+
+
+/** The root of all write operations. */
+export type MutationCompleteOAuthLinkArgs = {
+  code: Scalars['String']['input'];
+  state: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationCompleteOAuthLoginArgs = {
+  code: Scalars['String']['input'];
+  state: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationConfirmEmailMfaArgs = {
+  code: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationConfirmSmsMfaArgs = {
+  code: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationConfirmTotpArgs = {
+  code: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationDisableMfaArgs = {
+  code: Scalars['String']['input'];
+  password: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationEnrollEmailMfaArgs = {
+  password?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** The root of all write operations. */
+export type MutationEnrollSmsMfaArgs = {
+  password?: InputMaybe<Scalars['String']['input']>;
+  phoneNumber: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationEnrollTotpArgs = {
+  password?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** The root of all write operations. */
+export type MutationLinkOAuthAccountArgs = {
+  provider: Scalars['String']['input'];
+  redirectUri: Scalars['String']['input'];
 };
 
 
@@ -172,6 +389,12 @@ export type MutationLogoutArgs = {
 /** The root of all write operations. */
 export type MutationRefreshTokenArgs = {
   refreshToken: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationRegenerateBackupCodesArgs = {
+  password: Scalars['String']['input'];
 };
 
 
@@ -206,8 +429,62 @@ export type MutationRevokeSessionArgs = {
 
 
 /** The root of all write operations. */
+export type MutationSendMfaCodeArgs = {
+  method: MfaMethod;
+  mfaToken: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationSendMfaVerificationCodeArgs = {
+  method: MfaMethod;
+};
+
+
+/** The root of all write operations. */
+export type MutationStartOAuthArgs = {
+  provider: Scalars['String']['input'];
+  redirectUri: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationUnlinkOAuthAccountArgs = {
+  provider: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
 export type MutationVerifyEmailArgs = {
   token: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationVerifyMfaArgs = {
+  code: Scalars['String']['input'];
+  mfaToken: Scalars['String']['input'];
+};
+
+/** A social or OpenID Connect sign-in provider this deployment offers. */
+export type OAuthProviderInfo = {
+  __typename?: 'OAuthProviderInfo';
+  /** Name to show on the button, e.g. `Google`. */
+  displayName: Scalars['String']['output'];
+  /** Provider key for `startOAuth`: `google`, `facebook`, `github`, or `oidc-<name>`. */
+  key: Scalars['String']['output'];
+};
+
+/** A started OAuth flow: send the browser to `authorizationUrl`. */
+export type OAuthStart = {
+  __typename?: 'OAuthStart';
+  /** The provider's authorization URL (state, PKCE challenge and nonce included). */
+  authorizationUrl: Scalars['String']['output'];
+  /**
+   * The flow's state. Keep it (e.g. in sessionStorage) and send it with `completeOAuthLogin`: a sign-in result is
+   * only handed to the browser that started the flow.
+   */
+  state: Scalars['String']['output'];
 };
 
 /**
@@ -231,8 +508,14 @@ export type Query = {
   __typename?: 'Query';
   /** The signed-in user (the viewer), or `null` when the request carries no valid access token. */
   me?: Maybe<User>;
+  /** The viewer's multi-factor authentication settings. */
+  myMfa: MfaStatus;
+  /** The providers linked to the viewer's account. */
+  myOAuthAccounts: Array<LinkedOAuthAccount>;
   /** The viewer's live sessions, most recently active first, the current one marked. */
   mySessions: Array<Session>;
+  /** The social and OpenID Connect providers this deployment offers (an unconfigured provider is not listed). */
+  oauthProviders: Array<OAuthProviderInfo>;
   /** A user by id. Readable by that user and by administrators; `null` when no such user exists. */
   user?: Maybe<User>;
 };
@@ -305,6 +588,17 @@ export type Session = {
   os?: Maybe<Scalars['String']['output']>;
   /** When the user signed in on this device. */
   signedInAt: Scalars['DateTime']['output'];
+};
+
+/** A started authenticator-app enrollment: show the QR code (or the secret), then confirm with `confirmTotp`. */
+export type TotpEnrollment = {
+  __typename?: 'TotpEnrollment';
+  /** The `otpauth://totp/...` URI the QR code holds. */
+  otpauthUri: Scalars['String']['output'];
+  /** The QR code as a PNG `data:` URL, ready for an `<img src>`. */
+  qrCode: Scalars['String']['output'];
+  /** The shared secret in base32, for typing into an authenticator app by hand. */
+  secret: Scalars['String']['output'];
 };
 
 /**
@@ -440,22 +734,31 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = Reso
 export type ResolversTypes = ResolversObject<{
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ChangePasswordInput: ChangePasswordInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   FieldError: ResolverTypeWrapper<FieldError>;
+  LinkedOAuthAccount: ResolverTypeWrapper<LinkedOAuthAccount>;
   LoginInput: LoginInput;
   LoginResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['LoginResult']>;
   MfaChallenge: ResolverTypeWrapper<MfaChallenge>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  MfaCodeSent: ResolverTypeWrapper<MfaCodeSent>;
+  MfaEnrollmentResult: ResolverTypeWrapper<MfaEnrollmentResult>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  MfaFactor: ResolverTypeWrapper<MfaFactor>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  MfaMethod: MfaMethod;
+  MfaStatus: ResolverTypeWrapper<MfaStatus>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  OAuthProviderInfo: ResolverTypeWrapper<OAuthProviderInfo>;
+  OAuthStart: ResolverTypeWrapper<OAuthStart>;
   PasswordChangePayload: ResolverTypeWrapper<PasswordChangePayload>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   RegisterPayload: ResolverTypeWrapper<RegisterPayload>;
   ResetPasswordInput: ResetPasswordInput;
   Session: ResolverTypeWrapper<Session>;
+  TotpEnrollment: ResolverTypeWrapper<TotpEnrollment>;
   User: ResolverTypeWrapper<UserModel>;
   UserStatus: UserStatus;
 }>;
@@ -464,28 +767,37 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   String: Scalars['String']['output'];
+  Int: Scalars['Int']['output'];
   ChangePasswordInput: ChangePasswordInput;
   DateTime: Scalars['DateTime']['output'];
   FieldError: FieldError;
+  LinkedOAuthAccount: LinkedOAuthAccount;
   LoginInput: LoginInput;
   LoginResult: ResolversUnionTypes<ResolversParentTypes>['LoginResult'];
   MfaChallenge: MfaChallenge;
-  ID: Scalars['ID']['output'];
-  Mutation: Record<PropertyKey, never>;
+  MfaCodeSent: MfaCodeSent;
+  MfaEnrollmentResult: MfaEnrollmentResult;
   Boolean: Scalars['Boolean']['output'];
-  Int: Scalars['Int']['output'];
+  MfaFactor: MfaFactor;
+  ID: Scalars['ID']['output'];
+  MfaStatus: MfaStatus;
+  Mutation: Record<PropertyKey, never>;
+  OAuthProviderInfo: OAuthProviderInfo;
+  OAuthStart: OAuthStart;
   PasswordChangePayload: PasswordChangePayload;
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
   RegisterPayload: RegisterPayload;
   ResetPasswordInput: ResetPasswordInput;
   Session: Session;
+  TotpEnrollment: TotpEnrollment;
   User: UserModel;
 }>;
 
 export type AuthPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = ResolversObject<{
   accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   accessTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  backupCodesRemaining?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   refreshTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
@@ -502,28 +814,85 @@ export type FieldErrorResolvers<ContextType = Context, ParentType extends Resolv
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type LinkedOAuthAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LinkedOAuthAccount'] = ResolversParentTypes['LinkedOAuthAccount']> = ResolversObject<{
+  email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  linkedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type LoginResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LoginResult'] = ResolversParentTypes['LoginResult']> = ResolversObject<{
   __resolveType: TypeResolveFn<'AuthPayload' | 'MfaChallenge', ParentType, ContextType>;
 }>;
 
 export type MfaChallengeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MfaChallenge'] = ResolversParentTypes['MfaChallenge']> = ResolversObject<{
-  challengeId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  methods?: Resolver<Array<ResolversTypes['MfaMethod']>, ParentType, ContextType>;
+  mfaToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
+
+export type MfaCodeSentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MfaCodeSent'] = ResolversParentTypes['MfaCodeSent']> = ResolversObject<{
+  destination?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+}>;
+
+export type MfaEnrollmentResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MfaEnrollmentResult'] = ResolversParentTypes['MfaEnrollmentResult']> = ResolversObject<{
+  backupCodes?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
+  mfaEnabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type MfaFactorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MfaFactor'] = ResolversParentTypes['MfaFactor']> = ResolversObject<{
+  destination?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['MfaMethod'], ParentType, ContextType>;
+  verifiedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+}>;
+
+export type MfaStatusResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MfaStatus'] = ResolversParentTypes['MfaStatus']> = ResolversObject<{
+  backupCodesRemaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  factors?: Resolver<Array<ResolversTypes['MfaFactor']>, ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   changePassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
+  completeOAuthLink?: Resolver<ResolversTypes['LinkedOAuthAccount'], ParentType, ContextType, RequireFields<MutationCompleteOAuthLinkArgs, 'code' | 'state'>>;
+  completeOAuthLogin?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationCompleteOAuthLoginArgs, 'code' | 'state'>>;
+  confirmEmailMfa?: Resolver<ResolversTypes['MfaEnrollmentResult'], ParentType, ContextType, RequireFields<MutationConfirmEmailMfaArgs, 'code'>>;
+  confirmSmsMfa?: Resolver<ResolversTypes['MfaEnrollmentResult'], ParentType, ContextType, RequireFields<MutationConfirmSmsMfaArgs, 'code'>>;
+  confirmTotp?: Resolver<ResolversTypes['MfaEnrollmentResult'], ParentType, ContextType, RequireFields<MutationConfirmTotpArgs, 'code'>>;
+  disableMfa?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDisableMfaArgs, 'code' | 'password'>>;
+  enrollEmailMfa?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, Partial<MutationEnrollEmailMfaArgs>>;
+  enrollSmsMfa?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, RequireFields<MutationEnrollSmsMfaArgs, 'phoneNumber'>>;
+  enrollTotp?: Resolver<ResolversTypes['TotpEnrollment'], ParentType, ContextType, Partial<MutationEnrollTotpArgs>>;
+  linkOAuthAccount?: Resolver<ResolversTypes['OAuthStart'], ParentType, ContextType, RequireFields<MutationLinkOAuthAccountArgs, 'provider' | 'redirectUri'>>;
   login?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationLogoutArgs>>;
   refreshToken?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshTokenArgs, 'refreshToken'>>;
+  regenerateBackupCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType, RequireFields<MutationRegenerateBackupCodesArgs, 'password'>>;
   register?: Resolver<ResolversTypes['RegisterPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   requestPasswordReset?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestPasswordResetArgs, 'email'>>;
   resendVerificationEmail?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationResendVerificationEmailArgs, 'email'>>;
   resetPassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationResetPasswordArgs, 'input'>>;
   revokeOtherSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   revokeSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'id'>>;
+  sendMfaCode?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, RequireFields<MutationSendMfaCodeArgs, 'method' | 'mfaToken'>>;
+  sendMfaVerificationCode?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, RequireFields<MutationSendMfaVerificationCodeArgs, 'method'>>;
+  startOAuth?: Resolver<ResolversTypes['OAuthStart'], ParentType, ContextType, RequireFields<MutationStartOAuthArgs, 'provider' | 'redirectUri'>>;
+  unlinkOAuthAccount?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationUnlinkOAuthAccountArgs, 'provider'>>;
   verifyEmail?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'token'>>;
+  verifyMfa?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationVerifyMfaArgs, 'code' | 'mfaToken'>>;
+}>;
+
+export type OAuthProviderInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OAuthProviderInfo'] = ResolversParentTypes['OAuthProviderInfo']> = ResolversObject<{
+  displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type OAuthStartResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OAuthStart'] = ResolversParentTypes['OAuthStart']> = ResolversObject<{
+  authorizationUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type PasswordChangePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PasswordChangePayload'] = ResolversParentTypes['PasswordChangePayload']> = ResolversObject<{
@@ -533,7 +902,10 @@ export type PasswordChangePayloadResolvers<ContextType = Context, ParentType ext
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  myMfa?: Resolver<ResolversTypes['MfaStatus'], ParentType, ContextType>;
+  myOAuthAccounts?: Resolver<Array<ResolversTypes['LinkedOAuthAccount']>, ParentType, ContextType>;
   mySessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  oauthProviders?: Resolver<Array<ResolversTypes['OAuthProviderInfo']>, ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
 }>;
 
@@ -557,6 +929,12 @@ export type SessionResolvers<ContextType = Context, ParentType extends Resolvers
   signedInAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 }>;
 
+export type TotpEnrollmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TotpEnrollment'] = ResolversParentTypes['TotpEnrollment']> = ResolversObject<{
+  otpauthUri?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  qrCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -570,13 +948,21 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   FieldError?: FieldErrorResolvers<ContextType>;
+  LinkedOAuthAccount?: LinkedOAuthAccountResolvers<ContextType>;
   LoginResult?: LoginResultResolvers<ContextType>;
   MfaChallenge?: MfaChallengeResolvers<ContextType>;
+  MfaCodeSent?: MfaCodeSentResolvers<ContextType>;
+  MfaEnrollmentResult?: MfaEnrollmentResultResolvers<ContextType>;
+  MfaFactor?: MfaFactorResolvers<ContextType>;
+  MfaStatus?: MfaStatusResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  OAuthProviderInfo?: OAuthProviderInfoResolvers<ContextType>;
+  OAuthStart?: OAuthStartResolvers<ContextType>;
   PasswordChangePayload?: PasswordChangePayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RegisterPayload?: RegisterPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  TotpEnrollment?: TotpEnrollmentResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -39,6 +39,13 @@ export interface AccountRepository {
   /** Replaces the password (a new one, not a re-hash): sets `password_changed_at`. */
   setPassword(userId: string, passwordHash: string, at: Date): Promise<void>;
   recordSignIn(userId: string, at: Date): Promise<void>;
+  /**
+   * Registration over an account whose email nobody has proved yet: the newest registrant's password replaces the
+   * old one and provider links made with an unproved email are dropped, so whoever proves the address does not
+   * inherit credentials someone else planted (pre-account takeover). A no-op once the email is verified.
+   * @returns whether the account was still unverified.
+   */
+  replaceUnverifiedCredentials(userId: string, passwordHash: string, at: Date): Promise<boolean>;
   /** Marks the email verified and activates a PENDING_VERIFICATION account (other states are kept). */
   markEmailVerified(userId: string, at: Date): Promise<void>;
   accessClaims(userId: string): Promise<AccessClaims>;
@@ -102,6 +109,17 @@ export function createAccountRepository(prisma: PrismaClient): AccountRepository
     },
     async setPassword(userId, passwordHash, at) {
       await prisma.user.update({ where: { id: userId }, data: { passwordHash, passwordChangedAt: at } });
+    },
+    async replaceUnverifiedCredentials(userId, passwordHash, at) {
+      return prisma.$transaction(async (tx) => {
+        const updated = await tx.user.updateMany({
+          where: { id: userId, emailVerified: false, deletedAt: null },
+          data: { passwordHash, passwordChangedAt: at },
+        });
+        if (updated.count === 0) return false;
+        await tx.oAuthAccount.deleteMany({ where: { userId } });
+        return true;
+      });
     },
     async recordSignIn(userId, at) {
       await prisma.user.update({ where: { id: userId }, data: { lastLoginAt: at } });

@@ -1,5 +1,5 @@
 import type { LoginResultResolvers } from '../generated/graphql';
 
 export const LoginResult: LoginResultResolvers = {
-  __resolveType: (result) => ('challengeId' in result ? 'MfaChallenge' : 'AuthPayload'),
+  __resolveType: (result) => ('mfaToken' in result ? 'MfaChallenge' : 'AuthPayload'),
 };

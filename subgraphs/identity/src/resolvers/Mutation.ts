@@ -1,6 +1,8 @@
-import type { MutationResolvers } from '../generated/graphql';
-import type { IssuedTokens } from '../services/sign-in.service';
+import { AppError, ErrorCode } from '@gatehouse/errors';
+import type { MfaMethod, MutationResolvers } from '../generated/graphql';
+import type { IssuedTokens, SignInResult } from '../services/sign-in.service';
 import type { Context } from '../context';
+import { MfaErrorCode } from '../mfa';
 
 async function authPayload(tokens: IssuedTokens, ctx: Context) {
   ctx.authenticatedUserIds.add(tokens.userId);
@@ -15,6 +17,29 @@ async function authPayload(tokens: IssuedTokens, ctx: Context) {
   };
 }
 
+function enrollmentResult(result: { backupCodes: string[] | null }) {
+  // A confirmed factor always leaves MFA on: the first one turns it on, later ones keep it.
+  return { mfaEnabled: true, backupCodes: result.backupCodes };
+}
+
+async function loginResult(result: SignInResult, ctx: Context) {
+  if ('mfa' in result) {
+    return {
+      __typename: 'MfaChallenge' as const,
+      mfaToken: result.mfa.mfaToken,
+      methods: result.mfa.methods as MfaMethod[],
+      expiresAt: result.mfa.expiresAt,
+    };
+  }
+  return { __typename: 'AuthPayload' as const, ...(await authPayload(result.tokens, ctx)) };
+}
+
+/** The shield rule of these mutations guarantees a viewer; this only narrows the type. */
+function viewerOf(ctx: Context) {
+  if (!ctx.viewer) throw new Error('reached without a viewer');
+  return ctx.viewer;
+}
+
 export const Mutation: MutationResolvers = {
   register: (_parent, { input }, { identity, client }) => identity.registration.register(input, client),
   async verifyEmail(_parent, { token }, ctx) {
@@ -26,9 +51,89 @@ export const Mutation: MutationResolvers = {
     await identity.registration.resendVerificationEmail(email);
     return true;
   },
-  async login(_parent, { input }, ctx) {
-    const tokens = await ctx.identity.signIn.login(input, ctx.client);
-    return { __typename: 'AuthPayload' as const, ...(await authPayload(tokens, ctx)) };
+  login: async (_parent, { input }, ctx) =>
+    loginResult(await ctx.identity.signIn.login(input, ctx.client), ctx),
+  async verifyMfa(_parent, { mfaToken, code }, ctx) {
+    const { backupCodesRemaining, ...tokens } = await ctx.identity.signIn.verifyMfa(
+      mfaToken,
+      code,
+      ctx.client,
+    );
+    return { ...(await authPayload(tokens, ctx)), backupCodesRemaining };
+  },
+  async sendMfaCode(_parent, { mfaToken, method }, { identity, client }) {
+    if (method !== 'SMS' && method !== 'EMAIL') {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, 'Only SMS and EMAIL codes are sent', {
+        details: { reason: MfaErrorCode.MFA_METHOD_UNAVAILABLE },
+      });
+    }
+    return identity.mfa.sendChallengeCode(mfaToken, method, client);
+  },
+  enrollTotp: async (_parent, { password }, ctx) => {
+    const { userId } = viewerOf(ctx);
+    await ctx.identity.mfa.reauthenticate(userId, password, ctx.client);
+    const { secret, otpauthUri, qrCodeDataUrl } = await ctx.identity.mfa.enrollTotp(userId);
+    return { secret, otpauthUri, qrCode: qrCodeDataUrl };
+  },
+  confirmTotp: async (_parent, { code }, ctx) =>
+    enrollmentResult(await ctx.identity.mfa.confirmTotp(viewerOf(ctx).userId, code, ctx.client)),
+  async enrollSmsMfa(_parent, { phoneNumber, password }, ctx) {
+    const { userId } = viewerOf(ctx);
+    await ctx.identity.mfa.reauthenticate(userId, password, ctx.client);
+    return ctx.identity.mfa.enrollSms(userId, phoneNumber, ctx.client);
+  },
+  confirmSmsMfa: async (_parent, { code }, ctx) =>
+    enrollmentResult(await ctx.identity.mfa.confirmSms(viewerOf(ctx).userId, code, ctx.client)),
+  async enrollEmailMfa(_parent, { password }, ctx) {
+    const { userId } = viewerOf(ctx);
+    await ctx.identity.mfa.reauthenticate(userId, password, ctx.client);
+    return ctx.identity.mfa.enrollEmail(userId, ctx.client);
+  },
+  async sendMfaVerificationCode(_parent, { method }, ctx) {
+    if (method !== 'SMS' && method !== 'EMAIL') {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, 'Only SMS and EMAIL codes are sent', {
+        details: { reason: MfaErrorCode.MFA_METHOD_UNAVAILABLE },
+      });
+    }
+    return ctx.identity.mfa.sendVerificationCode(viewerOf(ctx).userId, method, ctx.client);
+  },
+  confirmEmailMfa: async (_parent, { code }, ctx) =>
+    enrollmentResult(await ctx.identity.mfa.confirmEmail(viewerOf(ctx).userId, code, ctx.client)),
+  regenerateBackupCodes: (_parent, { password }, ctx) =>
+    ctx.identity.mfa.regenerateBackupCodes(viewerOf(ctx).userId, password, ctx.client),
+  async disableMfa(_parent, { password, code }, ctx) {
+    const viewer = viewerOf(ctx);
+    await ctx.identity.mfa.disable(viewer.userId, viewer.sessionId ?? null, password, code, ctx.client);
+    return true;
+  },
+  async startOAuth(_parent, { provider, redirectUri }, { identity, client }) {
+    const { authorizationUrl, state } = await identity.oauth.start({
+      provider,
+      redirectUri,
+      binding: 'client',
+      client,
+    });
+    return { authorizationUrl, state };
+  },
+  completeOAuthLogin: async (_parent, { code, state }, ctx) =>
+    loginResult(await ctx.identity.signIn.completeOAuthLogin(code, state, ctx.client), ctx),
+  async linkOAuthAccount(_parent, { provider, redirectUri }, ctx) {
+    const { authorizationUrl, state } = await ctx.identity.oauth.start({
+      provider,
+      redirectUri,
+      binding: 'client',
+      linkUserId: viewerOf(ctx).userId,
+      client: ctx.client,
+    });
+    return { authorizationUrl, state };
+  },
+  async completeOAuthLink(_parent, { code, state }, ctx) {
+    const linked = await ctx.identity.oauth.completeLink(code, state, viewerOf(ctx).userId, ctx.client);
+    return { provider: linked.provider, email: linked.email, linkedAt: linked.linkedAt };
+  },
+  async unlinkOAuthAccount(_parent, { provider }, ctx) {
+    await ctx.identity.oauth.unlink(viewerOf(ctx).userId, provider, ctx.client);
+    return true;
   },
   async refreshToken(_parent, { refreshToken }, ctx) {
     return authPayload(await ctx.identity.signIn.refresh(refreshToken, ctx.client), ctx);

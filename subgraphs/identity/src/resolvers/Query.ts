@@ -21,4 +21,30 @@ export const Query: QueryResolvers = {
       expiresAt: session.expiresAt,
     }));
   },
+  async myMfa(_parent, _args, { identity, viewer }) {
+    if (!viewer) throw new Error('myMfa reached without a viewer');
+    const status = await identity.mfa.status(viewer.userId);
+    return {
+      enabled: status.enabled,
+      backupCodesRemaining: status.backupCodesRemaining,
+      factors: status.factors.map((factor) => ({
+        id: factor.id,
+        type: factor.type,
+        destination: factor.destination,
+        verifiedAt: factor.verifiedAt,
+        lastUsedAt: factor.lastUsedAt,
+      })),
+    };
+  },
+  async myOAuthAccounts(_parent, _args, { identity, viewer }) {
+    if (!viewer) return [];
+    const linked = await identity.oauth.listLinked(viewer.userId);
+    return linked.map((account) => ({
+      provider: account.provider,
+      email: account.email,
+      linkedAt: account.linkedAt,
+    }));
+  },
+  oauthProviders: (_parent, _args, { identity }) =>
+    identity.oauth.providers().map(({ key, displayName }) => ({ key, displayName })),
 };

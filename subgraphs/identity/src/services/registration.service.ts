@@ -134,9 +134,13 @@ export function createRegistrationService(options: RegistrationServiceOptions): 
 
       const owner = existing ?? (await accounts.findByEmail(email));
       if (owner) {
-        // The owner learns someone tried; an unverified owner gets a fresh link (what they most likely wanted).
-        if (!owner.emailVerified) await sendVerification(owner);
-        else {
+        // The owner learns someone tried; an unverified owner gets a fresh link (what they most likely wanted),
+        // and the credentials of this registration: nobody proved the address yet, so nothing set before
+        // (a password, a provider linked on an unverified email) may survive into the verified account.
+        if (!owner.emailVerified) {
+          await accounts.replaceUnverifiedCredentials(owner.id, passwordHash, now());
+          await sendVerification(owner);
+        } else {
           await mailer.send({
             to: owner.email,
             template: 'welcome',

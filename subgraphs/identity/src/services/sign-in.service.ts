@@ -24,12 +24,57 @@ export interface IssuedTokens {
   refreshTokenExpiresAt: Date;
 }
 
+/** The second-factor step the sign-in flow needs (implemented by the mfa module). */
+export interface SecondFactor {
+  /** Whether the account must prove a second factor to sign in. */
+  isRequired(userId: string): Promise<boolean>;
+  createChallenge(
+    userId: string,
+    context: Record<string, string | null>,
+  ): Promise<{ mfaToken: string; methods: string[]; expiresAt: Date }>;
+  /** @throws AuthenticationError for a wrong code or an unknown, used or expired challenge. */
+  verifyChallenge(
+    mfaToken: string,
+    code: string,
+    client: ClientInfo,
+  ): Promise<{
+    userId: string;
+    method: string;
+    context: Record<string, string | null>;
+    backupCodesRemaining: number | null;
+  }>;
+}
+
+/** The social sign-in step (implemented by the oauth module): who the callback proved the browser to be. */
+export interface SocialSignIn {
+  /** @throws AuthenticationError for an unknown, used or foreign result code. */
+  completeSignIn(code: string, state: string): Promise<{ userId: string; provider: string }>;
+}
+
+/** A pending sign-in that needs a second factor. */
+export interface MfaRequired {
+  mfaToken: string;
+  methods: string[];
+  expiresAt: Date;
+}
+
+/** What the first factor (a password, a provider) leads to: tokens, or a second-factor challenge. */
+export type SignInResult = { tokens: IssuedTokens } | { mfa: MfaRequired };
+
 export interface SignInService {
   /**
    * @throws AuthenticationError: INVALID_CREDENTIALS for every failure (a locked account included); after a
    * correct password ACCOUNT_NOT_VERIFIED or ACCOUNT_DEACTIVATED.
    */
-  login(input: { email: string; password: string }, client: ClientInfo): Promise<IssuedTokens>;
+  login(input: { email: string; password: string }, client: ClientInfo): Promise<SignInResult>;
+  /** Finishes a sign-in that needed a second factor. @throws AuthenticationError (the mfa module's reasons). */
+  verifyMfa(
+    mfaToken: string,
+    code: string,
+    client: ClientInfo,
+  ): Promise<IssuedTokens & { backupCodesRemaining: number | null }>;
+  /** Finishes a social sign-in with the callback's one-time code and the browser's state. */
+  completeOAuthLogin(code: string, state: string, client: ClientInfo): Promise<SignInResult>;
   /** Rotates the refresh token. @throws AuthenticationError with the session module's reasons. */
   refresh(refreshToken: string, client: ClientInfo): Promise<IssuedTokens>;
   /** Ends the refresh token's session, else the viewer's; false when there was no live session to end. */
@@ -56,6 +101,8 @@ export interface SignInServiceOptions {
   accessTokenTtlSeconds?: number;
   mailer: Pick<Mailer, 'send'>;
   audit: AuditLog;
+  mfa: SecondFactor;
+  oauth: SocialSignIn;
   /** Mail the owner when a sign-in comes from a new device or country. Default true. */
   newSignInAlerts?: boolean;
   /** Base of links in mail (PUBLIC_URL). */
@@ -72,7 +119,8 @@ function invalidCredentials(): AuthenticationError {
 }
 
 export function createSignInService(options: SignInServiceOptions): SignInService {
-  const { accounts, hasher, dummy, guard, sessions, signer, mailer, audit, publicUrl, logger } = options;
+  const { accounts, hasher, dummy, guard, sessions, signer, mailer, audit, mfa, oauth, publicUrl, logger } =
+    options;
   const newSignInAlerts = options.newSignInAlerts ?? true;
   const accessTtl = options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   const now = options.now ?? (() => new Date());
@@ -114,6 +162,51 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       metadata: { reason },
     });
     return invalidCredentials();
+  }
+
+  /** Signs in for real: a device session, tokens, the audit row and the new-device alert. */
+  async function startSession(
+    account: AccountRecord,
+    client: ClientInfo,
+    how: { via: string; mfa?: string },
+  ): Promise<IssuedTokens> {
+    const session = await sessions.createSession({
+      userId: account.id,
+      userAgent: client.userAgent,
+      ip: client.ip,
+    });
+    const tokens = await issueTokens(account, session);
+    const signedInAt = now();
+    await accounts.recordSignIn(account.id, signedInAt);
+    await audit.record({
+      action: AuditAction.LOGIN_SUCCEEDED,
+      outcome: 'SUCCESS',
+      actorUserId: account.id,
+      targetType: 'User',
+      targetId: account.id,
+      ...auditClientFields(client),
+      metadata: {
+        sessionId: session.sessionId,
+        device: session.device.novelty,
+        via: how.via,
+        mfa: how.mfa ?? null,
+      },
+    });
+    await alertNewSignIn(account, session, signedInAt);
+    return tokens;
+  }
+
+  /** After a proven first factor: a second-factor challenge when the account has MFA on, else a session. */
+  async function finishFirstFactor(
+    account: AccountRecord,
+    client: ClientInfo,
+    via: string,
+  ): Promise<SignInResult> {
+    if (await mfa.isRequired(account.id)) {
+      const challenge = await mfa.createChallenge(account.id, { via });
+      return { mfa: challenge };
+    }
+    return { tokens: await startSession(account, client, { via }) };
   }
 
   /** Tells the owner about a sign-in from somewhere new; never fails the sign-in it is about. */
@@ -189,25 +282,43 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         throw refused;
       }
 
-      const session = await sessions.createSession({
-        userId: account.id,
-        userAgent: client.userAgent,
-        ip: client.ip,
-      });
-      const tokens = await issueTokens(account, session);
-      const signedInAt = now();
-      await accounts.recordSignIn(account.id, signedInAt);
-      await audit.record({
-        action: AuditAction.LOGIN_SUCCEEDED,
-        outcome: 'SUCCESS',
-        actorUserId: account.id,
-        targetType: 'User',
-        targetId: account.id,
-        ...auditClientFields(client),
-        metadata: { sessionId: session.sessionId, device: session.device.novelty },
-      });
-      await alertNewSignIn(account, session, signedInAt);
-      return tokens;
+      return finishFirstFactor(account, client, 'password');
+    },
+
+    async verifyMfa(mfaToken, code, client) {
+      const passed = await mfa.verifyChallenge(mfaToken, code, client);
+      const account = await accounts.findById(passed.userId);
+      // The account may have been locked, deactivated or suspended while the challenge was pending.
+      if (!account || (await guard.lockedUntil(account.id))) {
+        throw await failLogin(account, CredentialErrorCode.ACCOUNT_LOCKED, client);
+      }
+      const refused = refusedAfterPassword(account);
+      if (refused) throw refused;
+      const via = passed.context.via ?? 'password';
+      const tokens = await startSession(account, client, { via, mfa: passed.method });
+      return { ...tokens, backupCodesRemaining: passed.backupCodesRemaining };
+    },
+
+    async completeOAuthLogin(code, state, client) {
+      const { userId, provider } = await oauth.completeSignIn(code, state);
+      const account = await accounts.findById(userId);
+      if (!account || (await guard.lockedUntil(account.id))) {
+        throw await failLogin(account, CredentialErrorCode.ACCOUNT_LOCKED, client);
+      }
+      const refused = refusedAfterPassword(account);
+      if (refused) {
+        await audit.record({
+          action: AuditAction.LOGIN_FAILED,
+          outcome: 'FAILURE',
+          actorUserId: account.id,
+          targetType: 'User',
+          targetId: account.id,
+          ...auditClientFields(client),
+          metadata: { reason: (refused.details as { reason: string }).reason, via: `oauth:${provider}` },
+        });
+        throw refused;
+      }
+      return finishFirstFactor(account, client, `oauth:${provider}`);
     },
 
     async refresh(refreshToken, client) {

@@ -1,0 +1,14 @@
+export { AvatarErrorCode } from './error-codes';
+export {
+  AVATAR_CONTENT_TYPE,
+  AVATAR_MAX_BYTES,
+  AVATAR_MAX_PIXELS,
+  AVATAR_ORIGINAL_MAX_DIMENSION,
+  AVATAR_SIZES,
+  AvatarError,
+  processAvatar,
+  sniffImageType,
+  type AvatarInputType,
+  type AvatarSize,
+  type ProcessedAvatar,
+} from './process-avatar';
