@@ -1,6 +1,6 @@
 import type { PrismaClient } from '@gatehouse/db';
 
-export type EmailDeliveryStatus = 'QUEUED' | 'SENT' | 'FAILED';
+export type EmailDeliveryStatus = 'QUEUED' | 'SENT' | 'FAILED' | 'SUPPRESSED';
 
 export interface EmailDeliveryRecord {
   id: string;

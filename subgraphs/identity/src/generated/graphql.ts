@@ -623,8 +623,10 @@ export type User = {
 export type UserStatus =
   /** The account can sign in and use the platform. */
   | 'ACTIVE'
-  /** The account was closed; it cannot sign in and is kept only for audit purposes. */
+  /** The user deactivated the account; signing in again and confirming by email reactivates it. */
   | 'DEACTIVATED'
+  /** The user deleted the account; personal data is purged 30 days after the request. */
+  | 'DELETED'
   /** The account was registered but the email address has not been verified yet. */
   | 'PENDING_VERIFICATION'
   /** An administrator has temporarily blocked the account; it cannot sign in. */

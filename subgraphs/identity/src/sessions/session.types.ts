@@ -13,7 +13,8 @@ export type SessionRevokeReason =
   | 'MFA_CHANGED'
   | 'ACCOUNT_LOCKED'
   | 'ACCOUNT_DELETED'
-  | 'SESSION_LIMIT_EXCEEDED';
+  | 'SESSION_LIMIT_EXCEEDED'
+  | 'ACCOUNT_DEACTIVATED';
 
 /** Device and network facts recorded with a refresh token. */
 export interface SessionClientInfo {
