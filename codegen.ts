@@ -12,7 +12,7 @@ type Mappers = Record<string, string>;
 
 const subgraphs: Record<string, Mappers> = {
   identity: { User: '../models#UserModel' },
-  account: { User: '../models#UserReference', Profile: '../models#ProfileModel' },
+  account: { User: '../models#UserReference' },
   'access-control': {
     User: '../models#UserReference',
     Role: '../models#RoleModel',

@@ -1,75 +1,119 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@gatehouse/logger';
 
-/** Headers of the browser's request that identity's REST routes need. */
-const FORWARDED_REQUEST_HEADERS = ['cookie', 'user-agent', 'accept', 'accept-language'] as const;
-/** Headers of identity's answer that the browser needs (a redirect, its binding cookie, the error page). */
-const FORWARDED_RESPONSE_HEADERS = ['location', 'content-type', 'cache-control', 'referrer-policy'] as const;
+/** Headers of the browser's request that the owning service's REST routes may need. */
+const FORWARDED_REQUEST_HEADERS = [
+  'accept',
+  'accept-language',
+  'content-length',
+  'content-type',
+  'cookie',
+  'if-none-match',
+  'user-agent',
+] as const;
+/** Headers of the service's answer that the browser needs (a redirect, a cookie, a file, an error page). */
+const FORWARDED_RESPONSE_HEADERS = [
+  'cache-control',
+  'content-length',
+  'content-security-policy',
+  'content-type',
+  'etag',
+  'last-modified',
+  'location',
+  'referrer-policy',
+  'set-cookie',
+  'x-content-type-options',
+] as const;
+
+export interface RestRoute {
+  /** A path prefix (`/auth/oauth/`, `/files/`) or an exact path (`/unsubscribe`, `/account/avatar`). */
+  readonly path: string;
+  /** Base URL of the service that answers, e.g. identity's `http://127.0.0.1:4001`. */
+  readonly target: string;
+  /** Methods passed on; others get 405. */
+  readonly methods: readonly string[];
+  /** Pass `Authorization` on (routes that authenticate the caller themselves, e.g. avatar upload). */
+  readonly forwardAuthorization?: boolean;
+}
 
 export interface RestProxyOptions {
-  /** Paths starting with this prefix are proxied, e.g. `/auth/oauth/`. */
-  readonly pathPrefix: string;
-  /** Base URL of the service that answers them, e.g. identity's `http://127.0.0.1:4001`. */
-  readonly target: string;
+  readonly routes: readonly RestRoute[];
   readonly logger: Logger;
-  /** Default 10 s: identity's callback exchanges the code with the provider, which has its own timeouts. */
+  /** Default 30 s: an OAuth callback talks to the provider, an avatar upload is decoded and re-encoded. */
   readonly timeoutMs?: number;
 }
 
+function matches(route: RestRoute, pathname: string): boolean {
+  return route.path.endsWith('/') ? pathname.startsWith(route.path) : pathname === route.path;
+}
+
 /**
- * Forwards browser GETs under a path prefix (the OAuth redirects) to the service that owns them, so the gateway
- * stays the one public door. Redirects are passed back to the browser, never followed; only the headers the
- * flow needs cross in either direction, plus the client's address as X-Forwarded-For.
+ * Forwards the plain HTTP routes of the subgraphs (OAuth redirects, avatar upload, unsubscribe links, stored
+ * files) so the gateway stays the one public door. Bodies stream through in both directions (an avatar is not
+ * buffered here; the owning route enforces its size limit), redirects are passed back to the browser and never
+ * followed, only the listed headers cross, and the client's address travels as X-Forwarded-For.
  */
 export function createRestProxy(
   options: RestProxyOptions,
 ): (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean> {
-  const { pathPrefix, logger } = options;
-  const target = options.target.replace(/\/+$/, '');
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const { logger } = options;
+  const timeoutMs = options.timeoutMs ?? 30_000;
 
   return async (req, res, requestId) => {
     const url = req.url ?? '/';
-    if (!url.startsWith(pathPrefix)) return false;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
+    const pathname = url.split('?', 1)[0] ?? '/';
+    const route = options.routes.find((candidate) => matches(candidate, pathname));
+    if (!route) return false;
+    const method = req.method ?? 'GET';
+    if (!route.methods.includes(method)) {
+      res.writeHead(405, { allow: route.methods.join(', '), 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'METHOD_NOT_ALLOWED' }));
       return true;
     }
 
-    const headers = new Headers({ 'x-request-id': requestId });
+    const headers: Record<string, string> = { 'x-request-id': requestId };
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = req.headers[name];
-      if (typeof value === 'string') headers.set(name, value);
+      if (typeof value === 'string') headers[name] = value;
+    }
+    if (route.forwardAuthorization && typeof req.headers.authorization === 'string') {
+      headers.authorization = req.headers.authorization;
     }
     const clientIp = req.socket.remoteAddress?.replace(/^::ffff:/, '');
-    if (clientIp) headers.set('x-forwarded-for', clientIp);
+    if (clientIp) headers['x-forwarded-for'] = clientIp;
 
-    let upstream: Response;
-    try {
-      upstream = await fetch(`${target}${url}`, {
-        method: req.method,
-        headers,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+    const target = new URL(url, route.target);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    await new Promise<void>((resolve) => {
+      const fail = (err: Error) => {
+        logger.error({ err, path: pathname, requestId }, 'REST proxy: upstream failed');
+        if (!res.headersSent) {
+          res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(JSON.stringify({ error: 'SERVICE_UNAVAILABLE' }));
+        } else {
+          res.destroy();
+        }
+        resolve();
+      };
+      const upstream = send(target, { method, headers, timeout: timeoutMs }, (answer) => {
+        const out: Record<string, string | string[]> = {};
+        for (const name of FORWARDED_RESPONSE_HEADERS) {
+          const value = answer.headers[name];
+          if (value !== undefined) out[name] = value;
+        }
+        out['cache-control'] ??= 'no-store';
+        res.writeHead(answer.statusCode ?? 502, out);
+        answer.pipe(res);
+        answer.on('end', resolve);
+        answer.on('error', fail);
       });
-    } catch (err) {
-      logger.error({ err, path: url.split('?', 1)[0], requestId }, 'REST proxy: upstream unreachable');
-      res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ error: 'SERVICE_UNAVAILABLE' }));
-      return true;
-    }
-
-    const out: Record<string, string | string[]> = { 'cache-control': 'no-store' };
-    for (const name of FORWARDED_RESPONSE_HEADERS) {
-      const value = upstream.headers.get(name);
-      if (value !== null) out[name] = value;
-    }
-    const cookies = upstream.headers.getSetCookie();
-    if (cookies.length > 0) out['set-cookie'] = cookies;
-    const body = Buffer.from(await upstream.arrayBuffer());
-    res.writeHead(upstream.status, out);
-    res.end(req.method === 'HEAD' ? undefined : body);
+      upstream.on('timeout', () => upstream.destroy(new Error('upstream timed out')));
+      upstream.on('error', fail);
+      // The upstream may answer early (413 for an oversized upload) and close: stop sending then.
+      req.pipe(upstream);
+      req.on('error', () => upstream.destroy());
+    });
     return true;
   };
 }

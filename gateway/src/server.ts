@@ -29,13 +29,25 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
   const { server, close } = createGateway(options);
   const playground = options.playground ? createPlaygroundHandler() : undefined;
   const wellKnown = options.wellKnown ? createWellKnownHandler(options.wellKnown) : undefined;
-  // Browsers reach identity's OAuth redirects (start, provider callback) through the gateway, the one public door.
-  const oauth = createRestProxy({
-    pathPrefix: '/auth/oauth/',
-    target: new URL(options.subgraphUrls.identity).origin,
+  // Browsers reach the subgraphs' plain HTTP routes through the gateway, the one public door.
+  const identity = new URL(options.subgraphUrls.identity).origin;
+  const account = new URL(options.subgraphUrls.account).origin;
+  const rest = createRestProxy({
     logger,
+    routes: [
+      { path: '/auth/oauth/', target: identity, methods: ['GET', 'HEAD'] },
+      {
+        path: '/account/avatar',
+        target: account,
+        methods: ['PUT', 'POST', 'DELETE'],
+        forwardAuthorization: true,
+      },
+      { path: '/unsubscribe', target: account, methods: ['GET', 'HEAD', 'POST'] },
+      // Stored files of the filesystem storage driver (avatars, signed export downloads).
+      { path: '/files/', target: account, methods: ['GET', 'HEAD'] },
+    ],
   });
-  const routes = [wellKnown, playground, oauth].filter((route) => route !== undefined);
+  const routes = [wellKnown, playground, rest].filter((route) => route !== undefined);
 
   let service: HttpService;
   try {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { PrismaClient } from '@gatehouse/db';
 import type { KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
+import { createObjectStorage } from '@gatehouse/storage';
 import {
   createAccessTokenSigner,
   createAccessTokenVerifier,
@@ -28,6 +29,8 @@ import { createApp as createAccessControlApp } from '../../subgraphs/access-cont
 import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
 import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
 import { createApp as createIdentityApp } from '../../subgraphs/identity/src/app';
+import { loadAccountConfig } from '../../subgraphs/account/src/config';
+import { createAccountServices } from '../../subgraphs/account/src/runtime';
 import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
 import { createIdentityServices } from '../../subgraphs/identity/src/runtime';
 import { startGateway } from './server';
@@ -48,7 +51,7 @@ export interface SupergraphOptions {
   /** Per subgraph: starts an {@link Interposer} in front of the subgraph listening at `origin`. */
   interpose?: Partial<Record<SubgraphName, (origin: string) => Promise<Interposer>>>;
   /**
-   * Extra identity configuration (SMTP_URL, PUBLIC_URL, CAPTCHA_*). Mail goes to a temporary outbox unless
+   * Extra configuration of identity and account (SMTP_URL, PUBLIC_URL, CAPTCHA_*, ...). Mail goes to a temporary outbox unless
    * SMTP_URL is given; REDIS_URL (when the tests have one) backs the store, bus and queue under a unique prefix.
    */
   identityEnv?: NodeJS.ProcessEnv;
@@ -116,24 +119,44 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const gatewayOrigin = `http://127.0.0.1:${gatewayPort}`;
     const outboxDir = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'));
     started.push(() => rm(outboxDir, { recursive: true, force: true }));
-    const identityConfig = loadIdentityConfig({
+    const storageDir = await mkdtemp(join(tmpdir(), 'gatehouse-storage-'));
+    started.push(() => rm(storageDir, { recursive: true, force: true }));
+    // Identity and account read the same settings, as they would from one deployment's environment.
+    const env: NodeJS.ProcessEnv = {
       NODE_ENV: 'test',
       JWT_PRIVATE_KEY: keys.privateKeyPem,
       JWT_ISSUER: auth.issuer,
       JWT_AUDIENCE: auth.audience,
       MAIL_OUTBOX_DIR: outboxDir,
       OAUTH_CALLBACK_BASE_URL: gatewayOrigin,
+      PUBLIC_URL: gatewayOrigin,
+      STORAGE_DIR: storageDir,
+      STORAGE_PUBLIC_URL: `${gatewayOrigin}/files`,
       ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
       ...options.identityEnv,
-    });
+    };
+    const accountConfig = loadAccountConfig(env);
+    // One storage for both: the purge of deleted accounts removes the files the account subgraph wrote.
+    const storage = createObjectStorage(accountConfig.storage);
+    started.push(() => storage.close());
     const identity = await createIdentityServices({
       prisma: db.prisma,
       logger,
-      config: identityConfig,
+      config: loadIdentityConfig(env),
       redisPrefix: prefix,
+      storage,
     });
     started.push(() => identity.close());
     const kv = identity.kv;
+    const account = createAccountServices({
+      prisma: db.prisma,
+      logger,
+      config: accountConfig,
+      kv,
+      storage,
+      redisPrefix: prefix,
+    });
+    started.push(() => account.close());
 
     const sessionCheck = createSessionStatusChecker({
       kv,
@@ -142,7 +165,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const deps = { prisma: db.prisma, logger, verifier, production: false, sessionCheck };
     const apps = {
       identity: createIdentityApp({ ...deps, identity: identity.services }),
-      account: createAccountApp(deps),
+      account: createAccountApp({ ...deps, account: account.services }),
       'access-control': createAccessControlApp(deps),
       billing: createBillingApp(deps),
     };

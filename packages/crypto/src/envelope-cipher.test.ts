@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   DecryptionError,
   createEnvelopeCipher,
+  deriveSecret,
   parseEncryptionKeys,
   type EncryptionKey,
 } from './envelope-cipher';
@@ -125,5 +126,27 @@ describe('parseEncryptionKeys', () => {
       expect(message).not.toBe('');
       expect(message).not.toContain(material);
     }
+  });
+});
+
+describe('deriveSecret', () => {
+  const keys = [
+    { id: 'k2', key: Buffer.alloc(32, 2) },
+    { id: 'k1', key: Buffer.alloc(32, 1) },
+  ];
+
+  it('is stable per purpose, different across purposes, and follows the active key', () => {
+    const links = deriveSecret(keys, 'unsubscribe');
+    expect(links).toHaveLength(32);
+    expect(deriveSecret(keys, 'unsubscribe').equals(links)).toBe(true);
+    expect(deriveSecret(keys, 'audit-pseudonym').equals(links)).toBe(false);
+    expect(deriveSecret(keys.slice(1), 'unsubscribe').equals(links)).toBe(false);
+    // Not the key itself.
+    expect(links.equals(keys[0]!.key)).toBe(false);
+  });
+
+  it('refuses no keys and an empty purpose', () => {
+    expect(() => deriveSecret([], 'x')).toThrow();
+    expect(() => deriveSecret(keys, '')).toThrow();
   });
 });

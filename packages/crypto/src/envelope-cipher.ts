@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /** A 32-byte AES-256 master key and the id stored in every envelope it wraps. */
 export interface EncryptionKey {
@@ -174,4 +174,16 @@ export function parseEncryptionKeys(value: string): EncryptionKey[] {
     });
   assertValidKeys(keys);
   return keys;
+}
+
+/**
+ * A 32-byte secret for one purpose (HMAC-signed links, audit pseudonyms), derived with HKDF-SHA256 from the active
+ * encryption key, so operators manage one secret. Distinct `purpose` labels give unrelated secrets; rotating the
+ * active key changes every derived secret (links signed before stop verifying).
+ */
+export function deriveSecret(keys: readonly EncryptionKey[], purpose: string): Buffer {
+  const active = keys[0];
+  if (!active) throw new Error('deriveSecret needs at least one encryption key');
+  if (purpose.length === 0) throw new Error('deriveSecret needs a purpose label');
+  return Buffer.from(hkdfSync('sha256', active.key, Buffer.alloc(0), `gatehouse:${purpose}`, 32));
 }

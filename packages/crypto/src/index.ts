@@ -8,6 +8,7 @@ export { constantTimeEqual, generateToken, hashToken } from './tokens';
 export {
   DecryptionError,
   createEnvelopeCipher,
+  deriveSecret,
   parseEncryptionKeys,
   type DecryptionFailure,
   type EncryptionKey,

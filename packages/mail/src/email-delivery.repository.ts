@@ -13,7 +13,7 @@ export interface EmailDeliveryRecord {
   lastError: string | null;
   providerMessageId: string | null;
   idempotencyKey: string | null;
-  /** Envelope of the template data (AAD = id); null once SENT or FAILED. */
+  /** Envelope of the template data (AAD = id); null once SENT, FAILED or SUPPRESSED. */
   payloadEncrypted: string | null;
   createdAt: Date;
   sentAt: Date | null;
@@ -67,6 +67,18 @@ export function createEmailDeliveryRepository(prisma: PrismaClient) {
           attempts: { increment: 1 },
           payloadEncrypted: null,
         },
+      });
+      return count === 1;
+    },
+
+    /**
+     * QUEUED → SUPPRESSED: the recipient switched this category off, nothing was sent. Drops the payload.
+     * False when the delivery was no longer QUEUED.
+     */
+    async markSuppressed(id: string): Promise<boolean> {
+      const { count } = await deliveries.updateMany({
+        where: { id, status: 'QUEUED' },
+        data: { status: 'SUPPRESSED', payloadEncrypted: null },
       });
       return count === 1;
     },

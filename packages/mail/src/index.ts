@@ -43,3 +43,27 @@ export {
   startStaleDeliverySweep,
   type StaleDeliverySweepOptions,
 } from './stale-sweep';
+export {
+  LOCKED_MAIL_CATEGORIES,
+  MAIL_CATEGORIES,
+  NOTIFICATION_CHANNELS,
+  defaultPreference,
+  hasTemplateCategory,
+  isLockedCategory,
+  isMailCategory,
+  isNotificationChannel,
+  templateCategory,
+  type MailCategory,
+  type NotificationChannel,
+} from './categories';
+export { createEmailPreferenceCheck, type EmailPreferenceCheck } from './email-preferences';
+export {
+  UNSUBSCRIBE_SECRET_MIN_BYTES,
+  UNSUBSCRIBE_SECRET_PURPOSE,
+  UNSUBSCRIBE_TOKEN_TTL_SECONDS,
+  createUnsubscribeTokens,
+  type UnsubscribeClaims,
+  type UnsubscribeTokenCheck,
+  type UnsubscribeTokenOptions,
+  type UnsubscribeTokens,
+} from './unsubscribe-token';

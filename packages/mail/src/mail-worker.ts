@@ -1,6 +1,7 @@
 import type { EnvelopeCipher } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
 import type { JobContext, JobQueue } from '@gatehouse/jobs';
+import { isLockedCategory, templateCategory, type MailCategory } from './categories';
 import {
   createEmailDeliveryRepository,
   type EmailDeliveryRecord,
@@ -9,7 +10,9 @@ import {
 import { CONSOLE_MAIL_LOGGER, MAIL_SEND_JOB, type MailLogger, type MailSendJob } from './mail-queue';
 import { renderMail, type RenderedMail } from './render';
 import { isMailTemplateName, type MailTemplateData, type MailTemplateName } from './templates';
+import { createEmailPreferenceCheck, type EmailPreferenceCheck } from './email-preferences';
 import { MailSendError, type MailTransport } from './transport';
+import type { UnsubscribeTokens } from './unsubscribe-token';
 
 export interface MailWorkerOptions {
   prisma: PrismaClient;
@@ -21,6 +24,16 @@ export interface MailWorkerOptions {
   concurrency?: number;
   /** Must match the mailer's. Default `Gatehouse`. */
   productName?: string;
+  /**
+   * One-click unsubscribe (RFC 8058) for mail the recipient may switch off (`billing`, `product`): each such
+   * mail to a user gets a fresh single-use signed link, `${url}?token=...`, in its footer and in the
+   * `List-Unsubscribe` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` headers. `url` is the public
+   * address of the account subgraph's unsubscribe route, e.g. `https://id.example.com/unsubscribe`.
+   * Without it such mail goes out with no link (a warning is logged at start).
+   */
+  unsubscribe?: { tokens: Pick<UnsubscribeTokens, 'mint'>; url: string };
+  /** Whether a user accepts a category. Default: reads `notification_preferences` through `prisma`. */
+  preferences?: EmailPreferenceCheck;
 }
 
 /** Thrown to the job queue to ask for a retry; carries only the already-sanitised reason. */
@@ -40,19 +53,36 @@ class PermanentFailure extends Error {}
  * recorded and re-thrown so the queue retries with backoff; after the job's last attempt, or at once for a
  * permanent refusal (5xx), the delivery becomes FAILED. SENT and FAILED deliveries drop their payload.
  *
+ * Mail of a category the recipient may switch off (`billing`, `product`; see {@link templateCategory}) to a
+ * user is checked against their EMAIL preference first: switched off, the delivery becomes SUPPRESSED and
+ * nothing is sent. Otherwise it carries a one-click unsubscribe link when `unsubscribe` is configured.
+ *
  * At-least-once: if the process dies between the SMTP server's acceptance and the SENT update, the mail
  * goes out again on the retry.
  */
 export function startMailWorker(options: MailWorkerOptions): void {
-  const { jobQueue, transport, cipher, productName } = options;
+  const { jobQueue, transport, cipher, productName, unsubscribe } = options;
   const repository = createEmailDeliveryRepository(options.prisma);
   const logger = options.logger ?? CONSOLE_MAIL_LOGGER;
+  const preferences = options.preferences ?? createEmailPreferenceCheck(options.prisma);
+  if (unsubscribe) {
+    const base = new URL(unsubscribe.url);
+    if ((base.protocol !== 'https:' && base.protocol !== 'http:') || base.search !== '' || base.hash !== '') {
+      throw new TypeError(
+        'startMailWorker: unsubscribe.url must be an http(s) URL without query or fragment',
+      );
+    }
+  } else {
+    logger.warn(
+      {},
+      'mail: no unsubscribe configuration, billing and product mail go out without unsubscribe links',
+    );
+  }
 
-  jobQueue.process<MailSendJob>(
-    MAIL_SEND_JOB,
-    (job, context) => deliver(job, context, { repository, transport, cipher, productName, logger }),
-    { concurrency: options.concurrency ?? 2 },
-  );
+  const deps: Dependencies = { repository, transport, cipher, productName, logger, preferences, unsubscribe };
+  jobQueue.process<MailSendJob>(MAIL_SEND_JOB, (job, context) => deliver(job, context, deps), {
+    concurrency: options.concurrency ?? 2,
+  });
 }
 
 interface Dependencies {
@@ -61,6 +91,8 @@ interface Dependencies {
   cipher: Pick<EnvelopeCipher, 'decrypt'>;
   productName: string | undefined;
   logger: MailLogger;
+  preferences: EmailPreferenceCheck;
+  unsubscribe: MailWorkerOptions['unsubscribe'];
 }
 
 async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies): Promise<void> {
@@ -77,9 +109,38 @@ async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies
     return;
   }
 
+  // Security and account mail is never suppressed and never offers an unsubscribe link.
+  const category = templateCategory(delivery.template);
+  // The user who may switch this mail off; null for locked categories and for mail to an address only.
+  const optOutUser = isLockedCategory(category) ? null : delivery.userId;
+  if (optOutUser !== null) {
+    let accepted: boolean;
+    try {
+      accepted = await deps.preferences(optOutUser, category);
+    } catch (error) {
+      const final = context.attempt >= job.attempts;
+      await repository.recordFailure(delivery.id, 'preferences could not be read', { final });
+      logger.error({ ...log, err: error, final }, 'mail: preferences could not be read');
+      if (final) return;
+      throw new MailDeliveryError('preferences could not be read');
+    }
+    if (!accepted) {
+      await repository.markSuppressed(delivery.id);
+      logger.info(
+        { ...log, template: delivery.template, category },
+        'mail: suppressed, category switched off',
+      );
+      return;
+    }
+  }
+  const unsubscribeUrl =
+    optOutUser !== null && deps.unsubscribe
+      ? unsubscribeLink(deps.unsubscribe, optOutUser, category)
+      : undefined;
+
   let mail: RenderedMail;
   try {
-    mail = render(delivery, deps);
+    mail = render(delivery, deps, unsubscribeUrl);
   } catch (error) {
     const reason = error instanceof PermanentFailure ? error.message : 'rendering failed';
     await repository.recordFailure(delivery.id, reason, { final: true });
@@ -98,6 +159,13 @@ async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies
         // RFC 3834: tells auto-responders (vacation replies) not to answer.
         'Auto-Submitted': 'auto-generated',
         'X-Gatehouse-Delivery-Id': delivery.id,
+        // RFC 2369 + RFC 8058: mail clients show an "Unsubscribe" button that POSTs to the link.
+        ...(unsubscribeUrl
+          ? {
+              'List-Unsubscribe': `<${unsubscribeUrl}>`,
+              'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+            }
+          : {}),
       },
     }));
   } catch (error) {
@@ -128,7 +196,18 @@ async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies
   logger.info({ ...log, template: delivery.template }, 'mail: sent');
 }
 
-function render(delivery: EmailDeliveryRecord, deps: Dependencies): RenderedMail {
+/** A fresh single-use link per mail: its `jti` is recorded when used, so a second click is refused. */
+function unsubscribeLink(
+  unsubscribe: NonNullable<MailWorkerOptions['unsubscribe']>,
+  userId: string,
+  category: MailCategory,
+): string {
+  const url = new URL(unsubscribe.url);
+  url.searchParams.set('token', unsubscribe.tokens.mint({ userId, category }).token);
+  return url.toString();
+}
+
+function render(delivery: EmailDeliveryRecord, deps: Dependencies, unsubscribeUrl?: string): RenderedMail {
   if (!isMailTemplateName(delivery.template)) {
     throw new PermanentFailure(`unknown template "${delivery.template.slice(0, 64)}"`);
   }
@@ -143,6 +222,7 @@ function render(delivery: EmailDeliveryRecord, deps: Dependencies): RenderedMail
     // Validated by renderMail against the template's schema.
     return renderMail<MailTemplateName>(delivery.template, data as MailTemplateData<MailTemplateName>, {
       productName: deps.productName,
+      ...(unsubscribeUrl === undefined ? {} : { unsubscribeUrl }),
     });
   } catch {
     // The message of a ValidationError names fields only, but keep lastError fixed and short anyway.

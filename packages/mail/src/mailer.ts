@@ -13,6 +13,7 @@ import {
   type MailLogger,
   type MailSendJob,
 } from './mail-queue';
+import { isLockedCategory, templateCategory } from './categories';
 import { renderMail } from './render';
 import type { MailTemplateData, MailTemplateName } from './templates';
 
@@ -56,7 +57,8 @@ export interface Mailer {
   /**
    * Records the mail as QUEUED and hands it to the job queue; the worker renders and sends it. Resolves once
    * the delivery is stored: if the queue is unreachable the delivery stays QUEUED for {@link requeueStale}.
-   * @throws ValidationError when the address or the template data is invalid.
+   * @throws ValidationError when the address or the template data is invalid, or `userId` is missing for mail
+   * the recipient may switch off (`billing`, `product`: preferences and unsubscribe links belong to a user).
    */
   send(input: SendMailInput): Promise<SendMailResult>;
   /**
@@ -99,6 +101,12 @@ export function createMailer(options: MailerOptions): Mailer {
         .object({ to: email, userId: uuid.optional(), idempotencyKey: idempotencyKey.optional() })
         .safeParse(input);
       if (!checked.success) throw ValidationError.fromZod(checked.error, 'Invalid mail');
+      // Billing and product mail honours the user's preferences and carries their unsubscribe link.
+      if (input.userId === undefined && !isLockedCategory(templateCategory(input.template))) {
+        throw new ValidationError('Invalid mail', {
+          details: [{ path: 'userId', message: `is required for ${templateCategory(input.template)} mail` }],
+        });
+      }
       // Rendering validates the data and fixes the subject stored with the delivery.
       const { subject } = renderMail<MailTemplateName>(input.template, input.data, {
         productName: options.productName,

@@ -62,6 +62,54 @@ const examples: { [T in MailTemplateName]: { data: MailTemplateData<T>; link?: s
     data: { remaining: 2, manageUrl: 'https://id.example.com/account/security' },
     link: 'https://id.example.com/account/security',
   },
+  'account-deactivated': {
+    data: {
+      name: 'Ada',
+      at: '2026-11-28T17:05:00.000Z',
+      ip: '203.0.113.7',
+      signInUrl: 'https://id.example.com/sign-in',
+      resetUrl: 'https://id.example.com/forgot-password',
+    },
+    link: 'https://id.example.com/sign-in',
+  },
+  'account-reactivate': {
+    data: { reactivateUrl: 'https://id.example.com/reactivate-account?token=r3act', expiresInHours: 24 },
+    link: 'https://id.example.com/reactivate-account?token=r3act',
+  },
+  'account-deleted': {
+    data: { name: 'Ada', at: new Date('2026-11-28T17:05:00Z'), purgeAt: '2026-12-28T17:05:00.000Z' },
+  },
+  'data-export-ready': {
+    data: {
+      name: 'Ada',
+      downloadUrl: 'https://files.example.com/exports/u1/e1.json?expires=1796000000&signature=s1gn',
+      expiresAt: '2026-12-05T17:05:00.000Z',
+    },
+    link: 'https://files.example.com/exports/u1/e1.json?expires=1796000000&signature=s1gn',
+  },
+  'email-change-confirm': {
+    data: {
+      name: 'Ada',
+      confirmUrl: 'https://id.example.com/confirm-email-change?token=c0nf1rm',
+      expiresInHours: 24,
+    },
+    link: 'https://id.example.com/confirm-email-change?token=c0nf1rm',
+  },
+  'email-change-requested': {
+    data: { name: 'Ada', newEmail: 'ada@new.example.com', at: '2026-11-28T17:05:00.000Z' },
+  },
+  'email-changed': {
+    data: { name: 'Ada', newEmail: 'ada@new.example.com', at: '2026-11-28T17:05:00.000Z' },
+  },
+  'product-update': {
+    data: {
+      name: 'Ada',
+      headline: 'Passkeys are here',
+      paragraphs: ['Sign in with a passkey.', 'No password to remember.'],
+      action: { label: 'Try it', url: 'https://id.example.com/account/security' },
+    },
+    link: 'https://id.example.com/account/security',
+  },
 };
 
 function render<T extends MailTemplateName>(template: T, data: MailTemplateData<T>, productName?: string) {
@@ -202,6 +250,59 @@ describe('multi-factor mails', () => {
     expect(render('backup-codes-low', { remaining: 2 }).text).toContain('only 2 unused backup codes left.');
     expect(render('backup-codes-low', { remaining: 0 }).text).toContain('You have used all backup codes');
     expect(() => render('backup-codes-low', { remaining: -1 })).toThrow(ValidationError);
+  });
+});
+
+describe('data-export-ready', () => {
+  it('carries the signed link, states when it stops working and warns against forwarding', () => {
+    const downloadUrl = 'https://files.example.com/exports/u1/e1.json?expires=1796000000&signature=s1gn';
+    const mail = render('data-export-ready', { downloadUrl, expiresAt: '2026-12-05T17:05:00Z' }, 'Acme');
+    expect(mail.subject).toBe('Your Acme data export is ready');
+    expect(extractLinks(mail.text)).toEqual([downloadUrl]);
+    expect(mail.html).toContain(`href="${downloadUrl.replace(/&/g, '&amp;')}"`);
+    expect(mail.text).toContain('The link works until 5 Dec 2026, 17:05 UTC');
+    expect(mail.text).toContain('do not forward this email');
+    expect(() =>
+      render('data-export-ready', { downloadUrl: 'javascript:alert(1)', expiresAt: new Date() }),
+    ).toThrow(ValidationError);
+  });
+});
+
+describe('leaving mails', () => {
+  it('account-reactivate: carries the single-use link and its expiry, and refuses a non-http link', () => {
+    const reactivateUrl = 'https://id.example.com/reactivate-account?token=r3act';
+    const mail = render(
+      'account-reactivate',
+      { reactivateUrl, expiresInHours: 24, ip: '203.0.113.7' },
+      'Acme',
+    );
+    expect(mail.subject).toBe('Reactivate your Acme account');
+    expect(extractLinks(mail.text)).toEqual([reactivateUrl]);
+    expect(mail.text).toContain('This link expires in 24 hours and works once.');
+    expect(mail.text).toContain('203.0.113.7');
+    expect(() =>
+      render('account-reactivate', { reactivateUrl: 'javascript:alert(1)', expiresInHours: 24 }),
+    ).toThrow(ValidationError);
+  });
+
+  it('account-deleted: states when the data is purged, in UTC', () => {
+    const mail = render('account-deleted', {
+      at: '2026-11-28T17:05:00Z',
+      purgeAt: new Date('2026-12-28T17:05:00Z'),
+    });
+    expect(mail.text).toContain('deleted on 28 Nov 2026, 17:05 UTC');
+    expect(mail.text).toContain('erased for good on 28 Dec 2026, 17:05 UTC');
+    expect(extractLinks(mail.text)).toEqual([]);
+  });
+
+  it('account-deactivated: explains how to come back and links sign-in and password reset', () => {
+    const { data } = examples['account-deactivated'];
+    const mail = render('account-deactivated', data);
+    expect(mail.text).toContain('sign in as usual');
+    expect(extractLinks(mail.text)).toEqual([
+      'https://id.example.com/sign-in',
+      'https://id.example.com/forgot-password',
+    ]);
   });
 });
 

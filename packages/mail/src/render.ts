@@ -18,6 +18,11 @@ export interface RenderedMail {
 export interface RenderMailOptions {
   /** Shown in subjects and bodies. Default `Gatehouse`. */
   productName?: string;
+  /**
+   * A one-click unsubscribe link (http(s)) for mail the recipient may switch off: shown in the footer of both
+   * parts. The worker passes it for `billing` and `product` mail; it also goes into the RFC 8058 headers.
+   */
+  unsubscribeUrl?: string;
 }
 
 export const DEFAULT_PRODUCT_NAME = 'Gatehouse';
@@ -50,7 +55,24 @@ export function renderMail<T extends MailTemplateName>(
   if (productName === '') throw new RangeError('renderMail: productName must not be empty');
   const build = mailContent[template] as (data: ParsedMailTemplateData<T>, product: string) => MailContent;
   const { subject, blocks } = build(parsed, productName);
-  return { subject, html: toHtml(subject, blocks, productName), text: toText(blocks, productName) };
+  const unsubscribeUrl = options.unsubscribeUrl;
+  if (unsubscribeUrl !== undefined && !isHttpUrl(unsubscribeUrl)) {
+    throw new RangeError('renderMail: unsubscribeUrl must be an http:// or https:// URL');
+  }
+  return {
+    subject,
+    html: toHtml(subject, blocks, productName, unsubscribeUrl),
+    text: toText(blocks, productName, unsubscribeUrl),
+  };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 /** The template's validated data; throws ValidationError otherwise. */
@@ -102,7 +124,11 @@ function blockToHtml(block: Block): string {
   }
 }
 
-function toHtml(subject: string, blocks: Block[], productName: string): string {
+/** The footer line that explains why the mail came and how to stop it. */
+const UNSUBSCRIBE_TEXT =
+  'You receive this email because of your notification settings. To stop emails like this one,';
+
+function toHtml(subject: string, blocks: Block[], productName: string, unsubscribeUrl?: string): string {
   const body = blocks
     .map(blockToHtml)
     .filter((html) => html !== '')
@@ -122,6 +148,12 @@ function toHtml(subject: string, blocks: Block[], productName: string): string {
     `<p style="margin:32px 0 0;font-size:13px;color:#59636e">${escapeHtml(
       `This is an automated message from ${productName}. Replies to it are not read.`,
     )}</p>`,
+    ...(unsubscribeUrl === undefined
+      ? []
+      : [
+          `<p style="margin:8px 0 0;font-size:13px;color:#59636e">${escapeHtml(UNSUBSCRIBE_TEXT)} ` +
+            `<a href="${escapeHtml(unsubscribeUrl)}" style="color:${ACCENT}">unsubscribe</a>.</p>`,
+        ]),
     '</div>',
     '</body>',
     '</html>',
@@ -146,8 +178,9 @@ function blockToText(block: Block): string {
   }
 }
 
-function toText(blocks: Block[], productName: string): string {
+function toText(blocks: Block[], productName: string, unsubscribeUrl?: string): string {
   const parts = blocks.map(blockToText).filter((text) => text !== '');
   parts.push(`--\nThis is an automated message from ${productName}. Replies to it are not read.`);
+  if (unsubscribeUrl !== undefined) parts.push(`${UNSUBSCRIBE_TEXT} unsubscribe:\n${unsubscribeUrl}`);
   return parts.join('\n\n') + '\n';
 }

@@ -117,6 +117,63 @@ export const mailTemplateSchemas = {
     /** Where the user creates a new set. */
     manageUrl: link.optional(),
   }),
+  /** The owner deactivated the account; says how to come back. */
+  'account-deactivated': z.object({
+    name,
+    at: instant,
+    ip: ip.optional(),
+    /** Where to sign in to start a reactivation. */
+    signInUrl: link.optional(),
+    /** Where to reset the password if the deactivation was not the user's doing. */
+    resetUrl: link.optional(),
+  }),
+  /** A single-use link that makes a deactivated account active again (sent after a correct sign-in). */
+  'account-reactivate': z.object({
+    name,
+    reactivateUrl: link,
+    expiresInHours: z.number().int().min(1).max(72),
+    /** Where the sign-in that asked for it came from. */
+    ip: ip.optional(),
+  }),
+  /** The owner deleted the account; says when the personal data is purged for good. */
+  'account-deleted': z.object({
+    name,
+    at: instant,
+    purgeAt: instant,
+  }),
+  /** A GDPR data export finished; `downloadUrl` is a signed link that works until `expiresAt` without signing in. */
+  'data-export-ready': z.object({
+    name,
+    downloadUrl: link,
+    expiresAt: instant,
+  }),
+  /** Product news (marketing, category `product`): only to users who opted in, always with an unsubscribe link. */
+  'email-change-confirm': z.object({
+    name,
+    /** The link that switches the address (single use). */
+    confirmUrl: link,
+    expiresInHours: z.number().int().positive(),
+  }),
+  'email-change-requested': z.object({
+    name,
+    /** The address the account is asked to move to. */
+    newEmail: z.email().max(254),
+    at: instant,
+  }),
+  'email-changed': z.object({
+    name,
+    newEmail: z.email().max(254),
+    at: instant,
+  }),
+  'product-update': z.object({
+    name,
+    /** Also the subject. */
+    headline: line,
+    /** Plain-text paragraphs (no markup: everything is escaped). */
+    paragraphs: z.array(z.string().trim().min(1).max(2000)).min(1).max(20),
+    /** An optional call to action. */
+    action: z.object({ label: line, url: link }).optional(),
+  }),
 } as const;
 
 type Schemas = typeof mailTemplateSchemas;
@@ -381,6 +438,152 @@ export const mailContent: ContentBuilders = {
       ...(data.manageUrl
         ? [{ kind: 'button', label: 'Create new backup codes', url: data.manageUrl } as const]
         : []),
+    ],
+  }),
+
+  'account-deactivated': (data, product) => ({
+    subject: `Your ${product} account is deactivated`,
+    blocks: [
+      { kind: 'heading', text: 'Your account is deactivated' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `Your ${product} account was deactivated and signed out everywhere. ` +
+          'To come back, sign in as usual: we will email you a link that turns the account on again.',
+      },
+      whereAndWhen(data),
+      ...(data.signInUrl ? [{ kind: 'button', label: 'Sign in', url: data.signInUrl } as const] : []),
+      {
+        kind: 'paragraph',
+        text: 'If you did not do this, someone may know your password: reset it now.',
+      },
+      ...(data.resetUrl ? [{ kind: 'button', label: 'Reset password', url: data.resetUrl } as const] : []),
+    ],
+  }),
+
+  'account-reactivate': (data, product) => ({
+    subject: `Reactivate your ${product} account`,
+    blocks: [
+      { kind: 'heading', text: 'Reactivate your account' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `Someone signed in to your deactivated ${product} account with its password. Confirm that it was you to turn the account on again.`,
+      },
+      { kind: 'button', label: 'Reactivate account', url: data.reactivateUrl },
+      {
+        kind: 'paragraph',
+        text: `This link expires in ${plural(data.expiresInHours, 'hour')} and works once.`,
+      },
+      { kind: 'details', rows: [['IP address', data.ip]] },
+      {
+        kind: 'paragraph',
+        text: 'If this was not you, do not use the link and reset your password: someone knows it.',
+      },
+    ],
+  }),
+
+  'account-deleted': (data, product) => ({
+    subject: `Your ${product} account is deleted`,
+    blocks: [
+      { kind: 'heading', text: 'Your account is deleted' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `Your ${product} account was deleted on ${formatInstant(data.at)} and signed out everywhere. ` +
+          'You can no longer sign in to it.',
+      },
+      {
+        kind: 'paragraph',
+        text:
+          `Your personal data will be erased for good on ${formatInstant(data.purgeAt)}. ` +
+          'Invoices and payments are kept as the law requires, without your personal details.',
+      },
+      {
+        kind: 'paragraph',
+        text: `If you did not do this, contact ${product} support before that date.`,
+      },
+    ],
+  }),
+
+  // The link itself is the credential (no sign-in needed), so the mail says plainly not to forward it.
+  'data-export-ready': (data, product) => ({
+    subject: `Your ${product} data export is ready`,
+    blocks: [
+      { kind: 'heading', text: 'Your data export is ready' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `The copy of your personal data you asked ${product} for is ready to download as a JSON file.`,
+      },
+      { kind: 'button', label: 'Download your data', url: data.downloadUrl },
+      {
+        kind: 'paragraph',
+        text:
+          `The link works until ${formatInstant(data.expiresAt)}; after that the file is deleted. ` +
+          'Anyone who has the link can download the file, so do not forward this email.',
+      },
+      {
+        kind: 'paragraph',
+        text: 'If you did not ask for an export, someone may know your password: change it now.',
+      },
+    ],
+  }),
+
+  'email-change-confirm': (data, product) => ({
+    subject: `Confirm your new ${product} email address`,
+    blocks: [
+      { kind: 'heading', text: 'Confirm your new email address' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `Someone asked to use this address for a ${product} account. If it was you, confirm it; the link works once and expires in ${data.expiresInHours} hours.`,
+      },
+      { kind: 'button', label: 'Confirm the address', url: data.confirmUrl },
+      { kind: 'paragraph', text: 'If it was not you, ignore this mail: nothing changes.' },
+    ],
+  }),
+
+  'email-change-requested': (data, product) => ({
+    subject: `A change of your ${product} email address was requested`,
+    blocks: [
+      { kind: 'heading', text: 'Email change requested' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `Your ${product} account asked to move to ${data.newEmail}. Nothing changes until the link sent there is followed.`,
+      },
+      { kind: 'details', rows: [['When', formatInstant(data.at)]] },
+      {
+        kind: 'paragraph',
+        text: 'If this was not you, someone may be signed in to your account: change your password and end your other sessions.',
+      },
+    ],
+  }),
+
+  'email-changed': (data, product) => ({
+    subject: `Your ${product} email address was changed`,
+    blocks: [
+      { kind: 'heading', text: 'Your email address was changed' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `Your ${product} account now signs in with ${data.newEmail}; mail no longer comes to this address.`,
+      },
+      { kind: 'details', rows: [['When', formatInstant(data.at)]] },
+      { kind: 'paragraph', text: 'If you did not make this change, contact support right away.' },
+    ],
+  }),
+
+  'product-update': (data) => ({
+    subject: data.headline,
+    blocks: [
+      { kind: 'heading', text: data.headline },
+      greeting(data.name),
+      ...data.paragraphs.map((text) => ({ kind: 'paragraph', text }) as const),
+      ...(data.action ? [{ kind: 'button', label: data.action.label, url: data.action.url } as const] : []),
     ],
   }),
 };

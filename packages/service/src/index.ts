@@ -1,3 +1,4 @@
+export { clientInfoFrom, type ClientInfo } from './client-info';
 export {
   buildGuardedSubgraphSchema,
   createSubgraphApolloServer,

@@ -131,3 +131,47 @@ describe('User.roles', () => {
     expect(new Set(body.errors?.map((e) => e.extensions?.code))).toEqual(new Set(['FORBIDDEN']));
   });
 });
+
+describe('User.permissions', () => {
+  it('is every key through role inheritance, for N users in one query, without expired grants', async () => {
+    const query =
+      'query ($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id permissions } } }';
+    // What the seeded roles grant, computed here from the database rows rather than trusted from the resolver.
+    const keysOf = async (roleNames: string[]) => {
+      const keys = new Set<string>();
+      for (let pending = roleNames; pending.length > 0;) {
+        const roles = await db.prisma.role.findMany({
+          where: { name: { in: pending } },
+          select: { parent: { select: { name: true } }, permissions: { select: { permission: true } } },
+        });
+        for (const role of roles) for (const grant of role.permissions) keys.add(grant.permission.key);
+        pending = roles.flatMap((role) => (role.parent ? [role.parent.name] : []));
+      }
+      return [...keys].sort();
+    };
+    const sql = recordSqlStatements(db.pool);
+    try {
+      const { body } = await postGraphQL(graphqlUrl, query, {
+        variables: { reps: [ids.admin, ids.alice, ids.bob].map((id) => ({ __typename: 'User', id })) },
+        token: await tokenFor(ids.admin, ['admin']),
+      });
+      expect(body.errors).toBeUndefined();
+      expect(sql.count('role_permissions')).toBe(1);
+      const member = await keysOf(['member']);
+      const support = await keysOf(['support']);
+      const admin = await keysOf(['admin']);
+      // Inheritance is what is tested: each role adds keys to its parent's.
+      expect(support.length).toBeGreaterThan(member.length);
+      expect(admin.length).toBeGreaterThan(support.length);
+      expect(admin).toEqual(expect.arrayContaining(support));
+      expect(body.data?._entities).toEqual([
+        { id: ids.admin, permissions: admin },
+        // Alice's admin grant expired: a member's keys only.
+        { id: ids.alice, permissions: member },
+        { id: ids.bob, permissions: support },
+      ]);
+    } finally {
+      sql.restore();
+    }
+  });
+});

@@ -14,6 +14,8 @@ export interface Loaders {
   roleGrantsByUserId: DataLoader<string, UserRoleGrant[]>;
   roleById: DataLoader<string, RoleModel | null>;
   permissionGrantsByRoleId: DataLoader<string, RolePermissionGrant[]>;
+  /** Effective permission keys per user (inherited ones included). */
+  permissionKeysByUserId: DataLoader<string, { userId: string; key: string }[]>;
 }
 
 export function createLoaders(repositories: Repositories): Loaders {
@@ -35,6 +37,10 @@ export function createLoaders(repositories: Repositories): Loaders {
     permissionGrantsByRoleId: groupedLoaderByKey<string, RolePermissionGrant>(
       (roleIds) => repositories.permissions.findGrantsForRoles(roleIds),
       (grant) => grant.roleId,
+    ),
+    permissionKeysByUserId: groupedLoaderByKey<string, { userId: string; key: string }>(
+      (userIds) => repositories.permissions.effectiveKeysForUsers(userIds, new Date()),
+      (row) => row.userId,
     ),
   };
 }

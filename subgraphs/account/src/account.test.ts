@@ -5,13 +5,22 @@ import {
   startTestSubgraph,
   type TestSubgraph,
 } from '@gatehouse/service/testing';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryKeyValueStore } from '@gatehouse/kv';
+import { createLogger } from '@gatehouse/logger';
 import { createApp } from './app';
+import { loadAccountConfig } from './config';
+import { createAccountServices } from './runtime';
 
 const { verifier, tokenFor } = createTestAuth();
 
 let db: TestDatabase;
 let subgraph: TestSubgraph;
 let graphqlUrl: string;
+let storageDir: string;
+let closeServices: () => Promise<void>;
 const ids = { alice: '', bob: '', carol: '' };
 
 beforeAll(async () => {
@@ -27,13 +36,28 @@ beforeAll(async () => {
     data: { userId: ids.bob, displayName: 'Bob', avatarUrl: 'https://img/b.png' },
   });
 
-  subgraph = await startTestSubgraph({ name: 'account', createApp, prisma: db.prisma, verifier });
+  storageDir = await mkdtemp(join(tmpdir(), 'gatehouse-account-test-'));
+  const account = createAccountServices({
+    prisma: db.prisma,
+    logger: createLogger({ name: 'account-test', level: 'silent' }),
+    config: loadAccountConfig({ NODE_ENV: 'test', STORAGE_DIR: storageDir }),
+    kv: new MemoryKeyValueStore(),
+  });
+  closeServices = account.close;
+  subgraph = await startTestSubgraph({
+    name: 'account',
+    createApp: (deps) => createApp({ ...deps, account: account.services }),
+    prisma: db.prisma,
+    verifier,
+  });
   graphqlUrl = subgraph.url;
 });
 
 afterAll(async () => {
   await subgraph?.stop();
+  await closeServices?.();
   await db?.close();
+  if (storageDir) await rm(storageDir, { recursive: true, force: true });
 });
 
 const entitiesQuery = `query ($reps: [_Any!]!) {
@@ -71,7 +95,11 @@ describe('User.profile', () => {
             bio: null,
           },
         },
-        { id: ids.carol, profile: null },
+        // A user who never edited a profile has an empty one.
+        {
+          id: ids.carol,
+          profile: { displayName: null, avatarUrl: null, locale: null, timezone: null, bio: null },
+        },
       ]);
       expect(sql.count('user_profiles')).toBe(1);
     } finally {

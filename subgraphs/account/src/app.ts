@@ -1,28 +1,69 @@
 import {
+  clientInfoFrom,
   createSubgraphApp,
   type BaseContext,
+  type RouteHandler,
   type SubgraphApp,
   type SubgraphAppDependencies,
 } from '@gatehouse/service';
+import { createFileRoutes, isFilesystemStorage } from '@gatehouse/storage';
+import { createAvatarRoutes } from './avatar';
 import type { Context } from './context';
-import { createLoaders, type Repositories } from './loaders';
 import { permissions } from './permissions';
-import { createProfileRepository } from './repositories/profile.repository';
+import { createUnsubscribeRoutes } from './preferences';
 import { resolvers } from './resolvers';
+import type { AccountServices } from './runtime';
 import { typeDefs } from './schema';
-import { createProfileService } from './services/profile.service';
 
-export type AppDependencies = SubgraphAppDependencies;
+export interface AppDependencies extends SubgraphAppDependencies {
+  /** Built once per process by `createAccountServices`. */
+  account: AccountServices;
+}
 export type App = SubgraphApp<Context>;
 
-/** Wires repositories and services into the subgraph's ApolloServer. No I/O happens until a request arrives. */
+/**
+ * Wires the account services into the subgraph's ApolloServer, plus its plain HTTP routes (reached through the
+ * gateway): `PUT|POST|DELETE /account/avatar`, `GET|POST /unsubscribe`, and `GET /files/*` for the filesystem
+ * storage driver. No I/O happens until a request arrives.
+ */
 export function createApp(deps: AppDependencies): App {
-  const repositories: Repositories = { profiles: createProfileRepository(deps.prisma) };
+  const { account } = deps;
 
   function contextFor(base: BaseContext): Context {
-    const loaders = createLoaders(repositories);
-    return { ...base, loaders, profiles: createProfileService(loaders) };
+    return {
+      ...base,
+      account,
+      profileLoader: account.profiles.createLoader(),
+      client: { ip: null, userAgent: null, requestId: base.requestId },
+    };
   }
 
-  return createSubgraphApp({ typeDefs, resolvers, permissions, deps, contextFor });
+  const routeHandlers: RouteHandler[] = [
+    createAvatarRoutes({
+      avatars: account.avatars,
+      verifier: deps.verifier,
+      ...(deps.sessionCheck ? { sessionCheck: deps.sessionCheck } : {}),
+      logger: deps.logger.child({ module: 'avatar-routes' }),
+    }),
+    createUnsubscribeRoutes({
+      prisma: deps.prisma,
+      tokens: account.unsubscribeTokens,
+      logger: deps.logger.child({ module: 'unsubscribe' }),
+      onChange: (userId) => account.profiles.invalidate(userId),
+    }),
+  ];
+  if (isFilesystemStorage(account.storage)) routeHandlers.push(createFileRoutes(account.storage));
+
+  const app = createSubgraphApp({ typeDefs, resolvers, permissions, deps, contextFor });
+  return {
+    ...app,
+    context: async (input) => ({
+      ...(await app.context(input)),
+      client: clientInfoFrom(input.req, input.requestId),
+    }),
+    routes: async (req, res, requestId) => {
+      for (const route of routeHandlers) if (await route(req, res, requestId)) return true;
+      return false;
+    },
+  };
 }

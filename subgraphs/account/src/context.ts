@@ -1,9 +1,14 @@
-import type { BaseContext } from '@gatehouse/service';
-import type { Loaders } from './loaders';
-import type { ProfileService } from './services/profile.service';
+import type DataLoader from 'dataloader';
+import type { BaseContext, ClientInfo } from '@gatehouse/service';
+import type { ProfileView } from './profile';
+import type { AccountServices } from './runtime';
 
 /** Per-request GraphQL context of the account subgraph. */
 export interface Context extends BaseContext {
-  loaders: Loaders;
-  profiles: ProfileService;
+  /** Process-wide services. */
+  account: AccountServices;
+  /** Profiles of every user this request touches, read once through the cache. */
+  profileLoader: DataLoader<string, ProfileView | null>;
+  /** The caller's IP and user agent, for audit rows. */
+  client: ClientInfo;
 }

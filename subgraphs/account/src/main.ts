@@ -8,7 +8,10 @@ import {
   type RunningSubgraph,
   type StartSubgraphOptions,
 } from '@gatehouse/service';
+import { loadConfigOrExit } from '@gatehouse/config';
 import { createApp } from './app';
+import { accountConcerns } from './config';
+import { createAccountServices } from './runtime';
 
 export type { RunningSubgraph };
 
@@ -16,7 +19,23 @@ export function start(
   env: NodeJS.ProcessEnv = process.env,
   shared: Pick<StartSubgraphOptions<never>, 'kv'> = {},
 ): Promise<RunningSubgraph> {
-  return startSubgraph({ name: 'account', envPrefix: 'ACCOUNT', createApp, env, ...shared });
+  return startSubgraph({
+    name: 'account',
+    envPrefix: 'ACCOUNT',
+    env,
+    ...shared,
+    createApp(runtime) {
+      const config = loadConfigOrExit(accountConcerns, runtime.env);
+      const { services, close } = createAccountServices({
+        prisma: runtime.prisma,
+        logger: runtime.logger,
+        config,
+        kv: runtime.kv,
+      });
+      runtime.onStop(close);
+      return createApp({ ...runtime, account: services });
+    },
+  });
 }
 
 if (require.main === module) runService('account', start);

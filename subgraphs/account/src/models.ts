@@ -2,12 +2,3 @@
 export interface UserReference {
   id: string;
 }
-
-export interface ProfileModel {
-  userId: string;
-  displayName: string | null;
-  avatarUrl: string | null;
-  locale: string | null;
-  timezone: string | null;
-  bio: string | null;
-}

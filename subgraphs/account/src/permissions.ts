@@ -1,4 +1,4 @@
-import { allow, isSelfOrAdmin, type PermissionMap } from '@gatehouse/service';
+import { allow, isAuthenticated, isSelfOrAdmin, type PermissionMap } from '@gatehouse/service';
 
 /**
  * Deny by default. A user's fields are readable by that user and by administrators. Profile fields are
@@ -7,4 +7,15 @@ import { allow, isSelfOrAdmin, type PermissionMap } from '@gatehouse/service';
 export const permissions: PermissionMap = {
   User: { '*': isSelfOrAdmin },
   Profile: allow,
+  Avatar: allow,
+  NotificationPreference: allow,
+  DataExport: allow,
+  ProfileFieldError: allow,
+  UpdateProfilePayload: allow,
+  // Each mutation acts on the viewer's own account only.
+  Mutation: {
+    updateProfile: isAuthenticated,
+    updateNotificationPreferences: isAuthenticated,
+    requestDataExport: isAuthenticated,
+  },
 };

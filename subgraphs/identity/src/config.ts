@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { concerns, loadConfig, type ConfigOf } from '@gatehouse/config';
+import { storageConcern } from '@gatehouse/storage';
 import { mfaConcern } from './mfa/config';
 import { oauthConcern } from './oauth/config';
 
@@ -68,6 +69,8 @@ export const identityConcerns = {
   security,
   mfa: mfaConcern,
   oauth: oauthConcern,
+  /** Where avatars and exports live: the purge of deleted accounts removes their files. */
+  storage: storageConcern,
 };
 
 export type IdentityConfig = ConfigOf<typeof identityConcerns>;

@@ -1,12 +1,28 @@
-import { createEnvelopeCipher, createPasswordHasher, parseEncryptionKeys } from '@gatehouse/crypto';
+import {
+  createEnvelopeCipher,
+  createPasswordHasher,
+  deriveSecret,
+  parseEncryptionKeys,
+} from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
 import { createEventBus } from '@gatehouse/events';
 import { createJobQueue } from '@gatehouse/jobs';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
-import { createMailer, createMailTransport, startMailWorker, startStaleDeliverySweep } from '@gatehouse/mail';
+import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
+import {
+  UNSUBSCRIBE_SECRET_PURPOSE,
+  createMailer,
+  createMailTransport,
+  createUnsubscribeTokens,
+  startMailWorker,
+  startStaleDeliverySweep,
+} from '@gatehouse/mail';
 import { createAccessTokenSigner, createKeyRing } from '@gatehouse/service';
 import { AuditAction, createAuditLog } from './audit';
+import { createCurrentPasswordCheck } from './services/current-password';
+import { createEmailChangeService, type EmailChangeService } from './services/email-change.service';
+import { createLeavingService, startPurgeSchedule, type LeavingService } from './leaving';
 import { createMfaService, createSmsSender, type MfaService } from './mfa';
 import { createOAuthService, type OAuthService } from './oauth';
 import type { IdentityConfig } from './config';
@@ -34,6 +50,9 @@ import {
   type RefreshTokenReusedEvent,
 } from './sessions';
 
+/** The `deriveSecret` purpose of the key that pseudonymises purged users in the audit trail. Never change it. */
+const AUDIT_PSEUDONYM_PURPOSE = 'audit-pseudonym:v1';
+
 /** The sign-up, sign-in and session flows, built once per process. */
 export interface IdentityServices {
   registration: RegistrationService;
@@ -41,6 +60,8 @@ export interface IdentityServices {
   password: PasswordService;
   mfa: MfaService;
   oauth: OAuthService;
+  emailChange: EmailChangeService;
+  leaving: LeavingService;
 }
 
 export interface CreateIdentityServicesOptions {
@@ -54,6 +75,8 @@ export interface CreateIdentityServicesOptions {
   kv?: KeyValueStore;
   /** Opened once at start-up by the caller (`openGeoLocator()`); default: no locations. */
   geo?: GeoLocator;
+  /** Object storage (avatars, exports) shared with the account subgraph; default: from the storage settings. */
+  storage?: ObjectStorage;
   /** Prefix of Redis keys of the event bus and job queue (tests isolate themselves with it). */
   redisPrefix?: string;
 }
@@ -92,7 +115,8 @@ export async function createIdentityServices(
   const kv = options.kv ?? createKeyValueStore({ ...shared, logger });
   const events = createEventBus({ ...shared, logger });
   const jobQueue = createJobQueue({ ...shared, logger });
-  const cipher = createEnvelopeCipher(parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS));
+  const encryptionKeys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
+  const cipher = createEnvelopeCipher(encryptionKeys);
   const transport = createMailTransport({
     ...(config.mail.SMTP_URL ? { smtpUrl: config.mail.SMTP_URL } : {}),
     from: config.mail.MAIL_FROM,
@@ -100,7 +124,18 @@ export async function createIdentityServices(
   });
   const mailLogger = logger.child({ module: 'mail' });
   const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
-  startMailWorker({ prisma, jobQueue, transport, cipher, logger: mailLogger });
+  startMailWorker({
+    prisma,
+    jobQueue,
+    transport,
+    cipher,
+    logger: mailLogger,
+    // Billing and product mail carries a one-click unsubscribe link served by the account subgraph.
+    unsubscribe: {
+      tokens: createUnsubscribeTokens({ secret: deriveSecret(encryptionKeys, UNSUBSCRIBE_SECRET_PURPOSE) }),
+      url: `${config.mail.PUBLIC_URL}/unsubscribe`,
+    },
+  });
   const stopSweep = startStaleDeliverySweep({ mailer, logger: mailLogger });
 
   const hasher = createPasswordHasher({
@@ -192,8 +227,38 @@ export async function createIdentityServices(
     publicUrl,
     logger: logger.child({ module: 'mfa' }),
   });
+  const checkPassword = createCurrentPasswordCheck({ accounts, hasher, guard, audit, mailer });
+  const ownsStorage = options.storage === undefined;
+  const storage = options.storage ?? createObjectStorage(config.storage);
+  const leaving = createLeavingService({
+    prisma,
+    accounts,
+    hasher,
+    guard,
+    sessions,
+    mailer,
+    audit,
+    kv,
+    storage,
+    publicUrl,
+    // Stable for as long as the active encryption key: the same user always gets the same pseudonym.
+    pseudonymKey: deriveSecret(encryptionKeys, AUDIT_PSEUDONYM_PURPOSE),
+    checkPassword,
+    logger: logger.child({ module: 'leaving' }),
+  });
+  const purgeSchedule = startPurgeSchedule({ jobQueue, leaving, logger: logger.child({ module: 'purge' }) });
   const services: IdentityServices = {
     registration,
+    leaving,
+    emailChange: createEmailChangeService({
+      accounts,
+      users: createUserRepository(prisma),
+      verificationTokens: createVerificationTokenRepository(prisma),
+      checkPassword,
+      mailer,
+      audit,
+      publicUrl,
+    }),
     mfa,
     oauth,
     signIn: createSignInService({
@@ -207,6 +272,7 @@ export async function createIdentityServices(
       audit,
       mfa,
       oauth,
+      reactivation: (account, client) => leaving.requestReactivation(account, client),
       newSignInAlerts: config.security.NEW_SIGN_IN_ALERT_DAYS > 0,
       publicUrl,
       logger: logger.child({ module: 'sign-in' }),
@@ -232,6 +298,8 @@ export async function createIdentityServices(
     services,
     kv,
     async close() {
+      purgeSchedule.stop();
+      if (ownsStorage) await storage.close();
       await stopSweep();
       await unsubscribe();
       await jobQueue.close();

@@ -60,6 +60,8 @@ export type User = {
   __typename?: 'User';
   /** Stable, opaque identifier of the user (a UUID). */
   id: Scalars['ID']['output'];
+  /** Every permission key the user holds now (`resource:action`), through direct grants and role inheritance, sorted. */
+  permissions: Array<Scalars['String']['output']>;
   /** Roles granted directly to the user (inherited roles are reachable through `Role.parent`). */
   roles: Array<Role>;
 };
@@ -201,6 +203,7 @@ export type RoleResolvers<ContextType = Context, ParentType extends ResolversPar
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  permissions?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType>;
 }>;
 

@@ -5,4 +5,6 @@ export const User: UserResolvers = {
   // `roles` loads through a DataLoader, batched across all references of the request.
   __resolveReference: (reference) => ({ id: reference.id }),
   roles: (user, _args, { roles }) => roles.ofUser(user.id),
+  permissions: async (user, _args, { loaders }) =>
+    (await loaders.permissionKeysByUserId.load(user.id)).map((row) => row.key),
 };

@@ -12,3 +12,10 @@ export {
   type AvatarSize,
   type ProcessedAvatar,
 } from './process-avatar';
+export { createAvatarService, type AvatarService, type AvatarServiceOptions } from './avatar.service';
+export {
+  AVATAR_ROUTE_PATH,
+  AvatarRouteErrorCode,
+  createAvatarRoutes,
+  type AvatarRoutesOptions,
+} from './avatar.routes';

@@ -186,6 +186,12 @@ export type Mutation = {
    * `OAUTH_CODE_INVALID`.
    */
   completeOAuthLogin: LoginResult;
+  /**
+   * Switches the email address with the token of the confirmation link and tells the old address. Fails with
+   * BAD_USER_INPUT and reason `VERIFICATION_TOKEN_INVALID`, `VERIFICATION_TOKEN_EXPIRED`,
+   * `VERIFICATION_TOKEN_USED` or `EMAIL_TAKEN` (the address got an account meanwhile).
+   */
+  confirmEmailChange: User;
   /** Confirms the email factor with the mailed code. */
   confirmEmailMfa: MfaEnrollmentResult;
   /** Confirms the phone number with the code sent to it. */
@@ -195,6 +201,19 @@ export type Mutation = {
    * authentication on and returns the backup codes.
    */
   confirmTotp: MfaEnrollmentResult;
+  /**
+   * Deactivates the viewer's account: every session ends at once and a notice is mailed. Signing in again with the
+   * right password mails a reactivation link (the sign-in itself is refused with `ACCOUNT_DEACTIVATED` and
+   * `details.reactivationMailed`); following it (`reactivateAccount`) makes the account active again. A wrong
+   * password is BAD_USER_INPUT (`INVALID_CREDENTIALS`) and counts toward the lockout.
+   */
+  deactivateAccount: Scalars['Boolean']['output'];
+  /**
+   * Deletes the viewer's account: it cannot sign in any more, every session ends, and 30 days later every piece of
+   * personal data is purged (billing records are kept, detached from the person, as the law requires). Returns when
+   * the purge happens. A wrong password is BAD_USER_INPUT (`INVALID_CREDENTIALS`) and counts toward the lockout.
+   */
+  deleteAccount: Scalars['DateTime']['output'];
   /**
    * Turns multi-factor authentication off: needs the current password and a valid code, removes every factor and
    * backup code, ends the viewer's other sessions and mails a notice.
@@ -223,6 +242,11 @@ export type Mutation = {
    */
   logout: Scalars['Boolean']['output'];
   /**
+   * Reactivates a deactivated account with the token of the mailed link. Fails with BAD_USER_INPUT and reason
+   * `REACTIVATION_TOKEN_INVALID`, `REACTIVATION_TOKEN_EXPIRED` or `REACTIVATION_TOKEN_USED`.
+   */
+  reactivateAccount: User;
+  /**
    * Exchanges a refresh token for new tokens (rotation). Fails with UNAUTHENTICATED and reason
    * `INVALID_REFRESH_TOKEN`, `SESSION_EXPIRED`, `SESSION_REVOKED`, or `REFRESH_TOKEN_REUSED` (the token was
    * already used: the whole session is ended).
@@ -240,6 +264,13 @@ export type Mutation = {
    * BAD_USER_INPUT (`CAPTCHA_INVALID`) when it rejects the token.
    */
   register: RegisterPayload;
+  /**
+   * Starts changing the viewer's email address: a confirmation link (24 hours) goes to the new address and a
+   * notice to the current one; nothing changes until the link is followed (`confirmEmailChange`). Always returns
+   * true for a valid request, whether or not the new address is free, so the answer does not reveal which
+   * addresses have accounts.
+   */
+  requestEmailChange: Scalars['Boolean']['output'];
   /**
    * Mails a password reset link (valid 1 hour, single use; older links stop working) when the address belongs
    * to an active, verified account. Always returns true, in about the same time, so the answer does not reveal
@@ -324,6 +355,12 @@ export type MutationCompleteOAuthLoginArgs = {
 
 
 /** The root of all write operations. */
+export type MutationConfirmEmailChangeArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
 export type MutationConfirmEmailMfaArgs = {
   code: Scalars['String']['input'];
 };
@@ -338,6 +375,18 @@ export type MutationConfirmSmsMfaArgs = {
 /** The root of all write operations. */
 export type MutationConfirmTotpArgs = {
   code: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationDeactivateAccountArgs = {
+  password: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationDeleteAccountArgs = {
+  password: Scalars['String']['input'];
 };
 
 
@@ -387,6 +436,12 @@ export type MutationLogoutArgs = {
 
 
 /** The root of all write operations. */
+export type MutationReactivateAccountArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+/** The root of all write operations. */
 export type MutationRefreshTokenArgs = {
   refreshToken: Scalars['String']['input'];
 };
@@ -401,6 +456,13 @@ export type MutationRegenerateBackupCodesArgs = {
 /** The root of all write operations. */
 export type MutationRegisterArgs = {
   input: RegisterInput;
+};
+
+
+/** The root of all write operations. */
+export type MutationRequestEmailChangeArgs = {
+  newEmail: Scalars['String']['input'];
+  password: Scalars['String']['input'];
 };
 
 
@@ -861,9 +923,12 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   changePassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
   completeOAuthLink?: Resolver<ResolversTypes['LinkedOAuthAccount'], ParentType, ContextType, RequireFields<MutationCompleteOAuthLinkArgs, 'code' | 'state'>>;
   completeOAuthLogin?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationCompleteOAuthLoginArgs, 'code' | 'state'>>;
+  confirmEmailChange?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationConfirmEmailChangeArgs, 'token'>>;
   confirmEmailMfa?: Resolver<ResolversTypes['MfaEnrollmentResult'], ParentType, ContextType, RequireFields<MutationConfirmEmailMfaArgs, 'code'>>;
   confirmSmsMfa?: Resolver<ResolversTypes['MfaEnrollmentResult'], ParentType, ContextType, RequireFields<MutationConfirmSmsMfaArgs, 'code'>>;
   confirmTotp?: Resolver<ResolversTypes['MfaEnrollmentResult'], ParentType, ContextType, RequireFields<MutationConfirmTotpArgs, 'code'>>;
+  deactivateAccount?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeactivateAccountArgs, 'password'>>;
+  deleteAccount?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType, RequireFields<MutationDeleteAccountArgs, 'password'>>;
   disableMfa?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDisableMfaArgs, 'code' | 'password'>>;
   enrollEmailMfa?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, Partial<MutationEnrollEmailMfaArgs>>;
   enrollSmsMfa?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, RequireFields<MutationEnrollSmsMfaArgs, 'phoneNumber'>>;
@@ -871,9 +936,11 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   linkOAuthAccount?: Resolver<ResolversTypes['OAuthStart'], ParentType, ContextType, RequireFields<MutationLinkOAuthAccountArgs, 'provider' | 'redirectUri'>>;
   login?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationLogoutArgs>>;
+  reactivateAccount?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationReactivateAccountArgs, 'token'>>;
   refreshToken?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshTokenArgs, 'refreshToken'>>;
   regenerateBackupCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType, RequireFields<MutationRegenerateBackupCodesArgs, 'password'>>;
   register?: Resolver<ResolversTypes['RegisterPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
+  requestEmailChange?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestEmailChangeArgs, 'newEmail' | 'password'>>;
   requestPasswordReset?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestPasswordResetArgs, 'email'>>;
   resendVerificationEmail?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationResendVerificationEmailArgs, 'email'>>;
   resetPassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationResetPasswordArgs, 'input'>>;

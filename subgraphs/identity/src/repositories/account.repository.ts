@@ -46,6 +46,11 @@ export interface AccountRepository {
    * @returns whether the account was still unverified.
    */
   replaceUnverifiedCredentials(userId: string, passwordHash: string, at: Date): Promise<boolean>;
+  /**
+   * Switches the address to one the user just proved (it is verified). `taken` when another live account got it
+   * meanwhile (the unique index decides, so two confirmations cannot both win).
+   */
+  changeEmail(userId: string, email: string, at: Date): Promise<'changed' | 'taken'>;
   /** Marks the email verified and activates a PENDING_VERIFICATION account (other states are kept). */
   markEmailVerified(userId: string, at: Date): Promise<void>;
   accessClaims(userId: string): Promise<AccessClaims>;
@@ -120,6 +125,18 @@ export function createAccountRepository(prisma: PrismaClient): AccountRepository
         await tx.oAuthAccount.deleteMany({ where: { userId } });
         return true;
       });
+    },
+    async changeEmail(userId, email, at) {
+      try {
+        await prisma.user.update({
+          where: { id: userId },
+          data: { email, emailVerified: true, emailVerifiedAt: at },
+        });
+        return 'changed';
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return 'taken';
+        throw err;
+      }
     },
     async recordSignIn(userId, at) {
       await prisma.user.update({ where: { id: userId }, data: { lastLoginAt: at } });

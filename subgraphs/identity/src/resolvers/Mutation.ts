@@ -131,6 +131,30 @@ export const Mutation: MutationResolvers = {
     const linked = await ctx.identity.oauth.completeLink(code, state, viewerOf(ctx).userId, ctx.client);
     return { provider: linked.provider, email: linked.email, linkedAt: linked.linkedAt };
   },
+  async deactivateAccount(_parent, { password }, ctx) {
+    await ctx.identity.leaving.deactivate(viewerOf(ctx).userId, password, ctx.client);
+    return true;
+  },
+  async reactivateAccount(_parent, { token }, ctx) {
+    const { userId } = await ctx.identity.leaving.reactivate(token, ctx.client);
+    ctx.authenticatedUserIds.add(userId);
+    const user = await ctx.loaders.userById.load(userId);
+    if (!user) throw new Error('Reactivated user disappeared');
+    return user;
+  },
+  async deleteAccount(_parent, { password }, ctx) {
+    const { purgeAt } = await ctx.identity.leaving.delete(viewerOf(ctx).userId, password, ctx.client);
+    return purgeAt;
+  },
+  async requestEmailChange(_parent, { newEmail, password }, ctx) {
+    await ctx.identity.emailChange.request(viewerOf(ctx), { newEmail, password }, ctx.client);
+    return true;
+  },
+  async confirmEmailChange(_parent, { token }, ctx) {
+    const user = await ctx.identity.emailChange.confirm(token, ctx.client);
+    ctx.authenticatedUserIds.add(user.id);
+    return user;
+  },
   async unlinkOAuthAccount(_parent, { provider }, ctx) {
     await ctx.identity.oauth.unlink(viewerOf(ctx).userId, provider, ctx.client);
     return true;

@@ -103,6 +103,11 @@ export interface SignInServiceOptions {
   audit: AuditLog;
   mfa: SecondFactor;
   oauth: SocialSignIn;
+  /**
+   * Called after a correct password for a DEACTIVATED account: mails a reactivation link (at most one per few
+   * minutes). Without it the sign-in is only refused.
+   */
+  reactivation?: (account: AccountRecord, client: ClientInfo) => Promise<{ mailed: boolean }>;
   /** Mail the owner when a sign-in comes from a new device or country. Default true. */
   newSignInAlerts?: boolean;
   /** Base of links in mail (PUBLIC_URL). */
@@ -234,7 +239,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
   }
 
   function refusedAfterPassword(account: AccountRecord): AuthenticationError | null {
-    if (account.status === 'SUSPENDED' || account.status === 'DEACTIVATED') {
+    if (account.status === 'SUSPENDED' || account.status === 'DEACTIVATED' || account.status === 'DELETED') {
       return new AuthenticationError('This account is deactivated', {
         details: { reason: CredentialErrorCode.ACCOUNT_DEACTIVATED },
       });
@@ -279,6 +284,14 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
           ...auditClientFields(client),
           metadata: { reason: (refused.details as { reason: string }).reason },
         });
+        // The owner proved the password of a deactivated account: that is how it comes back (a mailed link).
+        if (account.status === 'DEACTIVATED' && options.reactivation) {
+          const { mailed } = await options.reactivation(account, client);
+          throw new AuthenticationError(
+            'This account is deactivated; we sent a link to reactivate it to its email address',
+            { details: { reason: CredentialErrorCode.ACCOUNT_DEACTIVATED, reactivationMailed: mailed } },
+          );
+        }
         throw refused;
       }
 

@@ -1,0 +1,270 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PrismaClient } from '@gatehouse/db';
+import { escapeHtml, DEFAULT_PRODUCT_NAME, type MailCategory, type UnsubscribeTokens } from '@gatehouse/mail';
+import type { RouteHandler } from '@gatehouse/service';
+import { PreferenceErrorCode } from './error-codes';
+import { createPreferenceRepository } from './preference.repository';
+
+/** Where the route answers; the worker's `unsubscribe.url` is the public address of this path. */
+export const UNSUBSCRIBE_PATH = '/unsubscribe';
+
+export interface UnsubscribeRoutesOptions {
+  prisma: PrismaClient;
+  /** Built from UNSUBSCRIBE_SECRET, the same secret the mail worker mints with. */
+  tokens: Pick<UnsubscribeTokens, 'verify'>;
+  logger: { info(details: object, message: string): void; warn(details: object, message: string): void };
+  /** Shown on the pages. Default `Gatehouse`. */
+  productName?: string;
+  /** Called after a preference was switched off (e.g. to drop a cached profile). */
+  onChange?: (userId: string) => Promise<void>;
+}
+
+/** Bodies are `List-Unsubscribe=One-Click` or the confirmation form: tiny. */
+const MAX_BODY_BYTES = 4096;
+
+const CATEGORY_LABELS: Partial<Record<MailCategory, string>> = {
+  billing: 'billing',
+  product: 'product news',
+};
+
+/** Every answer: never cached, never indexed, and the token in the URL never leaks through Referer. */
+const COMMON_HEADERS = {
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-robots-tag': 'noindex',
+};
+
+/** The pages need no script, no remote resource, and may only post to us. */
+const HTML_SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+};
+
+type Failure = {
+  status: 400 | 410;
+  code: PreferenceErrorCode;
+  message: string;
+};
+
+const FAILURES = {
+  INVALID: {
+    status: 400,
+    code: PreferenceErrorCode.UNSUBSCRIBE_LINK_INVALID,
+    message: 'This unsubscribe link is not valid.',
+  },
+  EXPIRED: {
+    status: 400,
+    code: PreferenceErrorCode.UNSUBSCRIBE_LINK_EXPIRED,
+    message: 'This unsubscribe link has expired.',
+  },
+  USED: {
+    status: 410,
+    code: PreferenceErrorCode.UNSUBSCRIBE_LINK_USED,
+    message: 'This unsubscribe link was used already.',
+  },
+} as const satisfies Record<string, Failure>;
+
+class BodyTooLargeError extends Error {}
+
+/** A rendered page; anything else sent is JSON. */
+class HtmlPage {
+  constructor(readonly html: string) {}
+}
+
+const BUTTON_STYLE =
+  'padding:12px 20px;background:#0b5cad;color:#ffffff;border:0;border-radius:6px;font-weight:600;font-size:16px';
+
+/**
+ * One-click unsubscribe (RFC 8058), no sign-in needed: the signed token in the link is the authority.
+ *
+ * - `GET|HEAD /unsubscribe?token=` → 200 HTML page with a confirmation form that POSTs back; changes nothing
+ *   (mail scanners and link previews fetch links). 400 `UNSUBSCRIBE_LINK_INVALID` | `UNSUBSCRIBE_LINK_EXPIRED`,
+ *   410 `UNSUBSCRIBE_LINK_USED`.
+ * - `POST /unsubscribe?token=` (body `List-Unsubscribe=One-Click` from a mail client, or the form) → verifies
+ *   the token, records its receipt and switches the EMAIL preference off in one transaction: 200
+ *   `{status:'unsubscribed', channel, category}`; 400 as above; 410 `UNSUBSCRIBE_LINK_USED` the second time;
+ *   413 for a body over 4 KiB.
+ * - Other methods: 405. Other paths: not handled (404 from the server).
+ *
+ * Answers are HTML when the client accepts `text/html` (a browser), JSON otherwise (mail providers' POSTs):
+ * `{error: <code>, message}` on failure.
+ */
+export function createUnsubscribeRoutes(options: UnsubscribeRoutesOptions): RouteHandler {
+  const { tokens, logger } = options;
+  const repository = createPreferenceRepository(options.prisma);
+  const productName = options.productName ?? DEFAULT_PRODUCT_NAME;
+
+  return async (req, res, requestId) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== UNSUBSCRIBE_PATH) return false;
+    const method = req.method ?? 'GET';
+    const html = wantsHtml(req);
+
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+      res.writeHead(405, { ...COMMON_HEADERS, allow: 'GET, HEAD, POST', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'Method not allowed' }));
+      return true;
+    }
+    if (method === 'POST') {
+      try {
+        await drainBody(req, MAX_BODY_BYTES);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        send(res, 413, { error: 'Request body too large' }, undefined, { connection: 'close' });
+        return true;
+      }
+    }
+
+    const token = url.searchParams.get('token') ?? '';
+    const check = tokens.verify(token);
+    if (!check.ok) {
+      const failure = FAILURES[check.reason];
+      logger.info({ requestId, reason: failure.code }, 'unsubscribe: link refused');
+      return fail(res, failure, html, productName, method === 'HEAD');
+    }
+    const { claims } = check;
+    const label = CATEGORY_LABELS[claims.category] ?? claims.category;
+
+    if (method !== 'POST') {
+      if (await repository.isRedeemed(claims.jti)) {
+        return fail(res, FAILURES.USED, html, productName, method === 'HEAD');
+      }
+      const body = html
+        ? page(
+            `Unsubscribe from ${label} emails`,
+            [
+              `Stop receiving ${label} emails from ${productName}? Security notices about your account are always sent.`,
+            ],
+            productName,
+            // Relative to this page: works behind the gateway whatever prefix it serves us under.
+            `<form method="post" action="?token=${escapeHtml(encodeURIComponent(token))}">` +
+              '<input type="hidden" name="List-Unsubscribe" value="One-Click">' +
+              `<button type="submit" style="${BUTTON_STYLE}">Unsubscribe</button></form>`,
+          )
+        : { status: 'confirm', channel: claims.channel, category: claims.category };
+      send(res, 200, body, method === 'HEAD');
+      return true;
+    }
+
+    const outcome = await repository.redeemUnsubscribe(claims);
+    if (outcome === 'used') {
+      logger.info({ requestId, reason: FAILURES.USED.code }, 'unsubscribe: link refused');
+      return fail(res, FAILURES.USED, html, productName, false);
+    }
+    if (outcome === 'unsubscribed') {
+      logger.info(
+        { requestId, userId: claims.userId, category: claims.category },
+        'unsubscribe: category off',
+      );
+      await options.onChange?.(claims.userId).catch((err: unknown) => {
+        logger.warn({ err, requestId }, 'unsubscribe: onChange failed');
+      });
+    }
+    // 'unknown-user': the account is gone, so no more mail goes out either; the answer is the same.
+    send(
+      res,
+      200,
+      html
+        ? page(
+            'You are unsubscribed',
+            [
+              `You will no longer receive ${label} emails from ${productName}.`,
+              'You can switch them back on in your account settings at any time.',
+            ],
+            productName,
+          )
+        : { status: 'unsubscribed', channel: claims.channel, category: claims.category },
+    );
+    return true;
+  };
+}
+
+/** Browsers ask for HTML; mail providers' one-click POSTs do not. */
+function wantsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/i.test(req.headers.accept ?? '');
+}
+
+function fail(
+  res: ServerResponse,
+  failure: Failure,
+  html: boolean,
+  productName: string,
+  head: boolean,
+): true {
+  const body = html
+    ? page(
+        failure.message.replace(/\.$/, ''),
+        [failure.message, 'You can change which emails you receive in your account settings.'],
+        productName,
+        `<p style="font-size:13px;color:#59636e">Code: ${failure.code}</p>`,
+      )
+    : { error: failure.code, message: failure.message };
+  send(res, failure.status, body, head);
+  return true;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: HtmlPage | object,
+  head = false,
+  extraHeaders: Record<string, string> = {},
+): void {
+  const isHtml = body instanceof HtmlPage;
+  const payload = isHtml ? body.html : JSON.stringify(body);
+  res.writeHead(status, {
+    ...COMMON_HEADERS,
+    ...(isHtml ? HTML_SECURITY_HEADERS : {}),
+    ...extraHeaders,
+    'content-type': isHtml ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(payload)),
+  });
+  res.end(head ? undefined : payload);
+}
+
+/** Reads and discards the body (its content is not needed: the token in the URL decides), up to `limit`. */
+function drainBody(req: IncomingMessage, limit: number): Promise<void> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError());
+      }
+    });
+    req.on('end', () => resolve());
+    req.on('error', reject);
+  });
+}
+
+/** A small self-contained page: every interpolated value escaped, no script, no remote resource. */
+function page(title: string, paragraphs: string[], productName: string, extraHtml = ''): HtmlPage {
+  return new HtmlPage(
+    [
+      '<!doctype html>',
+      '<html lang="en">',
+      '<head>',
+      '<meta charset="utf-8">',
+      '<meta name="viewport" content="width=device-width, initial-scale=1">',
+      '<meta name="robots" content="noindex">',
+      `<title>${escapeHtml(`${title} · ${productName}`)}</title>`,
+      '</head>',
+      "<body style=\"margin:0;padding:24px;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;" +
+        'color:#1f2328;line-height:1.5">',
+      '<main style="max-width:560px;margin:0 auto">',
+      `<h1 style="font-size:22px">${escapeHtml(title)}</h1>`,
+      ...paragraphs.map((text) => `<p>${escapeHtml(text)}</p>`),
+      extraHtml,
+      '</main>',
+      '</body>',
+      '</html>',
+      '',
+    ].join('\n'),
+  );
+}

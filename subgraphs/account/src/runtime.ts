@@ -1,0 +1,132 @@
+import { createEnvelopeCipher, deriveSecret, parseEncryptionKeys } from '@gatehouse/crypto';
+import type { PrismaClient } from '@gatehouse/db';
+import { createJobQueue, type JobQueue } from '@gatehouse/jobs';
+import type { KeyValueStore } from '@gatehouse/kv';
+import type { Logger } from '@gatehouse/logger';
+import {
+  UNSUBSCRIBE_SECRET_PURPOSE,
+  createMailer,
+  createMailTransport,
+  createUnsubscribeTokens,
+  startMailWorker,
+  type UnsubscribeTokens,
+} from '@gatehouse/mail';
+import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
+import { createAvatarService, type AvatarService } from './avatar';
+import type { AccountConfig } from './config';
+import {
+  DATA_EXPORT_EXPIRE_JOB,
+  createDataExportService,
+  registerDataExportJob,
+  type DataExportService,
+} from './export';
+import { createPreferenceService, type PreferenceService } from './preferences';
+import { createProfileStore, type ProfileStore } from './profile';
+
+/** How often the process makes sure today's expiry run of old exports is queued. */
+const EXPORT_EXPIRY_CHECK_MS = 60 * 60_000;
+
+/** The account flows, built once per process. */
+export interface AccountServices {
+  storage: ObjectStorage;
+  profiles: ProfileStore;
+  avatars: AvatarService;
+  preferences: PreferenceService;
+  exports: DataExportService;
+  /** Verifies the one-click unsubscribe links the mail worker mints (same derived secret). */
+  unsubscribeTokens: Pick<UnsubscribeTokens, 'verify'>;
+}
+
+export interface CreateAccountServicesOptions {
+  prisma: PrismaClient;
+  logger: Logger;
+  config: AccountConfig;
+  /** The process's key/value store (profile cache). */
+  kv: KeyValueStore;
+  /** Default: from the storage settings (the identity subgraph must use the same, for the purge). */
+  storage?: ObjectStorage;
+  /** Prefix of Redis keys of the job queue (tests isolate themselves with it). */
+  redisPrefix?: string;
+}
+
+/**
+ * Builds the account flows and their infrastructure: object storage, the profile cache, avatars, notification
+ * preferences, data exports with their job (and a mail worker, so export mail goes out even with the in-process
+ * queue; with Redis it competes with identity's worker for the same queue, which is fine).
+ */
+export function createAccountServices(options: CreateAccountServicesOptions): {
+  services: AccountServices;
+  jobQueue: JobQueue;
+  close(): Promise<void>;
+} {
+  const { prisma, logger, config, kv } = options;
+  const redisUrl = config.redis.REDIS_URL;
+  const jobQueue = createJobQueue({
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}),
+    logger,
+  });
+  const keys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
+  const cipher = createEnvelopeCipher(keys);
+  const unsubscribeTokens = createUnsubscribeTokens({
+    secret: deriveSecret(keys, UNSUBSCRIBE_SECRET_PURPOSE),
+  });
+  const mailLogger = logger.child({ module: 'mail' });
+  const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
+  const transport = createMailTransport({
+    ...(config.mail.SMTP_URL ? { smtpUrl: config.mail.SMTP_URL } : {}),
+    from: config.mail.MAIL_FROM,
+    outboxDir: config.mail.MAIL_OUTBOX_DIR,
+  });
+  startMailWorker({
+    prisma,
+    jobQueue,
+    transport,
+    cipher,
+    logger: mailLogger,
+    unsubscribe: { tokens: unsubscribeTokens, url: `${config.mail.PUBLIC_URL}/unsubscribe` },
+  });
+
+  const ownsStorage = options.storage === undefined;
+  const storage = options.storage ?? createObjectStorage(config.storage);
+  const profiles = createProfileStore({ prisma, kv, storage, logger: logger.child({ module: 'profiles' }) });
+  const exports = createDataExportService({
+    prisma,
+    jobQueue,
+    storage,
+    mailer,
+    logger: logger.child({ module: 'exports' }),
+  });
+  registerDataExportJob({ jobQueue, service: exports, logger: logger.child({ module: 'exports' }) });
+  // Once a day (one job per day, whichever replica queues it first), remove expired export documents.
+  const queueExpiry = () =>
+    jobQueue
+      .enqueue(
+        DATA_EXPORT_EXPIRE_JOB,
+        {},
+        { jobId: `data-export-expire-${new Date().toISOString().slice(0, 10)}` },
+      )
+      .catch((err: unknown) => logger.warn({ err }, 'could not queue the export expiry'));
+  void queueExpiry();
+  const expiryTimer = setInterval(() => void queueExpiry(), EXPORT_EXPIRY_CHECK_MS);
+  expiryTimer.unref();
+
+  const services: AccountServices = {
+    storage,
+    profiles,
+    avatars: createAvatarService({ prisma, storage, profiles, logger: logger.child({ module: 'avatars' }) }),
+    preferences: createPreferenceService(prisma, { onChange: (userId) => profiles.invalidate(userId) }),
+    exports,
+    unsubscribeTokens,
+  };
+  return {
+    services,
+    jobQueue,
+    async close() {
+      clearInterval(expiryTimer);
+      await jobQueue.close();
+      await transport.close();
+      if (ownsStorage) await storage.close();
+    },
+  };
+}
