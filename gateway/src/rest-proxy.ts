@@ -35,6 +35,11 @@ export interface RestRoute {
   readonly methods: readonly string[];
   /** Pass `Authorization` on (routes that authenticate the caller themselves, e.g. avatar upload). */
   readonly forwardAuthorization?: boolean;
+  /**
+   * Largest request body passed on; a larger declared `Content-Length` is answered 413 at once, and a body that
+   * grows past it while streaming is cut off with 413. Default 64 KiB (forms, one-click POSTs).
+   */
+  readonly maxBodyBytes?: number;
 }
 
 export interface RestProxyOptions {
@@ -83,10 +88,25 @@ export function createRestProxy(
     const clientIp = req.socket.remoteAddress?.replace(/^::ffff:/, '');
     if (clientIp) headers['x-forwarded-for'] = clientIp;
 
+    const maxBodyBytes = route.maxBodyBytes ?? 64 * 1024;
+    const tooLarge = () => {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: 'PAYLOAD_TOO_LARGE' }));
+    };
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      req.resume();
+      tooLarge();
+      return true;
+    }
+
     const target = new URL(url, route.target);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     await new Promise<void>((resolve) => {
+      let answered = false;
       const fail = (err: Error) => {
+        // The upstream may answer and close early (its own size or auth check): that answer stands.
+        if (answered) return resolve();
         logger.error({ err, path: pathname, requestId }, 'REST proxy: upstream failed');
         if (!res.headersSent) {
           res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -97,6 +117,7 @@ export function createRestProxy(
         resolve();
       };
       const upstream = send(target, { method, headers, timeout: timeoutMs }, (answer) => {
+        answered = true;
         const out: Record<string, string | string[]> = {};
         for (const name of FORWARDED_RESPONSE_HEADERS) {
           const value = answer.headers[name];
@@ -110,7 +131,18 @@ export function createRestProxy(
       });
       upstream.on('timeout', () => upstream.destroy(new Error('upstream timed out')));
       upstream.on('error', fail);
-      // The upstream may answer early (413 for an oversized upload) and close: stop sending then.
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxBodyBytes) {
+          req.unpipe(upstream);
+          upstream.destroy(new Error('request body too large'));
+          answered = true;
+          if (!res.headersSent) tooLarge();
+          req.resume();
+          resolve();
+        }
+      });
       req.pipe(upstream);
       req.on('error', () => upstream.destroy());
     });

@@ -41,6 +41,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
         target: account,
         methods: ['PUT', 'POST', 'DELETE'],
         forwardAuthorization: true,
+        // The avatar limit (5 MiB, enforced again by the account subgraph).
+        maxBodyBytes: 5 * 1024 * 1024,
       },
       { path: '/unsubscribe', target: account, methods: ['GET', 'HEAD', 'POST'] },
       // Stored files of the filesystem storage driver (avatars, signed export downloads).
