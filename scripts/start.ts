@@ -35,6 +35,7 @@ import { createAccessTokenSigner, parsePrivateKey, type AccessTokenSigner } from
 import { gatewayConcerns } from '../gateway/src/config';
 import { start as startGateway } from '../gateway/src/main';
 import { start as startAccessControl } from '../subgraphs/access-control/src/main';
+import { accountConcerns } from '../subgraphs/account/src/config';
 import { start as startAccount } from '../subgraphs/account/src/main';
 import { start as startBilling } from '../subgraphs/billing/src/main';
 import { identityConcerns } from '../subgraphs/identity/src/config';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit({
     ...gatewayConcerns,
     ...identityConcerns,
+    ...accountConcerns,
     database: concerns.database,
     redis: concerns.redis,
     auth: concerns.auth,
