@@ -252,6 +252,34 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
     return null;
   }
 
+  /**
+   * After a proven first factor (password or provider): the refusal of an account that may not sign in, audited.
+   * The owner of a deactivated account gets a reactivation link: proving the first factor is how it comes back.
+   */
+  async function refusalAfterFirstFactor(
+    account: AccountRecord,
+    client: ClientInfo,
+    via: string,
+  ): Promise<AuthenticationError | null> {
+    const refused = refusedAfterPassword(account);
+    if (!refused) return null;
+    await audit.record({
+      action: AuditAction.LOGIN_FAILED,
+      outcome: 'FAILURE',
+      actorUserId: account.id,
+      targetType: 'User',
+      targetId: account.id,
+      ...auditClientFields(client),
+      metadata: { reason: (refused.details as { reason: string }).reason, via },
+    });
+    if (account.status !== 'DEACTIVATED' || !options.reactivation) return refused;
+    const { mailed } = await options.reactivation(account, client);
+    return new AuthenticationError(
+      'This account is deactivated; we sent a link to reactivate it to its email address',
+      { details: { reason: CredentialErrorCode.ACCOUNT_DEACTIVATED, reactivationMailed: mailed } },
+    );
+  }
+
   return {
     async login(input, client) {
       const parsed = parseLoginInput(input);
@@ -273,27 +301,8 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
 
       if (verification.newHash) await accounts.updatePasswordHash(account.id, verification.newHash);
       await guard.recordSuccess(account.id);
-      const refused = refusedAfterPassword(account);
-      if (refused) {
-        await audit.record({
-          action: AuditAction.LOGIN_FAILED,
-          outcome: 'FAILURE',
-          actorUserId: account.id,
-          targetType: 'User',
-          targetId: account.id,
-          ...auditClientFields(client),
-          metadata: { reason: (refused.details as { reason: string }).reason },
-        });
-        // The owner proved the password of a deactivated account: that is how it comes back (a mailed link).
-        if (account.status === 'DEACTIVATED' && options.reactivation) {
-          const { mailed } = await options.reactivation(account, client);
-          throw new AuthenticationError(
-            'This account is deactivated; we sent a link to reactivate it to its email address',
-            { details: { reason: CredentialErrorCode.ACCOUNT_DEACTIVATED, reactivationMailed: mailed } },
-          );
-        }
-        throw refused;
-      }
+      const refused = await refusalAfterFirstFactor(account, client, 'password');
+      if (refused) throw refused;
 
       return finishFirstFactor(account, client, 'password');
     },
@@ -318,19 +327,8 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       if (!account || (await guard.lockedUntil(account.id))) {
         throw await failLogin(account, CredentialErrorCode.ACCOUNT_LOCKED, client);
       }
-      const refused = refusedAfterPassword(account);
-      if (refused) {
-        await audit.record({
-          action: AuditAction.LOGIN_FAILED,
-          outcome: 'FAILURE',
-          actorUserId: account.id,
-          targetType: 'User',
-          targetId: account.id,
-          ...auditClientFields(client),
-          metadata: { reason: (refused.details as { reason: string }).reason, via: `oauth:${provider}` },
-        });
-        throw refused;
-      }
+      const refused = await refusalAfterFirstFactor(account, client, `oauth:${provider}`);
+      if (refused) throw refused;
       return finishFirstFactor(account, client, `oauth:${provider}`);
     },
 
@@ -340,7 +338,12 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         ip: client.ip,
       });
       const account = await accounts.findById(rotated.userId);
-      if (!account || account.status === 'SUSPENDED' || account.status === 'DEACTIVATED') {
+      if (
+        !account ||
+        account.status === 'SUSPENDED' ||
+        account.status === 'DEACTIVATED' ||
+        account.status === 'DELETED'
+      ) {
         await sessions
           .revokeSession(rotated.userId, rotated.sessionId, 'ADMIN_REVOKED')
           .catch(() => undefined);
