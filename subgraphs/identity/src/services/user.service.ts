@@ -12,17 +12,30 @@ export interface UserService {
    * @throws ForbiddenError when the viewer asks for someone else without being an administrator.
    */
   byId(id: string): Promise<UserModel | null>;
-  /** Resolves a federation reference (`{ __typename: "User", id }`) from another subgraph. */
+  /**
+   * Resolves a federation reference (`{ __typename: "User", id }`) from another subgraph. Someone who may not read
+   * that user gets an unloaded placeholder whatever the id, so the field rules refuse it exactly like an existing
+   * user: the answer never reveals whether an id exists.
+   */
   byReference(id: string): Promise<UserModel | null>;
 }
 
 /** Per request: binds the viewer and the request's loaders. */
+/**
+ * Stands in for a user the viewer may not read. Every `User` field rule refuses it before a resolver runs, so
+ * these values never reach a response; they only keep the type honest without a database read.
+ */
+function unreadableUser(id: string): UserModel {
+  return { id, email: '', emailVerified: false, status: 'ACTIVE', createdAt: new Date(0) };
+}
+
 export function createUserService(viewer: Viewer | null, loaders: Loaders): UserService {
+  const mayRead = (id: string) =>
+    viewer !== null && (viewer.userId === id || viewer.roles.includes(ADMIN_ROLE));
   return {
     viewer: async () => (viewer ? loaders.userById.load(viewer.userId) : null),
     async byId(id) {
-      const allowed = viewer !== null && (viewer.userId === id || viewer.roles.includes(ADMIN_ROLE));
-      if (!allowed) {
+      if (!mayRead(id)) {
         throw new ForbiddenError('You can only read your own user', {
           details: { reason: IdentityErrorCode.USER_NOT_ACCESSIBLE },
         });
@@ -30,6 +43,6 @@ export function createUserService(viewer: Viewer | null, loaders: Loaders): User
       return loaders.userById.load(id);
     },
     // Field-level permissions on User decide what the caller may read of the returned user.
-    byReference: (id) => loaders.userById.load(id),
+    byReference: async (id) => (mayRead(id) ? loaders.userById.load(id) : unreadableUser(id)),
   };
 }
