@@ -45,6 +45,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
         maxBodyBytes: 5 * 1024 * 1024,
       },
       { path: '/unsubscribe', target: account, methods: ['GET', 'HEAD', 'POST'] },
+      // Streamed audit export for administrators (the route checks the token and `audit:read` itself).
+      {
+        path: '/admin/audit-logs/export',
+        target: new URL(options.subgraphUrls['access-control']).origin,
+        methods: ['GET'],
+        forwardAuthorization: true,
+      },
       // Stored files of the filesystem storage driver (avatars, signed export downloads).
       { path: '/files/', target: account, methods: ['GET', 'HEAD'] },
     ],

@@ -166,7 +166,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const apps = {
       identity: createIdentityApp({ ...deps, identity: identity.services }),
       account: createAccountApp({ ...deps, account: account.services }),
-      'access-control': createAccessControlApp(deps),
+      'access-control': createAccessControlApp({ ...deps, kv }),
       billing: createBillingApp(deps),
     };
     const subgraphs = {} as Record<SubgraphName, HttpService>;

@@ -66,6 +66,17 @@ export {
   not,
   or,
 } from './rules';
+export {
+  argumentIsViewerOrOmitted,
+  createEffectivePermissions,
+  DEFAULT_EFFECTIVE_PERMISSIONS_TTL_SECONDS,
+  effectivePermissionsKey,
+  hasPermission,
+  viewerPermissions,
+  type EffectivePermissions,
+  type EffectivePermissionsOptions,
+  type PermissionContext,
+} from './permission-rules';
 export { DateTimeScalar } from './scalars';
 export { isUuid } from './ids';
 export { runService, stopOnSignals } from './lifecycle';

@@ -49,9 +49,12 @@ describe('Query.roles', () => {
   const query = '{ roles { name isSystem description parent { name } permissions { key } } }';
 
   it('lists the seeded roles with parents and permissions, in a fixed number of queries', async () => {
+    const token = await tokenFor(ids.admin, ['admin']);
+    // Warms the cache of the viewer's live permissions, which the rules read (role-management.test.ts counts that).
+    await postGraphQL(graphqlUrl, '{ roles { id } }', { token });
     const sql = recordSqlStatements(db.pool);
     try {
-      const { body } = await postGraphQL(graphqlUrl, query, { token: await tokenFor(ids.admin, ['admin']) });
+      const { body } = await postGraphQL(graphqlUrl, query, { token });
       expect(body.errors).toBeUndefined();
       expect(body.data?.roles).toEqual([
         {
@@ -89,7 +92,7 @@ describe('Query.roles', () => {
     }
   });
 
-  it('is for administrators only', async () => {
+  it('is for role managers and user readers only', async () => {
     const member = await postGraphQL(graphqlUrl, query, { token: await tokenFor(ids.alice) });
     expect(member.body.data).toBeNull();
     expect(member.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN' });
@@ -104,12 +107,11 @@ describe('User.roles', () => {
   const reps = () => [ids.admin, ids.alice, ids.bob].map((id) => ({ __typename: 'User', id }));
 
   it('loads the roles of N users with one query, ignoring expired grants', async () => {
+    const token = await tokenFor(ids.admin, ['admin']);
+    await postGraphQL(graphqlUrl, '{ roles { id } }', { token }); // warms the viewer's live permissions
     const sql = recordSqlStatements(db.pool);
     try {
-      const { body } = await postGraphQL(graphqlUrl, query, {
-        variables: { reps: reps() },
-        token: await tokenFor(ids.admin, ['admin']),
-      });
+      const { body } = await postGraphQL(graphqlUrl, query, { variables: { reps: reps() }, token });
       expect(body.errors).toBeUndefined();
       expect(body.data?._entities).toEqual([
         { id: ids.admin, roles: [{ name: 'admin' }] },

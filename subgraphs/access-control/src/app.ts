@@ -1,19 +1,35 @@
+import { MemoryKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import {
+  createEffectivePermissions,
   createSubgraphApp,
   type BaseContext,
+  type EffectivePermissions,
   type SubgraphApp,
   type SubgraphAppDependencies,
 } from '@gatehouse/service';
+import { createAuditWriter } from '@gatehouse/audit';
+import { authorizeAuditReaders, createAuditExportRoute, createAuditQueryService } from './audit';
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
 import { permissions } from './permissions';
 import { createPermissionRepository } from './repositories/permission.repository';
+import { createRoleAdminRepository } from './repositories/role-admin.repository';
 import { createRoleRepository } from './repositories/role.repository';
 import { resolvers } from './resolvers';
 import { typeDefs } from './schema';
+import { createRoleAdminService } from './services/role-admin.service';
 import { createRoleService } from './services/role.service';
 
-export type AppDependencies = SubgraphAppDependencies;
+export interface AppDependencies extends SubgraphAppDependencies {
+  /**
+   * The store every subgraph shares (`startSubgraph` passes its runtime's): effective permissions are cached there
+   * and invalidated on every role change, so other subgraphs' `hasPermission` rules see changes at once. Without
+   * it (tools, tests), an in-process store: coherent within this app only.
+   */
+  kv?: KeyValueStore;
+  /** Overrides the effective-permission reader built from `prisma` and `kv` (tests). */
+  effectivePermissions?: EffectivePermissions;
+}
 export type App = SubgraphApp<Context>;
 
 /** Wires repositories and services into the subgraph's ApolloServer. No I/O happens until a request arrives. */
@@ -22,11 +38,46 @@ export function createApp(deps: AppDependencies): App {
     roles: createRoleRepository(deps.prisma),
     permissions: createPermissionRepository(deps.prisma),
   };
+  const effectivePermissions =
+    deps.effectivePermissions ??
+    createEffectivePermissions({
+      prisma: deps.prisma,
+      kv: deps.kv ?? new MemoryKeyValueStore(),
+      onCacheError: (err) => deps.logger.warn({ err }, 'effective permission cache unavailable'),
+    });
+  const roleAdmin = createRoleAdminService({
+    repository: createRoleAdminRepository(deps.prisma),
+    effectivePermissions,
+    logger: deps.logger,
+  });
+
+  const auditQueries = createAuditQueryService(deps.prisma);
 
   function contextFor(base: BaseContext): Context {
     const loaders = createLoaders(repositories);
-    return { ...base, loaders, roles: createRoleService(loaders, repositories.roles) };
+    return {
+      ...base,
+      loaders,
+      effectivePermissions,
+      roles: createRoleService(loaders, repositories),
+      roleAdmin,
+      auditQueries,
+    };
   }
 
-  return createSubgraphApp({ typeDefs, resolvers, permissions, deps, contextFor });
+  const app = createSubgraphApp({ typeDefs, resolvers, permissions, deps, contextFor });
+  return {
+    ...app,
+    // GET /admin/audit-logs/export?format=csv|json (through the gateway): streamed in bounded memory.
+    routes: createAuditExportRoute({
+      prisma: deps.prisma,
+      logger: deps.logger.child({ module: 'audit-export' }),
+      audit: createAuditWriter(deps.prisma),
+      authorize: authorizeAuditReaders({
+        verifier: deps.verifier,
+        ...(deps.sessionCheck ? { sessionCheck: deps.sessionCheck } : {}),
+        effectivePermissions,
+      }),
+    }),
+  };
 }

@@ -1,9 +1,16 @@
-import type { BaseContext } from '@gatehouse/service';
+import type { EffectivePermissions, PermissionContext } from '@gatehouse/service';
+import type { AuditQueryService } from './audit';
 import type { Loaders } from './loaders';
+import type { RoleAdminService } from './services/role-admin.service';
 import type { RoleService } from './services/role.service';
 
 /** Per-request GraphQL context of the access-control subgraph. */
-export interface Context extends BaseContext {
+export interface Context extends PermissionContext {
   loaders: Loaders;
   roles: RoleService;
+  roleAdmin: RoleAdminService;
+  /** Always the live reader here: role management must see its own changes at once. */
+  effectivePermissions: EffectivePermissions;
+  /** Reads the audit trail (admins and `audit:read`). */
+  auditQueries: AuditQueryService;
 }

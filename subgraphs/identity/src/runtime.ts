@@ -19,6 +19,7 @@ import {
   startStaleDeliverySweep,
 } from '@gatehouse/mail';
 import { createAccessTokenSigner, createKeyRing } from '@gatehouse/service';
+import { startAuditPartitionSchedule } from '@gatehouse/audit';
 import { AuditAction, createAuditLog } from './audit';
 import { createCurrentPasswordCheck } from './services/current-password';
 import { createEmailChangeService, type EmailChangeService } from './services/email-change.service';
@@ -247,6 +248,12 @@ export async function createIdentityServices(
     logger: logger.child({ module: 'leaving' }),
   });
   const purgeSchedule = startPurgeSchedule({ jobQueue, leaving, logger: logger.child({ module: 'purge' }) });
+  // Audit partitions for the coming months, created ahead of time once a day (the identity process runs it).
+  const partitionSchedule = startAuditPartitionSchedule({
+    jobQueue,
+    prisma,
+    logger: logger.child({ module: 'audit-partitions' }),
+  });
   const services: IdentityServices = {
     registration,
     leaving,
@@ -299,6 +306,7 @@ export async function createIdentityServices(
     kv,
     async close() {
       purgeSchedule.stop();
+      partitionSchedule.stop();
       if (ownsStorage) await storage.close();
       await stopSweep();
       await unsubscribe();

@@ -30,6 +30,7 @@ describe('audit log', () => {
         createdAt: expect.any(Date),
         action: 'LOGIN_SUCCEEDED',
         actorUserId: actor.id,
+        impersonatorUserId: null,
         targetType: 'User',
         targetId: actor.id,
         ipAddress: '203.0.113.9',
@@ -78,6 +79,22 @@ describe('audit log', () => {
       `SELECT tableoid::regclass::text AS partition FROM audit_logs WHERE target_id = 'future'`,
     );
     expect(rows).toEqual([{ partition: expect.stringMatching(/audit_logs_default$/) }]);
+  });
+
+  it('records the impersonating administrator through the shared writer', async () => {
+    const [user, admin] = await Promise.all([
+      db.prisma.user.create({ data: { email: 'impersonated@example.test' } }),
+      db.prisma.user.create({ data: { email: 'impersonator@example.test' } }),
+    ]);
+    await createAuditLog(db.prisma).record({
+      action: AuditAction.SESSION_REVOKED,
+      outcome: 'SUCCESS',
+      actorUserId: user.id,
+      impersonatorUserId: admin.id,
+      targetId: 'impersonated-session',
+    });
+    const row = await db.prisma.auditLog.findFirstOrThrow({ where: { targetId: 'impersonated-session' } });
+    expect(row).toMatchObject({ actorUserId: user.id, impersonatorUserId: admin.id });
   });
 
   it('truncates oversized attacker-controlled strings', async () => {

@@ -1,0 +1,28 @@
+export {
+  AUDIT_LIMITS,
+  AUDIT_OUTCOMES,
+  auditFieldsFromViewer,
+  createAuditWriter,
+  sanitizeAuditMetadata,
+  type AuditActorFields,
+  type AuditClient,
+  type AuditDatabase,
+  type AuditEntry,
+  type AuditMetadataValue,
+  type AuditOutcome,
+  type AuditViewer,
+  type AuditWriter,
+} from './audit-writer';
+export {
+  AUDIT_PARTITIONS_CHECK_INTERVAL_MS,
+  AUDIT_PARTITIONS_JOB,
+  auditPartitionsJobId,
+  DEFAULT_AUDIT_PARTITION_MONTHS_AHEAD,
+  startAuditPartitionSchedule,
+  type AuditPartitionDatabase,
+  type AuditPartitionPool,
+  type AuditPartitionSchedule,
+  type AuditPartitionScheduleOptions,
+  type AuditPartitionsJob,
+  type AuditScheduleLogger,
+} from './partition-schedule';
