@@ -29,6 +29,7 @@ import pg from 'pg';
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
 import { startEmbeddedPostgres } from '@gatehouse/db';
 import { createAccessTokenSigner } from '@gatehouse/service';
+import { measureShieldCost } from './shield-cost';
 
 const root = path.resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     };
     results.push(await measure('login (argon2id verify + session)', 'gateway', gateway, loginBody));
     const argon2 = await measureArgon2(credentials.hash, credentials.password);
+    const shieldCost = await measureShieldCost(SECONDS);
     results.push(await measureRefreshes(gateway, credentials));
 
     const ratio = (name: string) => {
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
         entityJoinThroughputRatio: ratio('user entity join (authenticated)'),
       },
       argon2idVerificationsPerSecond: argon2,
+      shieldCostOn1000ItemList: shieldCost,
       authenticatedReadsTarget: {
         target: AUTHENTICATED_READS_TARGET,
         case: authenticatedRead?.name,
@@ -136,6 +139,10 @@ async function main(): Promise<void> {
         `(target ${AUTHENTICATED_READS_TARGET})`,
     );
     console.log(`raw argon2id verifications in this process: ${argon2.perSecond}/s (${argon2.parameters})`);
+    console.log(
+      `graphql-shield on a ${shieldCost.items}-item list: ${shieldCost.withRulesPerSecond}/s with rules, ` +
+        `${shieldCost.withoutRulesPerSecond}/s without (ratio ${shieldCost.throughputRatio})`,
+    );
     console.log(`written to ${path.relative(root, path.join(dir, 'latest.json'))}`);
   } finally {
     await stopStack(stack);

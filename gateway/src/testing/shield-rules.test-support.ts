@@ -2,7 +2,13 @@
 // prove deny-by-default is explicit (every field has a rule, no rule names a field that does not exist).
 import type { DocumentNode, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { isObjectType } from 'graphql';
-import { allow, buildGuardedSubgraphSchema, isAuthenticated, type PermissionMap } from '@gatehouse/service';
+import {
+  allow,
+  buildGuardedSubgraphSchema,
+  isAuthenticated,
+  notImpersonating,
+  type PermissionMap,
+} from '@gatehouse/service';
 import { permissions as accessControlPermissions } from '../../../subgraphs/access-control/src/permissions';
 import { typeDefs as accessControlTypeDefs } from '../../../subgraphs/access-control/src/schema';
 import { permissions as accountPermissions } from '../../../subgraphs/account/src/permissions';
@@ -149,7 +155,8 @@ export type RuleClass = 'public' | 'self' | 'gated';
  */
 export function classifyRule(rule: ShieldRuleValue | undefined): RuleClass {
   if (rule === allow) return 'public';
-  if (rule === isAuthenticated) return 'self';
+  // `notImpersonating` is `isAuthenticated` that also refuses impersonation tokens: a self-service rule.
+  if (rule === isAuthenticated || rule === notImpersonating) return 'self';
   return 'gated';
 }
 

@@ -234,6 +234,29 @@ describe('access tokens: claims, types and keys', () => {
     await expectRejected(handSigned(header, { ...validPayload(), exp: undefined }));
   });
 
+  it('carries the impersonator as the RFC 8693 actor claim `act.sub`, both ways', async () => {
+    const impersonated = { ...fullViewer, impersonatorUserId: '9d7a3c1e-2b4f-4e8a-9c6d-5f1e0a2b3c4d' };
+    const token = await signer.sign(impersonated);
+    expect(decodeJwt(token).act).toEqual({ sub: impersonated.impersonatorUserId });
+    await expect(verifier.verify(token)).resolves.toEqual(impersonated);
+    // An ordinary token has no actor, and the viewer says so.
+    const plain = await verifier.verify(await signer.sign(fullViewer));
+    expect(plain.impersonatorUserId).toBeUndefined();
+    expect(decodeJwt(await signer.sign(fullViewer)).act).toBeUndefined();
+  });
+
+  it('rejects a malformed or nested actor claim instead of dropping it', async () => {
+    const header = { alg: 'RS256', typ: 'at+jwt', kid };
+    await expectRejected(handSigned(header, { ...validPayload(), act: 'admin-1' }));
+    await expectRejected(handSigned(header, { ...validPayload(), act: {} }));
+    await expectRejected(handSigned(header, { ...validPayload(), act: { sub: '' } }));
+    await expectRejected(handSigned(header, { ...validPayload(), act: { sub: 7 } }));
+    await expectRejected(handSigned(header, { ...validPayload(), act: { sub: 'a', act: { sub: 'b' } } }));
+    await expect(
+      verifier.verify(handSigned(header, { ...validPayload(), act: { sub: 'admin-1' } })),
+    ).resolves.toMatchObject({ userId: 'u1', impersonatorUserId: 'admin-1' });
+  });
+
   it('picks the key by kid: unknown kids are rejected, a missing kid only passes with a single key', async () => {
     const other = keyPair();
     const twoKeys = createAccessTokenVerifier({

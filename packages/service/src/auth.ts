@@ -37,6 +37,11 @@ export interface Viewer {
    * claim), when the token carries them.
    */
   readonly permissions?: readonly string[];
+  /**
+   * The administrator acting as this user (`act.sub`, the RFC 8693 actor claim), when the token was issued for an
+   * impersonation. Such a token must never impersonate again nor change credentials or roles (`notImpersonating`).
+   */
+  readonly impersonatorUserId?: string;
 }
 
 interface AudienceOptions {
@@ -180,7 +185,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (!signatureValid || !isRecord(payload)) throw invalidToken();
 
     const now = Math.floor(Date.now() / 1000);
-    const { iss, aud, exp, nbf, iat, sub, roles, sid, email, permissions, jti } = payload;
+    const { iss, aud, exp, nbf, iat, sub, roles, sid, email, permissions, jti, act } = payload;
     if (iss !== options.issuer) throw invalidToken();
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.includes(options.audience)) throw invalidToken();
@@ -194,6 +199,16 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (sid !== undefined && typeof sid !== 'string') throw invalidToken();
     if (email !== undefined && typeof email !== 'string') throw invalidToken();
     if (jti !== undefined && typeof jti !== 'string') throw invalidToken();
+    // RFC 8693 §4.1: `act.sub` names who acts for `sub`. A malformed actor claim fails the token rather than
+    // passing it as an ordinary one (which would drop the impersonation marker). Nested actors (a chain) are
+    // never issued by us, so they are refused too.
+    let impersonatorUserId: string | undefined;
+    if (act !== undefined) {
+      if (!isRecord(act) || typeof act.sub !== 'string' || act.sub.length === 0 || act.act !== undefined) {
+        throw invalidToken();
+      }
+      impersonatorUserId = act.sub;
+    }
 
     return {
       userId: sub,
@@ -201,6 +216,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       ...(sid === undefined ? {} : { sessionId: sid }),
       ...(email === undefined ? {} : { email }),
       ...(permissions === undefined ? {} : { permissions }),
+      ...(impersonatorUserId === undefined ? {} : { impersonatorUserId }),
     };
   }
 
@@ -212,8 +228,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 /**
  * Creates a signer that issues RS256 access tokens accepted by {@link createAccessTokenVerifier}.
  * Header: `alg` RS256, `typ` at+jwt, `kid` (the key's thumbprint). Claims: `iss`, `aud`, `sub` (user id),
- * `email` (when known), `roles`, `permissions` (when known), `sid` (when issued for a session), `jti`,
- * `iat`, `nbf`, `exp`.
+ * `email` (when known), `roles`, `permissions` (when known), `sid` (when issued for a session), `act`
+ * (`{ sub: impersonatorUserId }`, when issued for an impersonation), `jti`, `iat`, `nbf`, `exp`.
  * @throws Error at construction when the key is malformed or not an RSA private key of at least 2048 bits.
  */
 export function createAccessTokenSigner(options: AccessTokenSignerOptions): AccessTokenSigner {
@@ -229,6 +245,7 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
         roles: [...viewer.roles],
         ...(viewer.permissions === undefined ? {} : { permissions: [...viewer.permissions] }),
         ...(viewer.sessionId === undefined ? {} : { sid: viewer.sessionId }),
+        ...(viewer.impersonatorUserId === undefined ? {} : { act: { sub: viewer.impersonatorUserId } }),
       })
         .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid: key.kid })
         .setIssuer(options.issuer)

@@ -59,11 +59,13 @@ export {
   allow,
   and,
   deny,
+  IMPERSONATION_FORBIDDEN,
   isAdmin,
   isAuthenticated,
   isSelf,
   isSelfOrAdmin,
   not,
+  notImpersonating,
   or,
 } from './rules';
 export {

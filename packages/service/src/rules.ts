@@ -1,5 +1,5 @@
 import { allow, and, deny, not, or, rule, type IRule } from 'graphql-shield';
-import { AuthenticationError } from '@gatehouse/errors';
+import { AuthenticationError, ForbiddenError } from '@gatehouse/errors';
 import type { BaseContext } from './context';
 
 export { allow, and, deny, not, or };
@@ -38,6 +38,25 @@ export const isAdmin: IRule = rule('isAdmin', { cache: 'contextual' })(
 export const isSelf: IRule = rule('isSelf', { cache: 'no_cache' })(
   (parent: { id?: unknown } | null | undefined, _args: unknown, ctx: BaseContext) =>
     requireViewer(ctx) ?? (parent?.id !== undefined && parent.id === ctx.viewer?.userId),
+);
+
+/** `details.reason` of the error {@link notImpersonating} answers while impersonating. */
+export const IMPERSONATION_FORBIDDEN = 'IMPERSONATION_FORBIDDEN';
+
+/**
+ * The request does not come from an impersonation token (one carrying `act.sub`). For everything an administrator
+ * acting as someone must not do: impersonate again, change credentials, MFA, e-mail, linked providers or roles,
+ * deactivate or delete. FORBIDDEN (`IMPERSONATION_FORBIDDEN`) while impersonating; UNAUTHENTICATED for anonymous
+ * callers.
+ */
+export const notImpersonating: IRule = rule('notImpersonating', { cache: 'contextual' })(
+  (_parent: unknown, _args: unknown, ctx: BaseContext) =>
+    requireViewer(ctx) ??
+    (ctx.viewer?.impersonatorUserId === undefined
+      ? true
+      : new ForbiddenError('Not allowed while impersonating a user', {
+          details: { reason: IMPERSONATION_FORBIDDEN },
+        })),
 );
 
 /** The parent is the viewer's own user, or the viewer is an administrator. */

@@ -8,6 +8,7 @@ import {
   type SubgraphAppDependencies,
 } from '@gatehouse/service';
 import { createAuditWriter } from '@gatehouse/audit';
+import { createSettingsStore, type SettingsStore, type SettingsStoreOptions } from '@gatehouse/settings';
 import { authorizeAuditReaders, createAuditExportRoute, createAuditQueryService } from './audit';
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
@@ -19,6 +20,7 @@ import { resolvers } from './resolvers';
 import { typeDefs } from './schema';
 import { createRoleAdminService } from './services/role-admin.service';
 import { createRoleService } from './services/role.service';
+import { createSettingsAdminService } from './services/settings-admin.service';
 
 export interface AppDependencies extends SubgraphAppDependencies {
   /**
@@ -29,6 +31,13 @@ export interface AppDependencies extends SubgraphAppDependencies {
   kv?: KeyValueStore;
   /** Overrides the effective-permission reader built from `prisma` and `kv` (tests). */
   effectivePermissions?: EffectivePermissions;
+  /**
+   * The event bus every replica shares: a setting or flag changed here makes the other processes drop their
+   * cached copy at once. Without it, they see the change when their local entry expires (30 seconds).
+   */
+  events?: SettingsStoreOptions['events'];
+  /** Overrides the settings store built from `prisma`, `kv` and `events` (tests, or one store per process). */
+  settings?: SettingsStore;
 }
 export type App = SubgraphApp<Context>;
 
@@ -38,11 +47,12 @@ export function createApp(deps: AppDependencies): App {
     roles: createRoleRepository(deps.prisma),
     permissions: createPermissionRepository(deps.prisma),
   };
+  const kv = deps.kv ?? new MemoryKeyValueStore();
   const effectivePermissions =
     deps.effectivePermissions ??
     createEffectivePermissions({
       prisma: deps.prisma,
-      kv: deps.kv ?? new MemoryKeyValueStore(),
+      kv,
       onCacheError: (err) => deps.logger.warn({ err }, 'effective permission cache unavailable'),
     });
   const roleAdmin = createRoleAdminService({
@@ -52,6 +62,15 @@ export function createApp(deps: AppDependencies): App {
   });
 
   const auditQueries = createAuditQueryService(deps.prisma);
+  const settingsAdmin = createSettingsAdminService(
+    deps.settings ??
+      createSettingsStore({
+        prisma: deps.prisma,
+        kv,
+        ...(deps.events ? { events: deps.events } : {}),
+        onCacheError: (err, { key }) => deps.logger.warn({ err, key }, 'settings cache unavailable'),
+      }),
+  );
 
   function contextFor(base: BaseContext): Context {
     const loaders = createLoaders(repositories);
@@ -62,6 +81,7 @@ export function createApp(deps: AppDependencies): App {
       roles: createRoleService(loaders, repositories),
       roleAdmin,
       auditQueries,
+      settingsAdmin,
     };
   }
 

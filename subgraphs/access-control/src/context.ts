@@ -3,6 +3,7 @@ import type { AuditQueryService } from './audit';
 import type { Loaders } from './loaders';
 import type { RoleAdminService } from './services/role-admin.service';
 import type { RoleService } from './services/role.service';
+import type { SettingsAdminService } from './services/settings-admin.service';
 
 /** Per-request GraphQL context of the access-control subgraph. */
 export interface Context extends PermissionContext {
@@ -13,4 +14,6 @@ export interface Context extends PermissionContext {
   effectivePermissions: EffectivePermissions;
   /** Reads the audit trail (admins and `audit:read`). */
   auditQueries: AuditQueryService;
+  /** Platform settings and feature flags (`settings:manage`; flag evaluation for any signed-in user). */
+  settingsAdmin: SettingsAdminService;
 }

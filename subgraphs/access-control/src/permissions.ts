@@ -1,8 +1,11 @@
 import {
   allow,
+  and,
   argumentIsViewerOrOmitted,
   hasPermission,
+  isAuthenticated,
   isSelf,
+  notImpersonating,
   or,
   type PermissionMap,
 } from '@gatehouse/service';
@@ -11,6 +14,8 @@ import {
 const managesRoles = hasPermission('roles:manage');
 /** Reading the catalog (registry, roles) is for role managers and for those who may read any user. */
 const readsCatalog = or(managesRoles, hasPermission('users:read'));
+/** Platform settings and feature flags: reading and changing. */
+const managesSettings = hasPermission('settings:manage');
 
 /**
  * Deny by default. Permission rules read the viewer's live permissions (`hasPermission`), not the token's claims,
@@ -25,13 +30,20 @@ export const permissions: PermissionMap = {
     // About oneself: any signed-in user; about someone else: `users:read`.
     whyCanI: or(argumentIsViewerOrOmitted('userId'), hasPermission('users:read')),
     auditLogs: hasPermission('audit:read'),
+    settings: managesSettings,
+    featureFlags: managesSettings,
+    // Evaluates for the viewer only: nothing about other users or the flag's configuration is revealed.
+    featureFlag: isAuthenticated,
   },
+  // An impersonation token never changes roles or settings, whoever is impersonated.
   Mutation: {
-    createRole: managesRoles,
-    updateRole: managesRoles,
-    deleteRole: managesRoles,
-    assignRole: managesRoles,
-    removeRole: managesRoles,
+    createRole: and(notImpersonating, managesRoles),
+    updateRole: and(notImpersonating, managesRoles),
+    deleteRole: and(notImpersonating, managesRoles),
+    assignRole: and(notImpersonating, managesRoles),
+    removeRole: and(notImpersonating, managesRoles),
+    updateSetting: and(notImpersonating, managesSettings),
+    setFeatureFlag: and(notImpersonating, managesSettings),
   },
   // A user's roles and permissions: the user, anyone who may read users, and role managers (who change them).
   User: { '*': or(isSelf, hasPermission('users:read'), managesRoles) },
@@ -44,4 +56,8 @@ export const permissions: PermissionMap = {
   AuditLogEdge: allow,
   AuditLogPageInfo: allow,
   AuditLogEntry: allow,
+  // Reachable only through the settings fields, whose rules apply.
+  Setting: allow,
+  FeatureFlag: allow,
+  FeatureFlagEvaluation: allow,
 };

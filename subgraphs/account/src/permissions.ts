@@ -1,4 +1,10 @@
-import { allow, isAuthenticated, isSelfOrAdmin, type PermissionMap } from '@gatehouse/service';
+import {
+  allow,
+  isAuthenticated,
+  isSelfOrAdmin,
+  notImpersonating,
+  type PermissionMap,
+} from '@gatehouse/service';
 
 /**
  * Deny by default. A user's fields are readable by that user and by administrators. Profile fields are
@@ -16,6 +22,7 @@ export const permissions: PermissionMap = {
   Mutation: {
     updateProfile: isAuthenticated,
     updateNotificationPreferences: isAuthenticated,
-    requestDataExport: isAuthenticated,
+    // Exports personal data: not with an impersonation token.
+    requestDataExport: notImpersonating,
   },
 };

@@ -4,6 +4,7 @@ import {
   type RouteHandler,
   type SubgraphApp,
   type SubgraphAppDependencies,
+  viewerPermissions,
 } from '@gatehouse/service';
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
@@ -24,18 +25,31 @@ export type App = SubgraphApp<Context>;
 
 /** Wires repositories and services into the subgraph's ApolloServer. No I/O happens until a request arrives. */
 export function createApp(deps: AppDependencies): App {
-  const repositories: Repositories = { users: createUserRepository(deps.prisma) };
+  // Some tests serve the schema without the identity flows (reads of `User` only); the admin reads need them.
+  const identity = deps.identity as IdentityServices | undefined;
+  const repositories: Repositories = {
+    users: createUserRepository(deps.prisma),
+    ...(identity ? { admin: identity.admin } : {}),
+  };
 
   function contextFor(base: BaseContext, client?: ClientInfo): Context {
     const loaders = createLoaders(repositories);
-    return {
+    const context: Context = {
       ...base,
       loaders,
-      users: createUserService(base.viewer, loaders),
+      users: createUserService(base.viewer, loaders, async () =>
+        (await viewerPermissions(context)).has('users:read'),
+      ),
       identity: deps.identity,
-      client: client ?? { ip: null, userAgent: null, requestId: base.requestId },
+      ...(identity ? { effectivePermissions: identity.effectivePermissions } : {}),
+      client: {
+        ...(client ?? { ip: null, userAgent: null, requestId: base.requestId }),
+        // Every audit row of an impersonated request names the administrator (see auditClientFields).
+        impersonatorUserId: base.viewer?.impersonatorUserId ?? null,
+      },
       authenticatedUserIds: new Set(),
     };
+    return context;
   }
 
   let oauthRoutes: RouteHandler | undefined;
@@ -55,9 +69,14 @@ export function createApp(deps: AppDependencies): App {
         logger: deps.logger.child({ module: 'oauth-routes' }),
         clientFrom,
       }))(req, res, requestId),
-    context: async (input) => ({
-      ...(await app.context(input)),
-      client: clientFrom(input.req, input.requestId),
-    }),
+    context: async (input) => {
+      const context = await app.context(input);
+      // Set on the same object (not a copy): per-request memos such as the viewer's permissions key on it.
+      context.client = {
+        ...clientFrom(input.req, input.requestId),
+        impersonatorUserId: context.viewer?.impersonatorUserId ?? null,
+      };
+      return context;
+    },
   };
 }

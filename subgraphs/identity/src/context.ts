@@ -1,16 +1,16 @@
-import type { BaseContext } from '@gatehouse/service';
+import type { PermissionContext } from '@gatehouse/service';
 import type { Loaders } from './loaders';
 import type { IdentityServices } from './runtime';
 import type { ClientInfo } from './services/client-info';
 import type { UserService } from './services/user.service';
 
 /** Per-request GraphQL context of the identity subgraph. */
-export interface Context extends BaseContext {
+export interface Context extends PermissionContext {
   loaders: Loaders;
   users: UserService;
   /** Sign-up, sign-in and session flows (process-wide singletons). */
   identity: IdentityServices;
-  /** The caller's IP and user agent, for sessions, audit and mail. */
+  /** The caller's IP and user agent (and the impersonating administrator), for sessions, audit and mail. */
   client: ClientInfo;
   /** Users this request authenticated (login, refresh, verifyEmail): their payload's `user` is readable. */
   authenticatedUserIds: Set<string>;

@@ -1,5 +1,15 @@
 import { rule } from 'graphql-shield';
-import { allow, isAuthenticated, isSelfOrAdmin, or, type PermissionMap } from '@gatehouse/service';
+import {
+  allow,
+  and,
+  hasPermission,
+  isAuthenticated,
+  isSelf,
+  isSelfOrAdmin,
+  notImpersonating,
+  or,
+  type PermissionMap,
+} from '@gatehouse/service';
 import type { Context } from './context';
 
 /**
@@ -11,9 +21,20 @@ const isJustAuthenticatedUser = rule('isJustAuthenticatedUser', { cache: 'no_cac
     typeof parent?.id === 'string' && ctx.authenticatedUserIds.has(parent.id),
 );
 
+/** Reading other users: the `users:read` permission, checked live (not the token's claim). */
+const mayReadUsers = hasPermission('users:read');
+/** Admin changes to users: `users:write`, never with an impersonation token. */
+const mayWriteUsers = and(notImpersonating, hasPermission('users:write'));
+/** Changes to one's own credentials, MFA, e-mail, linked providers or account: never while impersonated. */
+const ownCredentialChange = notImpersonating;
+
 /**
  * Deny by default: every field not listed here is refused. `User` fields are readable by the user
- * themselves and by administrators, however the user was reached (`me`, `user`, `_entities`, `AuthPayload.user`).
+ * themselves, by administrators and by holders of `users:read`, however the user was reached (`me`, `user`,
+ * `_entities`, `AuthPayload.user`, `adminUsers`); another user's sessions, provider links and sign-in facts need
+ * `users:read` (the admin role alone, a token claim, is not enough for them).
+ * Nothing that changes credentials, MFA, e-mail, provider links, the account or other users works with an
+ * impersonation token (`notImpersonating`).
  * Sign-up and sign-in mutations are open to anonymous callers; rate limiting them is the gateway's job.
  */
 export const permissions: PermissionMap = {
@@ -24,6 +45,7 @@ export const permissions: PermissionMap = {
     myMfa: isAuthenticated,
     myOAuthAccounts: isAuthenticated,
     oauthProviders: allow,
+    adminUsers: mayReadUsers,
   },
   Mutation: {
     register: allow,
@@ -36,30 +58,43 @@ export const permissions: PermissionMap = {
     revokeOtherSessions: isAuthenticated,
     requestPasswordReset: allow,
     resetPassword: allow,
-    changePassword: isAuthenticated,
+    changePassword: ownCredentialChange,
     verifyMfa: allow,
     sendMfaCode: allow,
-    enrollTotp: isAuthenticated,
-    confirmTotp: isAuthenticated,
-    enrollSmsMfa: isAuthenticated,
-    confirmSmsMfa: isAuthenticated,
-    enrollEmailMfa: isAuthenticated,
-    confirmEmailMfa: isAuthenticated,
-    sendMfaVerificationCode: isAuthenticated,
-    regenerateBackupCodes: isAuthenticated,
-    disableMfa: isAuthenticated,
+    enrollTotp: ownCredentialChange,
+    confirmTotp: ownCredentialChange,
+    enrollSmsMfa: ownCredentialChange,
+    confirmSmsMfa: ownCredentialChange,
+    enrollEmailMfa: ownCredentialChange,
+    confirmEmailMfa: ownCredentialChange,
+    sendMfaVerificationCode: ownCredentialChange,
+    regenerateBackupCodes: ownCredentialChange,
+    disableMfa: ownCredentialChange,
     startOAuth: allow,
     completeOAuthLogin: allow,
-    linkOAuthAccount: isAuthenticated,
-    completeOAuthLink: isAuthenticated,
-    unlinkOAuthAccount: isAuthenticated,
-    deactivateAccount: isAuthenticated,
-    deleteAccount: isAuthenticated,
-    requestEmailChange: isAuthenticated,
+    linkOAuthAccount: ownCredentialChange,
+    completeOAuthLink: ownCredentialChange,
+    unlinkOAuthAccount: ownCredentialChange,
+    deactivateAccount: ownCredentialChange,
+    deleteAccount: ownCredentialChange,
+    requestEmailChange: ownCredentialChange,
     reactivateAccount: allow,
     confirmEmailChange: allow,
+    adminSetUserStatus: mayWriteUsers,
+    adminDeleteUser: mayWriteUsers,
+    adminRevokeSessions: mayWriteUsers,
+    impersonate: mayWriteUsers,
+    // Only an impersonation token has something to end; the service refuses others (NOT_IMPERSONATING).
+    endImpersonation: isAuthenticated,
   },
-  User: { '*': or(isSelfOrAdmin, isJustAuthenticatedUser) },
+  User: {
+    '*': or(isSelfOrAdmin, mayReadUsers, isJustAuthenticatedUser),
+    sessions: or(isSelf, mayReadUsers),
+    oauthAccounts: or(isSelf, mayReadUsers),
+    mfaEnabled: or(isSelf, mayReadUsers),
+    lastLoginAt: or(isSelf, mayReadUsers),
+    lockedUntil: or(isSelf, mayReadUsers),
+  },
   Session: { '*': allow },
   FieldError: { '*': allow },
   RegisterPayload: { '*': allow },
@@ -74,4 +109,8 @@ export const permissions: PermissionMap = {
   OAuthProviderInfo: { '*': allow },
   OAuthStart: { '*': allow },
   LinkedOAuthAccount: { '*': allow },
+  UserConnection: { '*': allow },
+  UserEdge: { '*': allow },
+  UserPageInfo: { '*': allow },
+  ImpersonationPayload: { '*': allow },
 };

@@ -18,8 +18,14 @@ import {
   startMailWorker,
   startStaleDeliverySweep,
 } from '@gatehouse/mail';
-import { createAccessTokenSigner, createKeyRing } from '@gatehouse/service';
+import {
+  createAccessTokenSigner,
+  createEffectivePermissions,
+  createKeyRing,
+  type EffectivePermissions,
+} from '@gatehouse/service';
 import { startAuditPartitionSchedule } from '@gatehouse/audit';
+import { createAdminService, createAdminUserRepository, type AdminService } from './admin';
 import { AuditAction, createAuditLog } from './audit';
 import { createCurrentPasswordCheck } from './services/current-password';
 import { createEmailChangeService, type EmailChangeService } from './services/email-change.service';
@@ -63,6 +69,13 @@ export interface IdentityServices {
   oauth: OAuthService;
   emailChange: EmailChangeService;
   leaving: LeavingService;
+  /** The admin user API (listing, status, deletion, impersonation). */
+  admin: AdminService;
+  /**
+   * Live permissions for `hasPermission` rules, from the shared store that access-control invalidates: a revoked
+   * `users:write` stops working on the next request, whatever the token says.
+   */
+  effectivePermissions: EffectivePermissions;
 }
 
 export interface CreateIdentityServicesOptions {
@@ -257,6 +270,19 @@ export async function createIdentityServices(
   const services: IdentityServices = {
     registration,
     leaving,
+    admin: createAdminService({
+      users: createAdminUserRepository(prisma),
+      accounts,
+      sessions,
+      leaving,
+      signer,
+      audit,
+    }),
+    effectivePermissions: createEffectivePermissions({
+      prisma,
+      kv,
+      onCacheError: (err) => logger.warn({ err }, 'effective permissions: cache unavailable'),
+    }),
     emailChange: createEmailChangeService({
       accounts,
       users: createUserRepository(prisma),

@@ -291,6 +291,26 @@ export function createAuditExportRoute(options: AuditExportRouteOptions): RouteH
       'x-content-type-options': 'nosniff',
     });
 
+    const recordExport = async (succeeded: boolean, count: number) => {
+      if (!audit) return;
+      const filter = Object.fromEntries(
+        [...url.searchParams.entries()]
+          .filter(([key]) => key !== 'format')
+          .map(([key, value]) => [key, value]),
+      );
+      await audit
+        .record({
+          action: AUDIT_LOGS_EXPORTED,
+          outcome: succeeded ? 'SUCCESS' : 'FAILURE',
+          actorUserId: actor?.userId ?? null,
+          impersonatorUserId: actor?.impersonatorUserId ?? null,
+          targetType: 'AuditLog',
+          requestId,
+          metadata: { format, rows: count, filter },
+        })
+        .catch((err: unknown) => logger.error({ err, requestId }, 'audit export: audit entry not written'));
+    };
+
     let rows = 0;
     let complete = false;
     try {
@@ -304,8 +324,10 @@ export function createAuditExportRoute(options: AuditExportRouteOptions): RouteH
       }
       if (open) {
         await write(res, framing.end);
-        res.end();
+        // Recorded before the response ends, so whoever saw the whole export can find its audit entry.
+        await recordExport(true, rows);
         complete = true;
+        res.end();
       }
     } catch (err) {
       logger.error(
@@ -319,24 +341,8 @@ export function createAuditExportRoute(options: AuditExportRouteOptions): RouteH
     if (!complete && !res.destroyed) res.destroy();
     logger.info?.({ requestId, format, rows, complete }, 'audit export finished');
 
-    if (audit) {
-      const filter = Object.fromEntries(
-        [...url.searchParams.entries()]
-          .filter(([key]) => key !== 'format')
-          .map(([key, value]) => [key, value]),
-      );
-      await audit
-        .record({
-          action: AUDIT_LOGS_EXPORTED,
-          outcome: complete ? 'SUCCESS' : 'FAILURE',
-          actorUserId: actor?.userId ?? null,
-          impersonatorUserId: actor?.impersonatorUserId ?? null,
-          targetType: 'AuditLog',
-          requestId,
-          metadata: { format, rows, filter },
-        })
-        .catch((err: unknown) => logger.error({ err, requestId }, 'audit export: audit entry not written'));
-    }
+    // A complete export was recorded before its last byte went out; a cut-short one is recorded now.
+    if (!complete) await recordExport(false, rows);
     return true;
   };
 }

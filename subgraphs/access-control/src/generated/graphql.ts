@@ -136,10 +136,50 @@ export type CreateRoleInput = {
   permissionKeys?: Array<Scalars['String']['input']>;
 };
 
+/** A feature flag's configuration. */
+export type FeatureFlag = {
+  __typename?: 'FeatureFlag';
+  /** What the flag gates. */
+  description?: Maybe<Scalars['String']['output']>;
+  /** The kill switch: when false the flag is off for everyone, allow-list included. */
+  enabled: Scalars['Boolean']['output'];
+  /** The flag's key, e.g. `billing.new-checkout`. */
+  key: Scalars['String']['output'];
+  /** Share of signed-in users (0-100) who get the flag, chosen by a stable hash of flag key and user id. */
+  rolloutPercent: Scalars['Int']['output'];
+  /** The last change. */
+  updatedAt: Scalars['DateTime']['output'];
+  /** Users who get the flag whatever the rollout (while enabled). */
+  userIds: Array<Scalars['ID']['output']>;
+  /** Number of changes so far. Each change is in the audit log as `FEATURE_FLAG_CHANGED`. */
+  version: Scalars['Int']['output'];
+};
+
+/** Whether a feature flag is on for the viewer. */
+export type FeatureFlagEvaluation = {
+  __typename?: 'FeatureFlagEvaluation';
+  /** True when the flag is on for the viewer; false also for a flag that does not exist. */
+  enabled: Scalars['Boolean']['output'];
+  /** The flag's key. */
+  key: Scalars['String']['output'];
+};
+
+/** A feature flag's new configuration (it replaces the previous one). */
+export type FeatureFlagInput = {
+  /** What the flag gates (at most 500 characters). */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** The kill switch. */
+  enabled: Scalars['Boolean']['input'];
+  /** Share of signed-in users (0-100) who get the flag. */
+  rolloutPercent: Scalars['Int']['input'];
+  /** Users who get the flag whatever the rollout (at most 1000). */
+  userIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
 /**
- * The root of all write operations. Every mutation requires the `roles:manage` permission, is recorded in the
- * audit log, and takes effect at once: permission checks read the live permissions, not the access token.
- * Failures carry a stable `extensions.details.reason`.
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
  */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -166,18 +206,29 @@ export type Mutation = {
    */
   removeRole: User;
   /**
+   * Creates or replaces a feature flag's configuration. Fails with BAD_USER_INPUT (`FEATURE_FLAG_INVALID`).
+   * Recorded as `FEATURE_FLAG_CHANGED` with the previous and new configuration.
+   */
+  setFeatureFlag: FeatureFlag;
+  /**
    * Changes a role; users holding it or any role inheriting from it see the change at once. Fails with
    * NOT_FOUND (`ROLE_NOT_FOUND`), FORBIDDEN (`SYSTEM_ROLE_IMMUTABLE`, `PRIVILEGE_ESCALATION`), CONFLICT
    * (`ROLE_NAME_TAKEN`) or BAD_USER_INPUT (`PERMISSION_UNKNOWN`, `ROLE_CYCLE`).
    */
   updateRole: Role;
+  /**
+   * Changes a platform setting; every service sees the new value at once. `value` is JSON text validated
+   * against the setting's schema. Fails with BAD_USER_INPUT (`SETTING_UNKNOWN`, `SETTING_INVALID` with
+   * `details.issues` listing each failing path). Recorded as `SETTING_CHANGED` with the previous and new value.
+   */
+  updateSetting: Setting;
 };
 
 
 /**
- * The root of all write operations. Every mutation requires the `roles:manage` permission, is recorded in the
- * audit log, and takes effect at once: permission checks read the live permissions, not the access token.
- * Failures carry a stable `extensions.details.reason`.
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
  */
 export type MutationAssignRoleArgs = {
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
@@ -187,9 +238,9 @@ export type MutationAssignRoleArgs = {
 
 
 /**
- * The root of all write operations. Every mutation requires the `roles:manage` permission, is recorded in the
- * audit log, and takes effect at once: permission checks read the live permissions, not the access token.
- * Failures carry a stable `extensions.details.reason`.
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
  */
 export type MutationCreateRoleArgs = {
   input: CreateRoleInput;
@@ -197,9 +248,9 @@ export type MutationCreateRoleArgs = {
 
 
 /**
- * The root of all write operations. Every mutation requires the `roles:manage` permission, is recorded in the
- * audit log, and takes effect at once: permission checks read the live permissions, not the access token.
- * Failures carry a stable `extensions.details.reason`.
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
  */
 export type MutationDeleteRoleArgs = {
   id: Scalars['ID']['input'];
@@ -207,9 +258,9 @@ export type MutationDeleteRoleArgs = {
 
 
 /**
- * The root of all write operations. Every mutation requires the `roles:manage` permission, is recorded in the
- * audit log, and takes effect at once: permission checks read the live permissions, not the access token.
- * Failures carry a stable `extensions.details.reason`.
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
  */
 export type MutationRemoveRoleArgs = {
   roleId: Scalars['ID']['input'];
@@ -218,13 +269,35 @@ export type MutationRemoveRoleArgs = {
 
 
 /**
- * The root of all write operations. Every mutation requires the `roles:manage` permission, is recorded in the
- * audit log, and takes effect at once: permission checks read the live permissions, not the access token.
- * Failures carry a stable `extensions.details.reason`.
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
+ */
+export type MutationSetFeatureFlagArgs = {
+  input: FeatureFlagInput;
+  key: Scalars['String']['input'];
+};
+
+
+/**
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
  */
 export type MutationUpdateRoleArgs = {
   id: Scalars['ID']['input'];
   input: UpdateRoleInput;
+};
+
+
+/**
+ * The root of all write operations. Role mutations require the `roles:manage` permission, setting and flag
+ * mutations `settings:manage`; every mutation is recorded in the audit log and takes effect at once: permission
+ * checks read the live permissions, not the access token. Failures carry a stable `extensions.details.reason`.
+ */
+export type MutationUpdateSettingArgs = {
+  key: Scalars['String']['input'];
+  value: Scalars['String']['input'];
 };
 
 /** A single capability, identified by a `resource:action` key such as `billing:describe`. */
@@ -255,6 +328,10 @@ export type Query = {
    * ranges use the streamed export: `GET /admin/audit-logs/export?format=csv|json` with the same filters.
    */
   auditLogs: AuditLogConnection;
+  /** Whether a feature flag is on for the viewer (any signed-in user). A flag that does not exist is off. */
+  featureFlag: FeatureFlagEvaluation;
+  /** Every feature flag, by key. Requires `settings:manage`. */
+  featureFlags: Array<FeatureFlag>;
   /**
    * The permission registry: every permission the platform checks, grouped by resource and ordered by key.
    * Requires `roles:manage` or `users:read`.
@@ -267,6 +344,11 @@ export type Query = {
    * `users:read`.
    */
   roles: Array<Role>;
+  /**
+   * Every registered platform setting with its effective value, ordered by key registration. Requires
+   * `settings:manage`.
+   */
+  settings: Array<Setting>;
   /**
    * Explains whether and through which roles a user holds a permission. Any signed-in user may ask about
    * themselves; asking about someone else requires `users:read`. Fails with BAD_USER_INPUT
@@ -281,6 +363,12 @@ export type QueryAuditLogsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AuditLogFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** The root of all read operations. */
+export type QueryFeatureFlagArgs = {
+  key: Scalars['String']['input'];
 };
 
 
@@ -321,6 +409,36 @@ export type Role = {
   /** Permissions granted directly by this role (not including those inherited from `parent`). */
   permissions: Array<Permission>;
 };
+
+/** A runtime platform setting. Services read it without a restart: a change reaches every replica at once. */
+export type Setting = {
+  __typename?: 'Setting';
+  /** The part of the platform it configures. */
+  category: SettingCategory;
+  /** The default as JSON text. */
+  defaultValue: Scalars['String']['output'];
+  /** What the setting does and which values it accepts. */
+  description: Scalars['String']['output'];
+  /** The registered key, e.g. `security.lockout` or `email.templates.welcome`. */
+  key: Scalars['String']['output'];
+  /** The last change, or null when the setting was never changed. */
+  updatedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The effective value as JSON text: the stored value, or the default when none was stored. */
+  value: Scalars['String']['output'];
+  /** Number of changes so far (0: never changed). Each change is in the audit log as `SETTING_CHANGED`. */
+  version: Scalars['Int']['output'];
+};
+
+/** Which part of the platform a setting configures. */
+export type SettingCategory =
+  /** Copy of the transactional e-mails. */
+  | 'EMAIL'
+  /** Which OAuth providers offer sign-in (their credentials stay in the environment). */
+  | 'OAUTH'
+  /** Request limits per client. */
+  | 'RATE_LIMITS'
+  /** Passwords, lockout, multi-factor requirements. */
+  | 'SECURITY';
 
 /** Changes to a role. Omitted fields stay as they are. */
 export type UpdateRoleInput = {
@@ -458,12 +576,17 @@ export type ResolversTypes = ResolversObject<{
   AuditOutcome: AuditOutcome;
   CreateRoleInput: CreateRoleInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  FeatureFlag: ResolverTypeWrapper<FeatureFlag>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  FeatureFlagEvaluation: ResolverTypeWrapper<FeatureFlagEvaluation>;
+  FeatureFlagInput: FeatureFlagInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Permission: ResolverTypeWrapper<PermissionModel>;
   PermissionGroup: ResolverTypeWrapper<Omit<PermissionGroup, 'permissions'> & { permissions: Array<ResolversTypes['Permission']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Role: ResolverTypeWrapper<RoleModel>;
+  Setting: ResolverTypeWrapper<Setting>;
+  SettingCategory: SettingCategory;
   UpdateRoleInput: UpdateRoleInput;
   User: ResolverTypeWrapper<UserReference>;
 }>;
@@ -481,12 +604,16 @@ export type ResolversParentTypes = ResolversObject<{
   AuditLogPageInfo: AuditLogPageInfo;
   CreateRoleInput: CreateRoleInput;
   DateTime: Scalars['DateTime']['output'];
+  FeatureFlag: FeatureFlag;
+  Int: Scalars['Int']['output'];
+  FeatureFlagEvaluation: FeatureFlagEvaluation;
+  FeatureFlagInput: FeatureFlagInput;
   Mutation: Record<PropertyKey, never>;
   Permission: PermissionModel;
   PermissionGroup: Omit<PermissionGroup, 'permissions'> & { permissions: Array<ResolversParentTypes['Permission']> };
   Query: Record<PropertyKey, never>;
-  Int: Scalars['Int']['output'];
   Role: RoleModel;
+  Setting: Setting;
   UpdateRoleInput: UpdateRoleInput;
   User: UserReference;
 }>;
@@ -531,12 +658,29 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type FeatureFlagResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FeatureFlag'] = ResolversParentTypes['FeatureFlag']> = ResolversObject<{
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rolloutPercent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  userIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type FeatureFlagEvaluationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FeatureFlagEvaluation'] = ResolversParentTypes['FeatureFlagEvaluation']> = ResolversObject<{
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   assignRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationAssignRoleArgs, 'roleId' | 'userId'>>;
   createRole?: Resolver<ResolversTypes['Role'], ParentType, ContextType, RequireFields<MutationCreateRoleArgs, 'input'>>;
   deleteRole?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<MutationDeleteRoleArgs, 'id'>>;
   removeRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationRemoveRoleArgs, 'roleId' | 'userId'>>;
+  setFeatureFlag?: Resolver<ResolversTypes['FeatureFlag'], ParentType, ContextType, RequireFields<MutationSetFeatureFlagArgs, 'input' | 'key'>>;
   updateRole?: Resolver<ResolversTypes['Role'], ParentType, ContextType, RequireFields<MutationUpdateRoleArgs, 'id' | 'input'>>;
+  updateSetting?: Resolver<ResolversTypes['Setting'], ParentType, ContextType, RequireFields<MutationUpdateSettingArgs, 'key' | 'value'>>;
 }>;
 
 export type PermissionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Permission'] = ResolversParentTypes['Permission']> = ResolversObject<{
@@ -552,9 +696,12 @@ export type PermissionGroupResolvers<ContextType = Context, ParentType extends R
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   auditLogs?: Resolver<ResolversTypes['AuditLogConnection'], ParentType, ContextType, RequireFields<QueryAuditLogsArgs, 'first'>>;
+  featureFlag?: Resolver<ResolversTypes['FeatureFlagEvaluation'], ParentType, ContextType, RequireFields<QueryFeatureFlagArgs, 'key'>>;
+  featureFlags?: Resolver<Array<ResolversTypes['FeatureFlag']>, ParentType, ContextType>;
   permissions?: Resolver<Array<ResolversTypes['PermissionGroup']>, ParentType, ContextType>;
   role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType, RequireFields<QueryRoleArgs, 'id'>>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType, Partial<QueryRolesArgs>>;
+  settings?: Resolver<Array<ResolversTypes['Setting']>, ParentType, ContextType>;
   whyCanI?: Resolver<ResolversTypes['AccessExplanation'], ParentType, ContextType, RequireFields<QueryWhyCanIArgs, 'permission'>>;
 }>;
 
@@ -565,6 +712,16 @@ export type RoleResolvers<ContextType = Context, ParentType extends ResolversPar
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   parent?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
   permissions?: Resolver<Array<ResolversTypes['Permission']>, ParentType, ContextType>;
+}>;
+
+export type SettingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Setting'] = ResolversParentTypes['Setting']> = ResolversObject<{
+  category?: Resolver<ResolversTypes['SettingCategory'], ParentType, ContextType>;
+  defaultValue?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -581,11 +738,14 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   AuditLogEntry?: AuditLogEntryResolvers<ContextType>;
   AuditLogPageInfo?: AuditLogPageInfoResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  FeatureFlag?: FeatureFlagResolvers<ContextType>;
+  FeatureFlagEvaluation?: FeatureFlagEvaluationResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Permission?: PermissionResolvers<ContextType>;
   PermissionGroup?: PermissionGroupResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Role?: RoleResolvers<ContextType>;
+  Setting?: SettingResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -1,5 +1,5 @@
 import type { MutationResolvers } from '../generated/graphql';
-import { actorOf } from './viewer';
+import { actorOf, changeAuthorOf } from './viewer';
 
 export const Mutation: MutationResolvers = {
   createRole: async (_parent, { input }, ctx) => ctx.roleAdmin.createRole(await actorOf(ctx), input),
@@ -13,4 +13,12 @@ export const Mutation: MutationResolvers = {
     await ctx.roleAdmin.removeRole(await actorOf(ctx), { userId, roleId });
     return { id: userId };
   },
+  updateSetting: (_parent, { key, value }, ctx) => ctx.settingsAdmin.update(changeAuthorOf(ctx), key, value),
+  setFeatureFlag: (_parent, { key, input }, ctx) =>
+    ctx.settingsAdmin.setFlag(changeAuthorOf(ctx), key, {
+      enabled: input.enabled,
+      rolloutPercent: input.rolloutPercent,
+      userIds: input.userIds ?? [],
+      description: input.description ?? null,
+    }),
 };

@@ -21,4 +21,7 @@ export const Query: QueryResolvers = {
       })),
     };
   },
+  settings: (_parent, _args, { settingsAdmin }) => settingsAdmin.list(),
+  featureFlags: (_parent, _args, { settingsAdmin }) => settingsAdmin.flags(),
+  featureFlag: (_parent, { key }, ctx) => ctx.settingsAdmin.evaluate(key, viewerId(ctx)),
 };

@@ -45,6 +45,10 @@ export const AuditAction = {
   ACCOUNT_PURGED: 'ACCOUNT_PURGED',
   EMAIL_CHANGE_REQUESTED: 'EMAIL_CHANGE_REQUESTED',
   EMAIL_CHANGED: 'EMAIL_CHANGED',
+  // Admin user API (issue #6).
+  USER_STATUS_CHANGED: 'USER_STATUS_CHANGED',
+  IMPERSONATION_STARTED: 'IMPERSONATION_STARTED',
+  IMPERSONATION_ENDED: 'IMPERSONATION_ENDED',
 } as const;
 
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];

@@ -18,6 +18,34 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** Which users `adminUsers` lists; every given filter must match (omitted ones match everyone). */
+export type AdminUserFilter = {
+  /** Only users created at or after this instant. */
+  createdFrom?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only users created before this instant. */
+  createdTo?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only users whose email is (or is not) verified. */
+  emailVerified?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only users with multi-factor authentication on (or off). */
+  mfaEnabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only users granted this role (by name) directly, globally and unexpired. */
+  roleName?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Case-insensitive substring of the email or the display name, or an exact user id. `%` and `_` match
+   * themselves.
+   */
+  search?: InputMaybe<Scalars['String']['input']>;
+  /** Only users in this lifecycle state. */
+  status?: InputMaybe<UserStatus>;
+};
+
+/** The states an administrator may put an account in. */
+export type AdminUserStatus =
+  /** The account can sign in again. */
+  | 'ACTIVE'
+  /** The account is blocked: it cannot sign in, and every session ends at once. */
+  | 'SUSPENDED';
+
 /** A successful sign-in or refresh: the tokens and who they are for. */
 export type AuthPayload = {
   __typename?: 'AuthPayload';
@@ -64,6 +92,22 @@ export type FieldError = {
   field: Scalars['String']['output'];
   /** Human-readable message, safe to show to the user. */
   message: Scalars['String']['output'];
+};
+
+/** An access token to act as another user, for support. */
+export type ImpersonationPayload = {
+  __typename?: 'ImpersonationPayload';
+  /**
+   * Access token of the impersonated user, marked with the administrator (`act.sub`). It cannot impersonate,
+   * change credentials or roles, and is not refreshable.
+   */
+  accessToken: Scalars['String']['output'];
+  /** When the token expires (at most 15 minutes after issue). */
+  expiresAt: Scalars['DateTime']['output'];
+  /** The dedicated session of the impersonation (`sid`); `endImpersonation` ends it. */
+  sessionId: Scalars['ID']['output'];
+  /** The impersonated user. */
+  user: User;
 };
 
 /** A provider identity linked to the viewer's account. */
@@ -167,6 +211,23 @@ export type MfaStatus = {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
+   * Deletes an account like `deleteAccount` does (no password: an administrator override): sign-in ends, every
+   * session ends, personal data is purged 30 days later. Returns when. Requires `users:write`; refused while
+   * impersonating. Audited (ACCOUNT_DELETED with `metadata.byAdmin`).
+   */
+  adminDeleteUser: Scalars['DateTime']['output'];
+  /**
+   * Ends every session of a user at once; returns how many. Requires `users:write`; refused while impersonating.
+   * Audited (SESSIONS_REVOKED).
+   */
+  adminRevokeSessions: Scalars['Int']['output'];
+  /**
+   * Activates or suspends an account. Suspending ends every session at once. Requires `users:write`; refused while
+   * impersonating. Audited (USER_STATUS_CHANGED). A deleted or unknown user is NOT_FOUND (`USER_NOT_FOUND`); the
+   * caller cannot suspend themselves (BAD_USER_INPUT `CANNOT_TARGET_SELF`).
+   */
+  adminSetUserStatus: User;
+  /**
    * Changes the viewer's password, ends every other session (the current one stays signed in) and mails a
    * notice. A wrong current password is a `currentPassword` field error and counts as a failed sign-in towards
    * the lockout. Requires an access token.
@@ -219,12 +280,25 @@ export type Mutation = {
    * backup code, ends the viewer's other sessions and mails a notice.
    */
   disableMfa: Scalars['Boolean']['output'];
+  /**
+   * Ends the impersonation the calling token belongs to: its session is revoked, so the token fails at once.
+   * Callable only with an impersonation token (FORBIDDEN `NOT_IMPERSONATING` otherwise). Audited
+   * (IMPERSONATION_ENDED).
+   */
+  endImpersonation: Scalars['Boolean']['output'];
   /** Starts adding the account's email address as a second factor: a code is mailed to it. */
   enrollEmailMfa: MfaCodeSent;
   /** Starts adding a phone number (E.164, e.g. `+14155550123`) as a second factor: a code is sent to it. */
   enrollSmsMfa: MfaCodeSent;
   /** Starts adding an authenticator app: a new secret, inactive until `confirmTotp`. Requires an access token. */
   enrollTotp: TotpEnrollment;
+  /**
+   * Issues a 15-minute access token to act as another user (no refresh token), in a dedicated session. Requires
+   * `users:write`; refused while impersonating, for oneself, and for users holding `admin` or `roles:manage`
+   * (FORBIDDEN `IMPERSONATION_TARGET_FORBIDDEN`). Everything done with the token is audited with the administrator
+   * as impersonator. Audited (IMPERSONATION_STARTED).
+   */
+  impersonate: ImpersonationPayload;
   /**
    * Starts linking another provider to the viewer's account. The provider's callback redirects to `redirectUri`
    * with `code` and `state` (or `error`); finish with `completeOAuthLink` in the same browser, signed in.
@@ -335,6 +409,25 @@ export type Mutation = {
 
 
 /** The root of all write operations. */
+export type MutationAdminDeleteUserArgs = {
+  userId: Scalars['ID']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationAdminRevokeSessionsArgs = {
+  userId: Scalars['ID']['input'];
+};
+
+
+/** The root of all write operations. */
+export type MutationAdminSetUserStatusArgs = {
+  status: AdminUserStatus;
+  userId: Scalars['ID']['input'];
+};
+
+
+/** The root of all write operations. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
 };
@@ -413,6 +506,13 @@ export type MutationEnrollSmsMfaArgs = {
 /** The root of all write operations. */
 export type MutationEnrollTotpArgs = {
   password?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** The root of all write operations. */
+export type MutationImpersonateArgs = {
+  reason: Scalars['String']['input'];
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -568,6 +668,11 @@ export type PasswordChangePayload = {
 /** The root of all read operations. */
 export type Query = {
   __typename?: 'Query';
+  /**
+   * Users, newest first, filtered and searched, a page at a time (deleted users are not listed). Requires
+   * `users:read`.
+   */
+  adminUsers: UserConnection;
   /** The signed-in user (the viewer), or `null` when the request carries no valid access token. */
   me?: Maybe<User>;
   /** The viewer's multi-factor authentication settings. */
@@ -580,6 +685,14 @@ export type Query = {
   oauthProviders: Array<OAuthProviderInfo>;
   /** A user by id. Readable by that user and by administrators; `null` when no such user exists. */
   user?: Maybe<User>;
+};
+
+
+/** The root of all read operations. */
+export type QueryAdminUsersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AdminUserFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -677,8 +790,51 @@ export type User = {
   emailVerified: Scalars['Boolean']['output'];
   /** Stable, opaque identifier of the user (a UUID). */
   id: Scalars['ID']['output'];
+  /** When the user last signed in successfully, if ever. Readable by the user and by holders of `users:read`. */
+  lastLoginAt?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * Until when sign-in is locked after repeated wrong passwords; `null` when not locked. Readable by the user and by
+   * holders of `users:read`.
+   */
+  lockedUntil?: Maybe<Scalars['DateTime']['output']>;
+  /** Whether multi-factor authentication is on. Readable by the user and by holders of `users:read`. */
+  mfaEnabled: Scalars['Boolean']['output'];
+  /** The providers linked to the account. Readable by the user and by holders of `users:read`. */
+  oauthAccounts: Array<LinkedOAuthAccount>;
+  /**
+   * The user's live device sessions, most recently active first (`current` is always false here; `mySessions` marks
+   * it). Readable by the user and by holders of `users:read`.
+   */
+  sessions: Array<Session>;
   /** Lifecycle state of the account. */
   status: UserStatus;
+};
+
+/** A page of users, newest first (by creation time, then id). */
+export type UserConnection = {
+  __typename?: 'UserConnection';
+  /** The users of this page. */
+  edges: Array<UserEdge>;
+  /** Where the page ends. */
+  pageInfo: UserPageInfo;
+};
+
+/** One user of a page, with its cursor. */
+export type UserEdge = {
+  __typename?: 'UserEdge';
+  /** Opaque cursor: pass it as `after` to continue after this user. */
+  cursor: Scalars['String']['output'];
+  /** The user. */
+  node: User;
+};
+
+/** Where a page of users ends. */
+export type UserPageInfo = {
+  __typename?: 'UserPageInfo';
+  /** The cursor of the last user of the page. */
+  endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether more users follow. */
+  hasNextPage: Scalars['Boolean']['output'];
 };
 
 /** Lifecycle state of a user account. */
@@ -796,21 +952,24 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = Reso
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
+  AdminUserFilter: AdminUserFilter;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  AdminUserStatus: AdminUserStatus;
+  AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ChangePasswordInput: ChangePasswordInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   FieldError: ResolverTypeWrapper<FieldError>;
+  ImpersonationPayload: ResolverTypeWrapper<Omit<ImpersonationPayload, 'user'> & { user: ResolversTypes['User'] }>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   LinkedOAuthAccount: ResolverTypeWrapper<LinkedOAuthAccount>;
   LoginInput: LoginInput;
   LoginResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['LoginResult']>;
   MfaChallenge: ResolverTypeWrapper<MfaChallenge>;
   MfaCodeSent: ResolverTypeWrapper<MfaCodeSent>;
   MfaEnrollmentResult: ResolverTypeWrapper<MfaEnrollmentResult>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   MfaFactor: ResolverTypeWrapper<MfaFactor>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   MfaMethod: MfaMethod;
   MfaStatus: ResolverTypeWrapper<MfaStatus>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -824,26 +983,31 @@ export type ResolversTypes = ResolversObject<{
   Session: ResolverTypeWrapper<Session>;
   TotpEnrollment: ResolverTypeWrapper<TotpEnrollment>;
   User: ResolverTypeWrapper<UserModel>;
+  UserConnection: ResolverTypeWrapper<Omit<UserConnection, 'edges'> & { edges: Array<ResolversTypes['UserEdge']> }>;
+  UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
+  UserPageInfo: ResolverTypeWrapper<UserPageInfo>;
   UserStatus: UserStatus;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
+  AdminUserFilter: AdminUserFilter;
+  Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
+  AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Int: Scalars['Int']['output'];
   ChangePasswordInput: ChangePasswordInput;
   DateTime: Scalars['DateTime']['output'];
   FieldError: FieldError;
+  ImpersonationPayload: Omit<ImpersonationPayload, 'user'> & { user: ResolversParentTypes['User'] };
+  ID: Scalars['ID']['output'];
   LinkedOAuthAccount: LinkedOAuthAccount;
   LoginInput: LoginInput;
   LoginResult: ResolversUnionTypes<ResolversParentTypes>['LoginResult'];
   MfaChallenge: MfaChallenge;
   MfaCodeSent: MfaCodeSent;
   MfaEnrollmentResult: MfaEnrollmentResult;
-  Boolean: Scalars['Boolean']['output'];
   MfaFactor: MfaFactor;
-  ID: Scalars['ID']['output'];
   MfaStatus: MfaStatus;
   Mutation: Record<PropertyKey, never>;
   OAuthProviderInfo: OAuthProviderInfo;
@@ -856,6 +1020,9 @@ export type ResolversParentTypes = ResolversObject<{
   Session: Session;
   TotpEnrollment: TotpEnrollment;
   User: UserModel;
+  UserConnection: Omit<UserConnection, 'edges'> & { edges: Array<ResolversParentTypes['UserEdge']> };
+  UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
+  UserPageInfo: UserPageInfo;
 }>;
 
 export type AuthPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = ResolversObject<{
@@ -876,6 +1043,13 @@ export type FieldErrorResolvers<ContextType = Context, ParentType extends Resolv
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type ImpersonationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ImpersonationPayload'] = ResolversParentTypes['ImpersonationPayload']> = ResolversObject<{
+  accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 }>;
 
 export type LinkedOAuthAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LinkedOAuthAccount'] = ResolversParentTypes['LinkedOAuthAccount']> = ResolversObject<{
@@ -920,6 +1094,9 @@ export type MfaStatusResolvers<ContextType = Context, ParentType extends Resolve
 }>;
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  adminDeleteUser?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType, RequireFields<MutationAdminDeleteUserArgs, 'userId'>>;
+  adminRevokeSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationAdminRevokeSessionsArgs, 'userId'>>;
+  adminSetUserStatus?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationAdminSetUserStatusArgs, 'status' | 'userId'>>;
   changePassword?: Resolver<ResolversTypes['PasswordChangePayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
   completeOAuthLink?: Resolver<ResolversTypes['LinkedOAuthAccount'], ParentType, ContextType, RequireFields<MutationCompleteOAuthLinkArgs, 'code' | 'state'>>;
   completeOAuthLogin?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationCompleteOAuthLoginArgs, 'code' | 'state'>>;
@@ -930,9 +1107,11 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   deactivateAccount?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeactivateAccountArgs, 'password'>>;
   deleteAccount?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType, RequireFields<MutationDeleteAccountArgs, 'password'>>;
   disableMfa?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDisableMfaArgs, 'code' | 'password'>>;
+  endImpersonation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   enrollEmailMfa?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, Partial<MutationEnrollEmailMfaArgs>>;
   enrollSmsMfa?: Resolver<ResolversTypes['MfaCodeSent'], ParentType, ContextType, RequireFields<MutationEnrollSmsMfaArgs, 'phoneNumber'>>;
   enrollTotp?: Resolver<ResolversTypes['TotpEnrollment'], ParentType, ContextType, Partial<MutationEnrollTotpArgs>>;
+  impersonate?: Resolver<ResolversTypes['ImpersonationPayload'], ParentType, ContextType, RequireFields<MutationImpersonateArgs, 'reason' | 'userId'>>;
   linkOAuthAccount?: Resolver<ResolversTypes['OAuthStart'], ParentType, ContextType, RequireFields<MutationLinkOAuthAccountArgs, 'provider' | 'redirectUri'>>;
   login?: Resolver<ResolversTypes['LoginResult'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationLogoutArgs>>;
@@ -970,6 +1149,7 @@ export type PasswordChangePayloadResolvers<ContextType = Context, ParentType ext
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  adminUsers?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<QueryAdminUsersArgs, 'first'>>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   myMfa?: Resolver<ResolversTypes['MfaStatus'], ParentType, ContextType>;
   myOAuthAccounts?: Resolver<Array<ResolversTypes['LinkedOAuthAccount']>, ParentType, ContextType>;
@@ -1010,13 +1190,34 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   emailVerified?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastLoginAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lockedUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  mfaEnabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  oauthAccounts?: Resolver<Array<ResolversTypes['LinkedOAuthAccount']>, ParentType, ContextType>;
+  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['UserStatus'], ParentType, ContextType>;
+}>;
+
+export type UserConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserConnection'] = ResolversParentTypes['UserConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['UserEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['UserPageInfo'], ParentType, ContextType>;
+}>;
+
+export type UserEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserEdge'] = ResolversParentTypes['UserEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+}>;
+
+export type UserPageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserPageInfo'] = ResolversParentTypes['UserPageInfo']> = ResolversObject<{
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   FieldError?: FieldErrorResolvers<ContextType>;
+  ImpersonationPayload?: ImpersonationPayloadResolvers<ContextType>;
   LinkedOAuthAccount?: LinkedOAuthAccountResolvers<ContextType>;
   LoginResult?: LoginResultResolvers<ContextType>;
   MfaChallenge?: MfaChallengeResolvers<ContextType>;
@@ -1033,5 +1234,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Session?: SessionResolvers<ContextType>;
   TotpEnrollment?: TotpEnrollmentResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
+  UserConnection?: UserConnectionResolvers<ContextType>;
+  UserEdge?: UserEdgeResolvers<ContextType>;
+  UserPageInfo?: UserPageInfoResolvers<ContextType>;
 }>;
 

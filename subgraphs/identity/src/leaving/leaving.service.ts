@@ -97,6 +97,13 @@ export interface LeavingService {
    */
   delete(userId: string, password: string, client: ClientInfo): Promise<{ purgeAt: Date }>;
   /**
+   * An administrator's override of {@link LeavingService.delete}: no password, otherwise the same (DELETED at once,
+   * every session revoked, the owner mailed, the purge scheduled). Audited as ACCOUNT_DELETED with the
+   * administrator as actor, the user as target and `metadata.byAdmin`.
+   * @throws AppError BAD_USER_INPUT: ACCOUNT_NOT_FOUND (unknown, malformed or already deleted).
+   */
+  deleteByAdmin(userId: string, adminUserId: string, client: ClientInfo): Promise<{ purgeAt: Date }>;
+  /**
    * Purges every user deleted at least `olderThanDays` (default 30) days ago and not purged yet, one transaction per
    * user. Idempotent and safe to run concurrently (each user is locked with FOR UPDATE SKIP LOCKED). A user whose
    * purge fails is logged, left for the next run and counted in `failed`.
@@ -187,6 +194,43 @@ export function createLeavingService(options: LeavingServiceOptions): LeavingSer
     if (!storage) return;
     await storage.deletePrefix(avatarStoragePrefix(userId));
     await storage.deletePrefix(exportStoragePrefix(userId));
+  }
+
+  /** The deletion itself, after the caller proved the right to it (the password, or `users:write`). */
+  async function markDeleted(
+    account: AccountRecord,
+    actorUserId: string,
+    client: ClientInfo,
+  ): Promise<{ purgeAt: Date }> {
+    const at = now();
+    if (!(await repository.markDeleted(account.id, at))) {
+      throw badInput(LeavingErrorCode.ACCOUNT_NOT_FOUND, 'The account no longer exists');
+    }
+    const purgeAt = new Date(at.getTime() + PURGE_AFTER_DAYS * DAY_MS);
+    const revoked = await sessions.revokeAllSessions(account.id, 'ACCOUNT_DELETED');
+    await repository.deleteReactivationTokens(account.id);
+    await audit.record({
+      action: AuditAction.ACCOUNT_DELETED,
+      outcome: 'SUCCESS',
+      actorUserId,
+      targetType: 'User',
+      targetId: account.id,
+      ...auditClientFields(client),
+      metadata: {
+        sessionsRevoked: revoked,
+        purgeAt: purgeAt.toISOString(),
+        ...(actorUserId === account.id ? {} : { byAdmin: true }),
+      },
+    });
+    await mailAfterTheFact('account-deleted', account.id, () =>
+      mailer.send({
+        to: account.email,
+        template: 'account-deleted',
+        userId: account.id,
+        data: { ...nameOf(account), at, purgeAt },
+      }),
+    );
+    return { purgeAt };
   }
 
   return {
@@ -291,31 +335,11 @@ export function createLeavingService(options: LeavingServiceOptions): LeavingSer
     async delete(userId, password, client) {
       const account = await liveAccount(userId);
       await checkPassword(account, password, client, AuditAction.ACCOUNT_DELETED);
-      const at = now();
-      if (!(await repository.markDeleted(account.id, at))) {
-        throw badInput(LeavingErrorCode.ACCOUNT_NOT_FOUND, 'The account no longer exists');
-      }
-      const purgeAt = new Date(at.getTime() + PURGE_AFTER_DAYS * DAY_MS);
-      const revoked = await sessions.revokeAllSessions(account.id, 'ACCOUNT_DELETED');
-      await repository.deleteReactivationTokens(account.id);
-      await audit.record({
-        action: AuditAction.ACCOUNT_DELETED,
-        outcome: 'SUCCESS',
-        actorUserId: account.id,
-        targetType: 'User',
-        targetId: account.id,
-        ...auditClientFields(client),
-        metadata: { sessionsRevoked: revoked, purgeAt: purgeAt.toISOString() },
-      });
-      await mailAfterTheFact('account-deleted', account.id, () =>
-        mailer.send({
-          to: account.email,
-          template: 'account-deleted',
-          userId: account.id,
-          data: { ...nameOf(account), at, purgeAt },
-        }),
-      );
-      return { purgeAt };
+      return markDeleted(account, account.id, client);
+    },
+
+    async deleteByAdmin(userId, adminUserId, client) {
+      return markDeleted(await liveAccount(userId), adminUserId, client);
     },
 
     async purgeDeleted({ olderThanDays = PURGE_AFTER_DAYS } = {}) {

@@ -178,6 +178,31 @@ export const Mutation: MutationResolvers = {
   },
   resetPassword: (_parent, { input }, { identity, client }) =>
     identity.password.resetPassword(input.token, input.newPassword, client),
+  async adminSetUserStatus(_parent, { userId, status }, ctx) {
+    await ctx.identity.admin.setStatus(viewerOf(ctx), userId, status, ctx.client);
+    const user = await ctx.loaders.userById.load(userId);
+    if (!user) throw new Error('The user disappeared after a status change');
+    return user;
+  },
+  adminDeleteUser: (_parent, { userId }, ctx) =>
+    ctx.identity.admin.deleteUser(viewerOf(ctx), userId, ctx.client),
+  adminRevokeSessions: (_parent, { userId }, ctx) =>
+    ctx.identity.admin.revokeSessions(viewerOf(ctx), userId, ctx.client),
+  async impersonate(_parent, { userId, reason }, ctx) {
+    const started = await ctx.identity.admin.impersonate(viewerOf(ctx), userId, reason, ctx.client);
+    const user = await ctx.loaders.userById.load(started.userId);
+    if (!user) throw new Error('The impersonated user disappeared');
+    return {
+      accessToken: started.accessToken,
+      expiresAt: started.expiresAt,
+      sessionId: started.sessionId,
+      user,
+    };
+  },
+  async endImpersonation(_parent, _args, ctx) {
+    await ctx.identity.admin.endImpersonation(viewerOf(ctx), ctx.client);
+    return true;
+  },
   async changePassword(_parent, { input }, { identity, viewer, client }) {
     // The shield rule guarantees a viewer.
     if (!viewer) throw new Error('changePassword reached without a viewer');

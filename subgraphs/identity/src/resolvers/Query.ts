@@ -1,4 +1,5 @@
 import type { QueryResolvers } from '../generated/graphql';
+import { sessionView } from './User';
 
 export const Query: QueryResolvers = {
   me: (_parent, _args, { users }) => users.viewer(),
@@ -6,20 +7,7 @@ export const Query: QueryResolvers = {
   async mySessions(_parent, _args, { identity, viewer }) {
     if (!viewer) return [];
     const sessions = await identity.signIn.mySessions(viewer);
-    return sessions.map((session) => ({
-      id: session.sessionId,
-      current: session.current,
-      deviceType: session.deviceType,
-      deviceName: session.deviceName,
-      os: session.os,
-      browser: session.browser,
-      ipAddress: session.ipAddress,
-      country: session.country,
-      city: session.city,
-      signedInAt: session.signedInAt,
-      lastActivityAt: session.lastActivityAt,
-      expiresAt: session.expiresAt,
-    }));
+    return sessions.map(sessionView);
   },
   async myMfa(_parent, _args, { identity, viewer }) {
     if (!viewer) throw new Error('myMfa reached without a viewer');
@@ -45,6 +33,20 @@ export const Query: QueryResolvers = {
       linkedAt: account.linkedAt,
     }));
   },
+  adminUsers: (_parent, { filter, first, after }, { identity }) =>
+    identity.admin.listUsers(
+      {
+        ...(filter?.status ? { status: filter.status } : {}),
+        ...(filter?.roleName ? { roleName: filter.roleName } : {}),
+        ...(typeof filter?.emailVerified === 'boolean' ? { emailVerified: filter.emailVerified } : {}),
+        ...(typeof filter?.mfaEnabled === 'boolean' ? { mfaEnabled: filter.mfaEnabled } : {}),
+        ...(filter?.createdFrom ? { createdFrom: filter.createdFrom } : {}),
+        ...(filter?.createdTo ? { createdTo: filter.createdTo } : {}),
+        ...(filter?.search ? { search: filter.search } : {}),
+      },
+      first,
+      after,
+    ),
   oauthProviders: (_parent, _args, { identity }) =>
     identity.oauth.providers().map(({ key, displayName }) => ({ key, displayName })),
 };

@@ -8,7 +8,7 @@ export interface UserService {
   /** The viewer's own user; `null` when anonymous (or the account no longer exists). */
   viewer(): Promise<UserModel | null>;
   /**
-   * A user by id, for that user or an administrator; `null` when no such user exists.
+   * A user by id, for that user, an administrator or a holder of `users:read`; `null` when no such user exists.
    * @throws ForbiddenError when the viewer asks for someone else without being an administrator.
    */
   byId(id: string): Promise<UserModel | null>;
@@ -29,13 +29,21 @@ function unreadableUser(id: string): UserModel {
   return { id, email: '', emailVerified: false, status: 'ACTIVE', createdAt: new Date(0) };
 }
 
-export function createUserService(viewer: Viewer | null, loaders: Loaders): UserService {
-  const mayRead = (id: string) =>
-    viewer !== null && (viewer.userId === id || viewer.roles.includes(ADMIN_ROLE));
+/**
+ * @param mayReadOthers whether the viewer may read any user (the live `users:read` permission); asked only for
+ * other users, once per request at most (the permission read is memoised per request).
+ */
+export function createUserService(
+  viewer: Viewer | null,
+  loaders: Loaders,
+  mayReadOthers: () => Promise<boolean> = async () => false,
+): UserService {
+  const mayRead = async (id: string) =>
+    viewer !== null && (viewer.userId === id || viewer.roles.includes(ADMIN_ROLE) || (await mayReadOthers()));
   return {
     viewer: async () => (viewer ? loaders.userById.load(viewer.userId) : null),
     async byId(id) {
-      if (!mayRead(id)) {
+      if (!(await mayRead(id))) {
         throw new ForbiddenError('You can only read your own user', {
           details: { reason: IdentityErrorCode.USER_NOT_ACCESSIBLE },
         });
@@ -43,6 +51,6 @@ export function createUserService(viewer: Viewer | null, loaders: Loaders): User
       return loaders.userById.load(id);
     },
     // Field-level permissions on User decide what the caller may read of the returned user.
-    byReference: async (id) => (mayRead(id) ? loaders.userById.load(id) : unreadableUser(id)),
+    byReference: async (id) => ((await mayRead(id)) ? loaders.userById.load(id) : unreadableUser(id)),
   };
 }

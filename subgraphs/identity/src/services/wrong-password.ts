@@ -4,11 +4,15 @@ import type { LoginGuard } from '../credentials';
 import type { AccountRecord } from '../repositories/account.repository';
 import type { ClientInfo } from './client-info';
 
-/** The request facts every audit row of this subgraph carries. */
+/**
+ * The request facts every audit row of this subgraph carries, the impersonating administrator included: an action
+ * done with an impersonation token is audited as the user's, with the administrator beside it.
+ */
 export const auditClientFields = (client: ClientInfo) => ({
   ip: client.ip,
   userAgent: client.userAgent,
   requestId: client.requestId,
+  impersonatorUserId: client.impersonatorUserId ?? null,
 });
 
 export interface WrongPasswordDependencies {

@@ -19,6 +19,7 @@ export {
   SessionEventTopic,
   createSessionService,
   type ClientContext,
+  type CreateSessionOptions,
   type CreatedSession,
   type IssuedRefreshToken,
   type ListedSession,

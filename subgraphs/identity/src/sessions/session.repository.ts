@@ -81,6 +81,8 @@ export interface SessionRepository {
   revokeFamilies(input: RevokeFamiliesInput): Promise<RevokedRefreshToken[]>;
   /** The user's live families, most recently active first. */
   listLive(userId: string, window: LivenessWindow): Promise<DeviceSession[]>;
+  /** The live families of several users in one query, each user's most recently active first. */
+  listLiveOfUsers(userIds: readonly string[], window: LivenessWindow): Promise<DeviceSession[]>;
   /** Moves the live family's last activity forward to `now` (never backwards, never reviving an idle one). */
   touch(sessionId: string, window: LivenessWindow): Promise<void>;
   /** Whether the family has a live refresh token: the Postgres answer behind the session-status cache. */
@@ -93,6 +95,22 @@ const liveRow = (alias: string, { now, idleCutoff }: LivenessWindow): Prisma.Sql
     AND ${Prisma.raw(alias)}.last_activity_at > ${idleCutoff}::timestamptz`;
 
 export function createSessionRepository(prisma: PrismaClient): SessionRepository {
+  async function listLiveOfUsers(
+    userIds: readonly string[],
+    window: LivenessWindow,
+  ): Promise<DeviceSession[]> {
+    if (userIds.length === 0) return [];
+    return prisma.$queryRaw<DeviceSession[]>`
+      SELECT s.family_id::text AS "sessionId", s.user_id::text AS "userId",
+             s.device_type AS "deviceType", s.device_name AS "deviceName", s.os, s.browser,
+             s.ip_address AS "ipAddress", s.country, s.city,
+             (SELECT min(f.created_at) FROM "sessions" f WHERE f.family_id = s.family_id) AS "signedInAt",
+             s.last_activity_at AS "lastActivityAt", s.expires_at AS "expiresAt"
+        FROM "sessions" s
+       WHERE s.user_id = ANY(${[...userIds]}::uuid[]) AND ${liveRow('s', window)}
+       ORDER BY s.last_activity_at DESC, s.created_at DESC`;
+  }
+
   return {
     async createFamily(input) {
       const { userId, client, now } = input;
@@ -207,16 +225,10 @@ export function createSessionRepository(prisma: PrismaClient): SessionRepository
     },
 
     async listLive(userId, window) {
-      return prisma.$queryRaw<DeviceSession[]>`
-        SELECT s.family_id::text AS "sessionId", s.user_id::text AS "userId",
-               s.device_type AS "deviceType", s.device_name AS "deviceName", s.os, s.browser,
-               s.ip_address AS "ipAddress", s.country, s.city,
-               (SELECT min(f.created_at) FROM "sessions" f WHERE f.family_id = s.family_id) AS "signedInAt",
-               s.last_activity_at AS "lastActivityAt", s.expires_at AS "expiresAt"
-          FROM "sessions" s
-         WHERE s.user_id = ${userId}::uuid AND ${liveRow('s', window)}
-         ORDER BY s.last_activity_at DESC, s.created_at DESC`;
+      return listLiveOfUsers([userId], window);
     },
+
+    listLiveOfUsers,
 
     async touch(sessionId, window) {
       await prisma.$executeRaw`

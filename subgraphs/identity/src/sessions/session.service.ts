@@ -37,6 +37,9 @@ export interface RefreshTokenReusedEvent {
 /** Why sessions evicted by the concurrent-session limit ended (shown in audit and session history). */
 export const SESSION_LIMIT_REVOKE_REASON: SessionRevokeReason = 'SESSION_LIMIT_EXCEEDED';
 
+/** The limit of a session exempt from it: an int4 OFFSET no user reaches. */
+const UNLIMITED_SESSIONS = 2_147_483_647;
+
 export interface SessionLogger {
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
@@ -108,9 +111,20 @@ export interface ListedSession extends DeviceSession {
   current: boolean;
 }
 
+/** Per-session overrides of {@link SessionService.createSession}, for sessions that are not sign-ins. */
+export interface CreateSessionOptions {
+  /** Lifetime of the session instead of the refresh-token lifetime (an impersonation lives 15 minutes). */
+  ttlSeconds?: number;
+  /**
+   * Leave the user's other sessions alone even beyond the session limit. For sessions the user did not start (an
+   * administrator's impersonation): they must not sign the user out of a device.
+   */
+  exemptFromLimit?: boolean;
+}
+
 export interface SessionService {
   /** Starts a device session at sign-in; may revoke the user's least recently active sessions (limit). */
-  createSession(input: { userId: string } & ClientContext): Promise<CreatedSession>;
+  createSession(input: { userId: string } & ClientContext & CreateSessionOptions): Promise<CreatedSession>;
   /**
    * Exchanges a refresh token for its successor.
    * @throws AuthenticationError with reason INVALID_REFRESH_TOKEN, SESSION_REVOKED, SESSION_EXPIRED, or
@@ -124,6 +138,8 @@ export interface SessionService {
   ): Promise<{ sessionId: string; userId: string } | null>;
   /** The user's live sessions, most recently active first. */
   listSessions(userId: string, currentSessionId?: string | null): Promise<ListedSession[]>;
+  /** The live sessions of several users (one query), for administrators; none is `current`. */
+  listSessionsOfUsers(userIds: readonly string[]): Promise<ListedSession[]>;
   /** @throws NotFoundError (SESSION_NOT_FOUND) unless it is a live session of this user. */
   revokeSession(userId: string, sessionId: string, reason?: SessionRevokeReason): Promise<void>;
   /**
@@ -298,12 +314,13 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   }
 
   return {
-    async createSession({ userId, ...client }) {
+    async createSession({ userId, ttlSeconds, exemptFromLimit, ...client }) {
       const { now, idleCutoff } = window();
       const { device, network } = clientInfo(client);
       const refreshToken = generateToken(32);
       const refreshTokenHash = hashToken(refreshToken);
-      const expiresAt = new Date(now.getTime() + refreshTtl * 1000);
+      const lifetime = ttlSeconds === undefined ? refreshTtl : positive('ttlSeconds', ttlSeconds);
+      const expiresAt = new Date(now.getTime() + lifetime * 1000);
       const sessionClient: SessionClientInfo = {
         userAgent: device?.userAgent ?? null,
         deviceType: device?.deviceType ?? 'unknown',
@@ -321,7 +338,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         now,
         idleCutoff,
         expiresAt,
-        maxSessions: await maxSessionsFor(userId),
+        maxSessions: exemptFromLimit === true ? UNLIMITED_SESSIONS : await maxSessionsFor(userId),
         limitReason: SESSION_LIMIT_REVOKE_REASON,
         recentDevicesSince: new Date(now.getTime() - knownDeviceWindow * 1000),
       });
@@ -397,6 +414,12 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       });
       await afterRevocation(revoked, [sessionId]);
       return revoked.length > 0 ? { sessionId, userId } : null;
+    },
+
+    async listSessionsOfUsers(userIds) {
+      const ids = userIds.filter(isUuid);
+      const sessions = await repository.listLiveOfUsers(ids, window());
+      return sessions.map((session) => ({ ...session, current: false }));
     },
 
     async listSessions(userId, currentSessionId) {

@@ -1,0 +1,200 @@
+import { z } from 'zod';
+
+/**
+ * The typed registry of runtime settings: every key the platform reads, its zod schema, default, description and
+ * category. A key that is not here cannot be stored. Secrets (OAuth client secrets, API keys) never live in
+ * settings: they stay in the environment, and every object schema here is strict, so a stray `clientSecret`
+ * field is refused rather than stored.
+ */
+
+/** Groups settings for the admin UI. */
+export type SettingCategory = 'SECURITY' | 'RATE_LIMITS' | 'EMAIL' | 'OAUTH';
+
+/** One registered setting. */
+export interface SettingDefinition<T> {
+  schema: z.ZodType<T>;
+  default: T;
+  description: string;
+  category: SettingCategory;
+}
+
+const define = <T>(definition: SettingDefinition<T>): SettingDefinition<T> => definition;
+
+const roleName = z.string().regex(/^[a-z][a-z0-9_-]{1,63}$/, { error: 'Not a role name.' });
+
+/** Plain text for e-mail copy: no markup, no control characters (templates escape it, this keeps intent clear). */
+const plainText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((text) => !/[<>]/.test(text), { error: 'HTML is not allowed; use plain text.' })
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+    .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), { error: 'Control characters are not allowed.' });
+
+const emailTemplateOverride = z.strictObject({
+  subject: plainText(200).optional(),
+  intro: plainText(2000).optional(),
+});
+
+/** What an `email.templates.<name>` setting holds: replacement copy for one template, each part optional. */
+export type EmailTemplateOverride = z.output<typeof emailTemplateOverride>;
+
+/**
+ * The transactional e-mail templates whose copy may be overridden. Mirrors `MAIL_TEMPLATE_NAMES` of
+ * `@gatehouse/mail` (a test keeps the two equal; this package does not depend on the mailer).
+ */
+export const OVERRIDABLE_EMAIL_TEMPLATES = [
+  'verify-email',
+  'welcome',
+  'password-reset',
+  'password-changed',
+  'account-locked',
+  'new-sign-in',
+  'mfa-code',
+  'mfa-enabled',
+  'mfa-disabled',
+  'backup-codes-low',
+  'account-deactivated',
+  'account-reactivate',
+  'account-deleted',
+  'data-export-ready',
+  'email-change-confirm',
+  'email-change-requested',
+  'email-changed',
+  'product-update',
+] as const;
+
+export type OverridableEmailTemplate = (typeof OVERRIDABLE_EMAIL_TEMPLATES)[number];
+
+/** OAuth providers whose sign-in can be switched on and restricted here (their credentials stay in env). */
+export const OAUTH_PROVIDERS = ['google', 'github', 'microsoft', 'apple'] as const;
+
+export type OAuthProviderKey = (typeof OAUTH_PROVIDERS)[number];
+
+const emailDomain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+    error: 'Not a domain name.',
+  });
+
+const oauthProvider = z.strictObject({
+  enabled: z.boolean(),
+  /** Only e-mail addresses of these domains may sign in with the provider; empty: any. */
+  allowedEmailDomains: z.array(emailDomain).max(100),
+});
+
+const positiveSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(30 * 24 * 3600);
+
+const rateLimit = z.strictObject({
+  /** Requests allowed per window. */
+  limit: z.number().int().min(1).max(1_000_000),
+  windowSeconds: positiveSeconds,
+});
+
+const fixedSettings = {
+  'security.passwordMinLength': define<number>({
+    schema: z.number().int().min(8).max(128),
+    default: 12,
+    description: 'Shortest password accepted at sign-up, reset and change (8 to 128 characters).',
+    category: 'SECURITY',
+  }),
+  'security.lockout': define<{ maxFailures: number; windowSeconds: number; lockSeconds: number }>({
+    schema: z.strictObject({
+      maxFailures: z.number().int().min(1).max(100),
+      windowSeconds: positiveSeconds,
+      lockSeconds: positiveSeconds,
+    }),
+    default: { maxFailures: 5, windowSeconds: 900, lockSeconds: 900 },
+    description:
+      'Wrong passwords allowed per account within windowSeconds before the account is locked for lockSeconds.',
+    category: 'SECURITY',
+  }),
+  'security.mfaRequiredRoles': define<string[]>({
+    schema: z
+      .array(roleName)
+      .max(100)
+      .transform((roles) => [...new Set(roles)].sort()),
+    default: [],
+    description: 'Holders of any of these roles must set up multi-factor authentication to sign in.',
+    category: 'SECURITY',
+  }),
+  rateLimits: define<{
+    signIn: { limit: number; windowSeconds: number };
+    signUp: { limit: number; windowSeconds: number };
+    passwordReset: { limit: number; windowSeconds: number };
+    api: { limit: number; windowSeconds: number };
+  }>({
+    schema: z.strictObject({
+      signIn: rateLimit,
+      signUp: rateLimit,
+      passwordReset: rateLimit,
+      api: rateLimit,
+    }),
+    default: {
+      signIn: { limit: 10, windowSeconds: 60 },
+      signUp: { limit: 5, windowSeconds: 3600 },
+      passwordReset: { limit: 5, windowSeconds: 3600 },
+      api: { limit: 600, windowSeconds: 60 },
+    },
+    description: 'Requests allowed per client IP and window, per kind of request.',
+    category: 'RATE_LIMITS',
+  }),
+  'oauth.providers': define<Record<OAuthProviderKey, { enabled: boolean; allowedEmailDomains: string[] }>>({
+    schema: z.strictObject(
+      Object.fromEntries(OAUTH_PROVIDERS.map((provider) => [provider, oauthProvider])) as Record<
+        OAuthProviderKey,
+        typeof oauthProvider
+      >,
+    ),
+    default: Object.fromEntries(
+      OAUTH_PROVIDERS.map((provider) => [provider, { enabled: false, allowedEmailDomains: [] as string[] }]),
+    ) as Record<OAuthProviderKey, { enabled: boolean; allowedEmailDomains: string[] }>,
+    description:
+      'Which OAuth providers offer sign-in, and the e-mail domains each accepts (empty: any). Client ids and secrets stay in the environment.',
+    category: 'OAUTH',
+  }),
+};
+
+type EmailTemplateSettings = {
+  [N in OverridableEmailTemplate as `email.templates.${N}`]: SettingDefinition<EmailTemplateOverride>;
+};
+
+const emailTemplateSettings = Object.fromEntries(
+  OVERRIDABLE_EMAIL_TEMPLATES.map((name) => [
+    `email.templates.${name}`,
+    define<EmailTemplateOverride>({
+      schema: emailTemplateOverride,
+      default: {},
+      description: `Replacement subject and/or intro paragraph (plain text) of the "${name}" e-mail.`,
+      category: 'EMAIL',
+    }),
+  ]),
+) as EmailTemplateSettings;
+
+/** Every setting, by key. */
+export const SETTINGS = { ...fixedSettings, ...emailTemplateSettings };
+
+/** The registry's type: key -> definition. */
+export type SettingsRegistry = typeof SETTINGS;
+
+/** A registered setting key. */
+export type SettingKey = keyof SettingsRegistry;
+
+/** The value type of a setting. */
+export type SettingValue<K extends SettingKey> = SettingsRegistry[K]['default'];
+
+/** Every registered key, in registry order. */
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** Narrows a string to a registered key. */
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.prototype.hasOwnProperty.call(SETTINGS, key);
+}
