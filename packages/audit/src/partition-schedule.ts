@@ -1,5 +1,5 @@
 import { ensureAuditLogPartitions, type PrismaClient } from '@gatehouse/db';
-import type { JobQueue } from '@gatehouse/jobs';
+import { dailyJobId, startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
 
 /** Job name of the daily check that audit_logs has its monthly partitions. */
 export const AUDIT_PARTITIONS_JOB = 'audit-partitions';
@@ -20,7 +20,7 @@ export interface AuditPartitionsJob {
  * refuses `:` in job ids.)
  */
 export function auditPartitionsJobId(at: Date): string {
-  return `${AUDIT_PARTITIONS_JOB}-${at.toISOString().slice(0, 10)}`;
+  return dailyJobId(AUDIT_PARTITIONS_JOB, at);
 }
 
 /** The part of a pino logger the schedule uses. */
@@ -78,10 +78,6 @@ export function startAuditPartitionSchedule(options: AuditPartitionScheduleOptio
   const database: AuditPartitionDatabase =
     'pool' in options ? { pool: options.pool } : { prisma: options.prisma };
   const monthsAhead = options.monthsAhead ?? DEFAULT_AUDIT_PARTITION_MONTHS_AHEAD;
-  const now = options.now ?? (() => new Date());
-  const intervalMs = options.intervalMs ?? AUDIT_PARTITIONS_CHECK_INTERVAL_MS;
-  const retryBackoffMs = options.retryBackoffMs ?? 60_000;
-  if (!(intervalMs > 0)) throw new RangeError('intervalMs must be positive');
   if (!Number.isInteger(monthsAhead) || monthsAhead < 0 || monthsAhead > 120) {
     throw new RangeError(`monthsAhead must be an integer in 0..120, got ${monthsAhead}`);
   }
@@ -93,25 +89,13 @@ export function startAuditPartitionSchedule(options: AuditPartitionScheduleOptio
       'audit: partitions ensured',
     );
   });
-
-  const enqueueToday = () => {
-    const at = now();
-    return jobQueue.enqueue<AuditPartitionsJob>(
-      AUDIT_PARTITIONS_JOB,
-      { day: at.toISOString().slice(0, 10), monthsAhead },
-      { jobId: auditPartitionsJobId(at), attempts: 3, backoffMs: retryBackoffMs },
-    );
-  };
-  const tick = () => {
-    enqueueToday().catch((err: unknown) =>
-      logger.warn({ err }, 'audit: could not enqueue the partition job; trying again at the next check'),
-    );
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    enqueueToday,
-    stop: () => clearInterval(timer),
-  };
+  return startDailyEnqueue<AuditPartitionsJob>({
+    jobQueue,
+    name: AUDIT_PARTITIONS_JOB,
+    payload: (day) => ({ day, monthsAhead }),
+    logger,
+    intervalMs: options.intervalMs ?? AUDIT_PARTITIONS_CHECK_INTERVAL_MS,
+    ...(options.retryBackoffMs === undefined ? {} : { retryBackoffMs: options.retryBackoffMs }),
+    ...(options.now ? { now: options.now } : {}),
+  });
 }

@@ -13,3 +13,10 @@ export {
 export { MemoryJobQueue, type MemoryJobQueueOptions } from './memory-job-queue';
 export { RedisJobQueue, type RedisJobQueueOptions } from './redis-job-queue';
 export { createJobQueue, type CreateJobQueueOptions } from './create-job-queue';
+export {
+  DAILY_JOB_CHECK_INTERVAL_MS,
+  dailyJobId,
+  startDailyEnqueue,
+  type DailyEnqueue,
+  type DailyEnqueueOptions,
+} from './daily-job';

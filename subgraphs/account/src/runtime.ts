@@ -1,6 +1,6 @@
 import { createEnvelopeCipher, deriveSecret, parseEncryptionKeys } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
-import { createJobQueue, type JobQueue } from '@gatehouse/jobs';
+import { createJobQueue, startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
 import {
@@ -22,9 +22,6 @@ import {
 } from './export';
 import { createPreferenceService, type PreferenceService } from './preferences';
 import { createProfileStore, type ProfileStore } from './profile';
-
-/** How often the process makes sure today's expiry run of old exports is queued. */
-const EXPORT_EXPIRY_CHECK_MS = 60 * 60_000;
 
 /** The account flows, built once per process. */
 export interface AccountServices {
@@ -99,17 +96,12 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
   });
   registerDataExportJob({ jobQueue, service: exports, logger: logger.child({ module: 'exports' }) });
   // Once a day (one job per day, whichever replica queues it first), remove expired export documents.
-  const queueExpiry = () =>
-    jobQueue
-      .enqueue(
-        DATA_EXPORT_EXPIRE_JOB,
-        {},
-        { jobId: `data-export-expire-${new Date().toISOString().slice(0, 10)}` },
-      )
-      .catch((err: unknown) => logger.warn({ err }, 'could not queue the export expiry'));
-  void queueExpiry();
-  const expiryTimer = setInterval(() => void queueExpiry(), EXPORT_EXPIRY_CHECK_MS);
-  expiryTimer.unref();
+  const expirySchedule = startDailyEnqueue({
+    jobQueue,
+    name: DATA_EXPORT_EXPIRE_JOB,
+    payload: () => ({}),
+    logger,
+  });
 
   const services: AccountServices = {
     storage,
@@ -123,7 +115,7 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     services,
     jobQueue,
     async close() {
-      clearInterval(expiryTimer);
+      expirySchedule.stop();
       await jobQueue.close();
       await transport.close();
       if (ownsStorage) await storage.close();

@@ -1,4 +1,4 @@
-import type { JobQueue } from '@gatehouse/jobs';
+import { dailyJobId, startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
 import type { LeavingLogger, LeavingService } from './leaving.service';
 
 /** Job name of the daily purge of deleted accounts. */
@@ -17,7 +17,7 @@ export interface AccountPurgeJob {
  * refuses `:` in job ids, so not `account-purge:<day>`.)
  */
 export function purgeJobId(at: Date): string {
-  return `${ACCOUNT_PURGE_JOB}-${at.toISOString().slice(0, 10)}`;
+  return dailyJobId(ACCOUNT_PURGE_JOB, at);
 }
 
 export interface PurgeScheduleOptions {
@@ -49,11 +49,6 @@ export interface PurgeSchedule {
  */
 export function startPurgeSchedule(options: PurgeScheduleOptions): PurgeSchedule {
   const { jobQueue, leaving, logger } = options;
-  const now = options.now ?? (() => new Date());
-  const intervalMs = options.intervalMs ?? PURGE_CHECK_INTERVAL_MS;
-  const retryBackoffMs = options.retryBackoffMs ?? 60_000;
-  if (!(intervalMs > 0)) throw new RangeError('intervalMs must be positive');
-
   jobQueue.process<AccountPurgeJob>(ACCOUNT_PURGE_JOB, async (job, context) => {
     const result = await leaving.purgeDeleted();
     logger.info?.({ ...result, day: job.day, attempt: context.attempt }, 'leaving: daily purge finished');
@@ -61,25 +56,13 @@ export function startPurgeSchedule(options: PurgeScheduleOptions): PurgeSchedule
       throw new Error(`purging ${result.failed} deleted account(s) failed; see the earlier errors`);
     }
   });
-
-  const enqueueToday = () => {
-    const at = now();
-    return jobQueue.enqueue<AccountPurgeJob>(
-      ACCOUNT_PURGE_JOB,
-      { day: at.toISOString().slice(0, 10) },
-      { jobId: purgeJobId(at), attempts: 3, backoffMs: retryBackoffMs },
-    );
-  };
-  const tick = () => {
-    enqueueToday().catch((err: unknown) =>
-      logger.warn({ err }, 'leaving: could not enqueue the daily purge; trying again at the next check'),
-    );
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    enqueueToday,
-    stop: () => clearInterval(timer),
-  };
+  return startDailyEnqueue<AccountPurgeJob>({
+    jobQueue,
+    name: ACCOUNT_PURGE_JOB,
+    payload: (day) => ({ day }),
+    logger,
+    intervalMs: options.intervalMs ?? PURGE_CHECK_INTERVAL_MS,
+    ...(options.retryBackoffMs === undefined ? {} : { retryBackoffMs: options.retryBackoffMs }),
+    ...(options.now ? { now: options.now } : {}),
+  });
 }
