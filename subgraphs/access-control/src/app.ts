@@ -12,6 +12,7 @@ import { createSettingsStore, type SettingsStore, type SettingsStoreOptions } fr
 import { authorizeAuditReaders, createAuditExportRoute, createAuditQueryService } from './audit';
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
+import { createMetricsService } from './metrics';
 import { permissions } from './permissions';
 import { createPermissionRepository } from './repositories/permission.repository';
 import { createRoleAdminRepository } from './repositories/role-admin.repository';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDependencies): App {
   });
 
   const auditQueries = createAuditQueryService(deps.prisma);
+  const metrics = createMetricsService({ prisma: deps.prisma });
   const settingsAdmin = createSettingsAdminService(
     deps.settings ??
       createSettingsStore({
@@ -82,6 +84,7 @@ export function createApp(deps: AppDependencies): App {
       roleAdmin,
       auditQueries,
       settingsAdmin,
+      metrics,
     };
   }
 

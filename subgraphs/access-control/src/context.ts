@@ -1,6 +1,7 @@
 import type { EffectivePermissions, PermissionContext } from '@gatehouse/service';
 import type { AuditQueryService } from './audit';
 import type { Loaders } from './loaders';
+import type { MetricsService } from './metrics';
 import type { RoleAdminService } from './services/role-admin.service';
 import type { RoleService } from './services/role.service';
 import type { SettingsAdminService } from './services/settings-admin.service';
@@ -16,4 +17,6 @@ export interface Context extends PermissionContext {
   auditQueries: AuditQueryService;
   /** Platform settings and feature flags (`settings:manage`; flag evaluation for any signed-in user). */
   settingsAdmin: SettingsAdminService;
+  /** Platform-wide figures for administrators (`users:read`). */
+  metrics: MetricsService;
 }

@@ -34,6 +34,8 @@ export const permissions: PermissionMap = {
     featureFlags: managesSettings,
     // Evaluates for the viewer only: nothing about other users or the flag's configuration is revealed.
     featureFlag: isAuthenticated,
+    // Platform-wide counts only: nothing about a single user is revealed.
+    adminMetrics: hasPermission('users:read'),
   },
   // An impersonation token never changes roles or settings, whoever is impersonated.
   Mutation: {
@@ -60,4 +62,11 @@ export const permissions: PermissionMap = {
   Setting: allow,
   FeatureFlag: allow,
   FeatureFlagEvaluation: allow,
+  // Reachable only through `adminMetrics`, which requires `users:read`.
+  AdminMetrics: allow,
+  MetricsStatusCount: allow,
+  MetricsRevenue: allow,
+  MetricsDailyCount: allow,
+  MetricsSignInMethodCount: allow,
+  MetricsPlanCount: allow,
 };

@@ -33,6 +33,51 @@ export type AccessExplanation = {
   permission: Scalars['String']['output'];
 };
 
+/**
+ * Platform-wide figures for administrators (`Query.adminMetrics`). API usage by operation is not here: the gateway
+ * does not record it yet.
+ */
+export type AdminMetrics = {
+  __typename?: 'AdminMetrics';
+  /**
+   * Signed-in devices: session families (a device's chain of refreshed sessions) with a session that is not
+   * revoked, not expired and was used within the last 30 days.
+   */
+  activeSessions: Scalars['Int']['output'];
+  /** Failed password sign-ins (audit action `LOGIN_FAILED`) in the 24 hours before the request. */
+  failedLogins24h: Scalars['Int']['output'];
+  /** Start of the period of `userGrowth` and `signInMethods`, inclusive. */
+  from: Scalars['DateTime']['output'];
+  /**
+   * Succeeded payments since the start of the current calendar month (UTC), summed per currency. Ordered by
+   * currency.
+   */
+  revenueMonthToDate: Array<MetricsRevenue>;
+  /**
+   * Succeeded payments since the start of the current calendar year (UTC), summed per currency. Ordered by
+   * currency.
+   */
+  revenueYearToDate: Array<MetricsRevenue>;
+  /**
+   * Successful sign-ins (audit action `LOGIN_SUCCEEDED`) in the period per method, e.g. `password`,
+   * `oauth:google`; most used first.
+   */
+  signInMethods: Array<MetricsSignInMethodCount>;
+  /** Subscriptions that are active or in their trial, per plan. Ordered by plan code. */
+  subscriptionTiers: Array<MetricsPlanCount>;
+  /** End of the period of `userGrowth` and `signInMethods`, exclusive. */
+  to: Scalars['DateTime']['output'];
+  /** Users that are not deleted, whatever their status. */
+  totalUsers: Scalars['Int']['output'];
+  /**
+   * Sign-ups per UTC day of the period, oldest first; every day of the period is listed, days without sign-ups
+   * with 0. Users deleted since are counted on the day they signed up.
+   */
+  userGrowth: Array<MetricsDailyCount>;
+  /** Users that are not deleted, counted per status; statuses nobody has are left out. Ordered by status. */
+  usersByStatus: Array<MetricsStatusCount>;
+};
+
 /** A page of audit entries, newest first. */
 export type AuditLogConnection = {
   __typename?: 'AuditLogConnection';
@@ -174,6 +219,54 @@ export type FeatureFlagInput = {
   rolloutPercent: Scalars['Int']['input'];
   /** Users who get the flag whatever the rollout (at most 1000). */
   userIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+/** A count for one calendar day (UTC). */
+export type MetricsDailyCount = {
+  __typename?: 'MetricsDailyCount';
+  /** How many on that day. */
+  count: Scalars['Int']['output'];
+  /** The day, as an ISO 8601 date (`2026-01-31`). */
+  date: Scalars['String']['output'];
+};
+
+/** How many live subscriptions one plan has. */
+export type MetricsPlanCount = {
+  __typename?: 'MetricsPlanCount';
+  /** Subscriptions on the plan that are active or in their trial. */
+  count: Scalars['Int']['output'];
+  /** The plan's stable machine name, e.g. `pro`. */
+  planCode: Scalars['String']['output'];
+};
+
+/** A sum of money in one currency. */
+export type MetricsRevenue = {
+  __typename?: 'MetricsRevenue';
+  /**
+   * Total in the currency's minor unit (e.g. cents). Always a whole number; a Float because a sum can exceed the
+   * 32 bits of `Int` (exact up to 2^53).
+   */
+  amount: Scalars['Float']['output'];
+  /** ISO 4217 currency code in upper case, e.g. `USD`. */
+  currency: Scalars['String']['output'];
+};
+
+/** How many successful sign-ins used one method. */
+export type MetricsSignInMethodCount = {
+  __typename?: 'MetricsSignInMethodCount';
+  /** Successful sign-ins with this method. */
+  count: Scalars['Int']['output'];
+  /** The method: `password`, `oauth:<provider>`, `magic-link`, ... (`password` for entries that do not say). */
+  method: Scalars['String']['output'];
+};
+
+/** How many users have one status. */
+export type MetricsStatusCount = {
+  __typename?: 'MetricsStatusCount';
+  /** Users with this status. */
+  count: Scalars['Int']['output'];
+  /** The user status, e.g. `ACTIVE`, `SUSPENDED`. */
+  status: Scalars['String']['output'];
 };
 
 /**
@@ -324,6 +417,13 @@ export type PermissionGroup = {
 export type Query = {
   __typename?: 'Query';
   /**
+   * Platform-wide figures for administrators, each computed by one aggregate query in the database. Requires
+   * `users:read`. `from` and `to` bound the period metrics (`userGrowth`, `signInMethods`); the others are
+   * snapshots at the time of the request. Refused with BAD_USER_INPUT (reason `METRICS_RANGE_INVALID`) when `from`
+   * is not before `to` or the period is longer than 366 days.
+   */
+  adminMetrics: AdminMetrics;
+  /**
    * The audit trail, newest first, with cursor pagination (`first` at most 100). Requires `audit:read`. For large
    * ranges use the streamed export: `GET /admin/audit-logs/export?format=csv|json` with the same filters.
    */
@@ -355,6 +455,13 @@ export type Query = {
    * (`PERMISSION_UNKNOWN`) for a key that is not in the registry.
    */
   whyCanI: AccessExplanation;
+};
+
+
+/** The root of all read operations. */
+export type QueryAdminMetricsArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -567,6 +674,8 @@ export type ResolversTypes = ResolversObject<{
   AccessExplanation: ResolverTypeWrapper<Omit<AccessExplanation, 'paths'> & { paths: Array<Array<ResolversTypes['Role']>> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  AdminMetrics: ResolverTypeWrapper<AdminMetrics>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   AuditLogConnection: ResolverTypeWrapper<AuditLogConnection>;
   AuditLogEdge: ResolverTypeWrapper<AuditLogEdge>;
   AuditLogEntry: ResolverTypeWrapper<AuditLogEntry>;
@@ -577,9 +686,14 @@ export type ResolversTypes = ResolversObject<{
   CreateRoleInput: CreateRoleInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   FeatureFlag: ResolverTypeWrapper<FeatureFlag>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   FeatureFlagEvaluation: ResolverTypeWrapper<FeatureFlagEvaluation>;
   FeatureFlagInput: FeatureFlagInput;
+  MetricsDailyCount: ResolverTypeWrapper<MetricsDailyCount>;
+  MetricsPlanCount: ResolverTypeWrapper<MetricsPlanCount>;
+  MetricsRevenue: ResolverTypeWrapper<MetricsRevenue>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  MetricsSignInMethodCount: ResolverTypeWrapper<MetricsSignInMethodCount>;
+  MetricsStatusCount: ResolverTypeWrapper<MetricsStatusCount>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Permission: ResolverTypeWrapper<PermissionModel>;
   PermissionGroup: ResolverTypeWrapper<Omit<PermissionGroup, 'permissions'> & { permissions: Array<ResolversTypes['Permission']> }>;
@@ -596,6 +710,8 @@ export type ResolversParentTypes = ResolversObject<{
   AccessExplanation: Omit<AccessExplanation, 'paths'> & { paths: Array<Array<ResolversParentTypes['Role']>> };
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
+  AdminMetrics: AdminMetrics;
+  Int: Scalars['Int']['output'];
   AuditLogConnection: AuditLogConnection;
   AuditLogEdge: AuditLogEdge;
   AuditLogEntry: AuditLogEntry;
@@ -605,9 +721,14 @@ export type ResolversParentTypes = ResolversObject<{
   CreateRoleInput: CreateRoleInput;
   DateTime: Scalars['DateTime']['output'];
   FeatureFlag: FeatureFlag;
-  Int: Scalars['Int']['output'];
   FeatureFlagEvaluation: FeatureFlagEvaluation;
   FeatureFlagInput: FeatureFlagInput;
+  MetricsDailyCount: MetricsDailyCount;
+  MetricsPlanCount: MetricsPlanCount;
+  MetricsRevenue: MetricsRevenue;
+  Float: Scalars['Float']['output'];
+  MetricsSignInMethodCount: MetricsSignInMethodCount;
+  MetricsStatusCount: MetricsStatusCount;
   Mutation: Record<PropertyKey, never>;
   Permission: PermissionModel;
   PermissionGroup: Omit<PermissionGroup, 'permissions'> & { permissions: Array<ResolversParentTypes['Permission']> };
@@ -622,6 +743,20 @@ export type AccessExplanationResolvers<ContextType = Context, ParentType extends
   granted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   paths?: Resolver<Array<Array<ResolversTypes['Role']>>, ParentType, ContextType>;
   permission?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type AdminMetricsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AdminMetrics'] = ResolversParentTypes['AdminMetrics']> = ResolversObject<{
+  activeSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failedLogins24h?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  revenueMonthToDate?: Resolver<Array<ResolversTypes['MetricsRevenue']>, ParentType, ContextType>;
+  revenueYearToDate?: Resolver<Array<ResolversTypes['MetricsRevenue']>, ParentType, ContextType>;
+  signInMethods?: Resolver<Array<ResolversTypes['MetricsSignInMethodCount']>, ParentType, ContextType>;
+  subscriptionTiers?: Resolver<Array<ResolversTypes['MetricsPlanCount']>, ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  totalUsers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  userGrowth?: Resolver<Array<ResolversTypes['MetricsDailyCount']>, ParentType, ContextType>;
+  usersByStatus?: Resolver<Array<ResolversTypes['MetricsStatusCount']>, ParentType, ContextType>;
 }>;
 
 export type AuditLogConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditLogConnection'] = ResolversParentTypes['AuditLogConnection']> = ResolversObject<{
@@ -673,6 +808,31 @@ export type FeatureFlagEvaluationResolvers<ContextType = Context, ParentType ext
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type MetricsDailyCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsDailyCount'] = ResolversParentTypes['MetricsDailyCount']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MetricsPlanCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsPlanCount'] = ResolversParentTypes['MetricsPlanCount']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  planCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MetricsRevenueResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsRevenue'] = ResolversParentTypes['MetricsRevenue']> = ResolversObject<{
+  amount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MetricsSignInMethodCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsSignInMethodCount'] = ResolversParentTypes['MetricsSignInMethodCount']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  method?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MetricsStatusCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsStatusCount'] = ResolversParentTypes['MetricsStatusCount']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   assignRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationAssignRoleArgs, 'roleId' | 'userId'>>;
   createRole?: Resolver<ResolversTypes['Role'], ParentType, ContextType, RequireFields<MutationCreateRoleArgs, 'input'>>;
@@ -695,6 +855,7 @@ export type PermissionGroupResolvers<ContextType = Context, ParentType extends R
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  adminMetrics?: Resolver<ResolversTypes['AdminMetrics'], ParentType, ContextType, Partial<QueryAdminMetricsArgs>>;
   auditLogs?: Resolver<ResolversTypes['AuditLogConnection'], ParentType, ContextType, RequireFields<QueryAuditLogsArgs, 'first'>>;
   featureFlag?: Resolver<ResolversTypes['FeatureFlagEvaluation'], ParentType, ContextType, RequireFields<QueryFeatureFlagArgs, 'key'>>;
   featureFlags?: Resolver<Array<ResolversTypes['FeatureFlag']>, ParentType, ContextType>;
@@ -733,6 +894,7 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
   AccessExplanation?: AccessExplanationResolvers<ContextType>;
+  AdminMetrics?: AdminMetricsResolvers<ContextType>;
   AuditLogConnection?: AuditLogConnectionResolvers<ContextType>;
   AuditLogEdge?: AuditLogEdgeResolvers<ContextType>;
   AuditLogEntry?: AuditLogEntryResolvers<ContextType>;
@@ -740,6 +902,11 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   FeatureFlag?: FeatureFlagResolvers<ContextType>;
   FeatureFlagEvaluation?: FeatureFlagEvaluationResolvers<ContextType>;
+  MetricsDailyCount?: MetricsDailyCountResolvers<ContextType>;
+  MetricsPlanCount?: MetricsPlanCountResolvers<ContextType>;
+  MetricsRevenue?: MetricsRevenueResolvers<ContextType>;
+  MetricsSignInMethodCount?: MetricsSignInMethodCountResolvers<ContextType>;
+  MetricsStatusCount?: MetricsStatusCountResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Permission?: PermissionResolvers<ContextType>;
   PermissionGroup?: PermissionGroupResolvers<ContextType>;

@@ -1,4 +1,5 @@
 import type { QueryResolvers } from '../generated/graphql';
+import { adminMetrics } from '../metrics';
 import { viewerId } from './viewer';
 
 export const Query: QueryResolvers = {
@@ -24,4 +25,5 @@ export const Query: QueryResolvers = {
   settings: (_parent, _args, { settingsAdmin }) => settingsAdmin.list(),
   featureFlags: (_parent, _args, { settingsAdmin }) => settingsAdmin.flags(),
   featureFlag: (_parent, { key }, ctx) => ctx.settingsAdmin.evaluate(key, viewerId(ctx)),
+  adminMetrics,
 };

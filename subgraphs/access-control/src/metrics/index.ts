@@ -1,0 +1,19 @@
+export { adminMetrics } from './admin-metrics.resolver';
+export { MAX_METRICS_RANGE_DAYS, MetricsErrorCode } from './error-codes';
+export {
+  createMetricsRepository,
+  metricQueries,
+  type CurrencyAmount,
+  type KeyedCount,
+  type MetricsPeriod,
+  type MetricsRepository,
+} from './metrics.repository';
+export {
+  createMetricsService,
+  DEFAULT_METRICS_RANGE_DAYS,
+  resolveMetricsPeriod,
+  type AdminMetricsSnapshot,
+  type MetricsPeriodInput,
+  type MetricsService,
+  type MetricsServiceOptions,
+} from './metrics.service';
