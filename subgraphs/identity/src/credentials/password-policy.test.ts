@@ -50,7 +50,9 @@ describe('createPasswordPolicy', () => {
   it('refuses an over-long password without estimating it', () => {
     const started = performance.now();
     expect(codes('aB3$'.repeat(40))).toEqual([CredentialErrorCode.PASSWORD_TOO_LONG]);
-    expect(performance.now() - started).toBeLessThan(50);
+    // Estimating 160 characters takes over a second with the library defaults; refusing first takes microseconds.
+    // The bound only separates the two, with room for a busy CI machine.
+    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('bounds the estimator cost of a 128-character password', () => {
