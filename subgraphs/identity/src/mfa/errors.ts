@@ -6,7 +6,6 @@ import {
   NotFoundError,
   RateLimitError,
 } from '@gatehouse/errors';
-import { CredentialErrorCode } from '../credentials';
 import { MfaErrorCode } from './error-codes';
 
 /**
@@ -50,13 +49,6 @@ export function codeInvalid(
       ? 'This code was already used; wait for the next one'
       : 'The code is not correct';
   return new AppError(ErrorCode.BAD_USER_INPUT, message, { details: { reason } });
-}
-
-/** The current password given to confirm a change is wrong (or the account is locked: the answer is the same). */
-export function wrongPassword(): AppError {
-  return new AppError(ErrorCode.BAD_USER_INPUT, 'The password is not correct', {
-    details: { reason: CredentialErrorCode.INVALID_CREDENTIALS },
-  });
 }
 
 /** The operation needs MFA to be on. */

@@ -6,7 +6,8 @@ import type { EventBus } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Mailer } from '@gatehouse/mail';
 import { AuditAction, type AuditLog, type AuditMetadataValue } from '../audit';
-import { CredentialErrorCode, PASSWORD_ABSOLUTE_MAX_LENGTH, type LoginGuard } from '../credentials';
+import { CredentialErrorCode, type LoginGuard } from '../credentials';
+import { createCurrentPasswordCheck } from '../services/current-password';
 import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
 import type { ClientInfo } from '../services/client-info';
 import { auditClientFields, recordWrongPassword } from '../services/wrong-password';
@@ -25,7 +26,6 @@ import {
   methodUnavailable,
   mfaNotEnabled,
   passwordNotSet,
-  wrongPassword,
 } from './errors';
 import {
   createMfaRepository,
@@ -613,9 +613,11 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     return finishEnrollment(account, factor, null, client);
   }
 
+  const checkCurrentPassword = createCurrentPasswordCheck({ accounts, hasher, guard, audit, mailer });
+
   /**
-   * Checks the current password of a signed-in user confirming a change. Wrong: counted toward the lockout (the
-   * locking failure is mailed). Locked: refused like a wrong password, without counting.
+   * The current password of a signed-in user confirming a change (identity's shared re-authentication: wrong ones
+   * count toward the lockout). An account without a password (provider sign-in only) is PASSWORD_NOT_SET here.
    */
   async function checkPassword(
     account: AccountRecord,
@@ -623,23 +625,8 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     client: ClientInfo,
     action: AuditAction,
   ): Promise<void> {
-    const refuse = async (reason: string) => {
-      await record(action, 'FAILURE', account.id, client, { reason });
-      return wrongPassword();
-    };
     if (!account.passwordHash) throw passwordNotSet();
-    if (password.length === 0 || password.length > PASSWORD_ABSOLUTE_MAX_LENGTH) {
-      throw await refuse('MALFORMED_INPUT');
-    }
-    if (await guard.lockedUntil(account.id)) throw await refuse('ACCOUNT_LOCKED');
-    if (!(await hasher.verify(account.passwordHash, password))) {
-      await recordWrongPassword(wrongPasswordDependencies, account, client);
-      throw await refuse('WRONG_PASSWORD');
-    }
-    if (hasher.needsRehash(account.passwordHash)) {
-      await accounts.updatePasswordHash(account.id, await hasher.hash(password));
-    }
-    await guard.recordSuccess(account.id);
+    await checkCurrentPassword(account, password, client, action);
   }
 
   /** The challenge of a token, or null when it is malformed, unknown or expired (an expired one is removed). */
