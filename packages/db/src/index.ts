@@ -28,3 +28,4 @@ export {
 } from './embedded-postgres';
 export { quoteSchemaName } from './schema-name';
 export type { DbLogger } from './logger';
+export { LIKE_ESCAPE, containsPattern } from './like';

@@ -59,7 +59,11 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 class PayloadTooLargeError extends Error {}
 class InvalidJsonError extends Error {}
 
-function sendJson(
+/**
+ * A JSON answer that is never cached or content-sniffed: what every plain HTTP route (health, REST routes of the
+ * subgraphs) sends. `head` answers a HEAD request (headers only).
+ */
+export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
@@ -71,6 +75,7 @@ function sendJson(
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
     ...headers,
   });
   res.end(head ? undefined : payload);

@@ -46,6 +46,7 @@ export {
 } from './jwks';
 export {
   GRAPHQL_PATH,
+  sendJson,
   startHttpService,
   type GraphQLEndpoint,
   type HttpService,

@@ -5,6 +5,7 @@ import { AuthenticationError, isAppError } from '@gatehouse/errors';
 import {
   ADMIN_ROLE,
   bearerTokenFrom,
+  sendJson,
   type AccessTokenVerifier,
   type EffectivePermissions,
   type RouteHandler,
@@ -124,23 +125,6 @@ const FORMATS = {
 } as const;
 
 type ExportFormat = keyof typeof FORMATS;
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
-  res.end(payload);
-}
 
 /**
  * Writes `chunk`, waiting for 'drain' when the socket's buffer is full (backpressure), so a slow client holds the

@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient } from '@gatehouse/db';
+import { containsPattern, Prisma, type PrismaClient } from '@gatehouse/db';
 import type { AuditOutcome } from '@gatehouse/audit';
 
 /** A validated filter over audit_logs (see `parseAuditLogFilter`). Every member narrows the result (AND). */
@@ -46,14 +46,6 @@ export interface AuditLogRow {
 export interface AuditLogRepository {
   /** Up to `limit` rows matching `filter`, newest first (created_at DESC, id DESC), strictly after `after`. */
   page(filter: AuditLogFilter, limit: number, after?: AuditLogPosition): Promise<AuditLogRow[]>;
-}
-
-/** LIKE escape character of the search pattern (not `\`, whose meaning in literals depends on settings). */
-const LIKE_ESCAPE = '!';
-
-/** `%term%` with the LIKE wildcards of `term` (and the escape character itself) escaped. */
-export function containsPattern(term: string): string {
-  return `%${term.replace(/[!%_]/g, (char) => `${LIKE_ESCAPE}${char}`)}%`;
 }
 
 function whereClause(filter: AuditLogFilter, after?: AuditLogPosition): Prisma.Sql {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createAuditWriter, type AuditEntry } from '@gatehouse/audit';
 import { isAppError } from '@gatehouse/errors';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
-import { containsPattern } from './audit-log.repository';
+import { containsPattern } from '@gatehouse/db';
 import {
   createAuditQueryService,
   decodeAuditCursor,

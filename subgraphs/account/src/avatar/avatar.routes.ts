@@ -3,6 +3,7 @@ import { AppError, AuthenticationError, ErrorCode } from '@gatehouse/errors';
 import { childForRequest, type Logger } from '@gatehouse/logger';
 import {
   bearerTokenFrom,
+  sendJson,
   type AccessTokenVerifier,
   type RouteHandler,
   type SessionCheck,
@@ -58,23 +59,6 @@ const APP_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.SERVICE_UNAVAILABLE]: 503,
 };
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
-  res.end(payload);
-}
 
 /**
  * Sent when the request body was not (fully) read: the connection is closed after the response, so the rest of

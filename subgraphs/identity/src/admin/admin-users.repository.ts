@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient, type UserStatus } from '@gatehouse/db';
+import { containsPattern, Prisma, type PrismaClient, type UserStatus } from '@gatehouse/db';
 import { isUuid } from '@gatehouse/service';
 import type { UserModel } from '../models';
 
@@ -61,14 +61,6 @@ export interface AdminUserRepository {
    * suspended; activating marks nothing verified). @returns the previous status, or null when no live user matched.
    */
   setStatus(userId: string, status: Extract<UserStatus, 'ACTIVE' | 'SUSPENDED'>): Promise<UserStatus | null>;
-}
-
-/** LIKE escape character (not `\`, whose meaning in literals depends on settings). */
-const LIKE_ESCAPE = '!';
-
-/** `%term%` with the LIKE wildcards of `term` (and the escape character itself) escaped. */
-export function containsPattern(term: string): string {
-  return `%${term.replace(/[!%_]/g, (char) => `${LIKE_ESCAPE}${char}`)}%`;
 }
 
 function whereClause(filter: AdminUserFilter, after?: AdminUserPosition): Prisma.Sql {

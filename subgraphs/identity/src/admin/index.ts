@@ -11,7 +11,6 @@ export {
   type UserPage,
 } from './admin.service';
 export {
-  containsPattern,
   createAdminUserRepository,
   type AdminUserFilter,
   type AdminUserPosition,
