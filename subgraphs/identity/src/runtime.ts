@@ -161,6 +161,8 @@ export async function createIdentityServices(
   await dummy.ready();
   const audit = createAuditLog(prisma);
   const accounts = createAccountRepository(prisma);
+  const users = createUserRepository(prisma);
+  const verificationTokens = createVerificationTokenRepository(prisma);
   const sessions = createSessionService({
     repository: createSessionRepository(prisma),
     kv,
@@ -200,8 +202,8 @@ export async function createIdentityServices(
   const publicUrl = config.mail.PUBLIC_URL;
   const registration = createRegistrationService({
     accounts,
-    users: createUserRepository(prisma),
-    verificationTokens: createVerificationTokenRepository(prisma),
+    users,
+    verificationTokens,
     hasher,
     policy,
     captcha: createCaptchaVerifier({
@@ -285,8 +287,8 @@ export async function createIdentityServices(
     }),
     emailChange: createEmailChangeService({
       accounts,
-      users: createUserRepository(prisma),
-      verificationTokens: createVerificationTokenRepository(prisma),
+      users,
+      verificationTokens,
       checkPassword,
       mailer,
       audit,

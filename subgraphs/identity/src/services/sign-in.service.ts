@@ -117,6 +117,10 @@ export interface SignInServiceOptions {
   now?: () => Date;
 }
 
+/** Suspended, deactivated and deleted accounts neither sign in nor keep their sessions. */
+const isClosed = (account: Pick<AccountRecord, 'status'>) =>
+  account.status === 'SUSPENDED' || account.status === 'DEACTIVATED' || account.status === 'DELETED';
+
 function invalidCredentials(): AuthenticationError {
   return new AuthenticationError('Invalid email or password', {
     details: { reason: CredentialErrorCode.INVALID_CREDENTIALS },
@@ -239,7 +243,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
   }
 
   function refusedAfterPassword(account: AccountRecord): AuthenticationError | null {
-    if (account.status === 'SUSPENDED' || account.status === 'DEACTIVATED' || account.status === 'DELETED') {
+    if (isClosed(account)) {
       return new AuthenticationError('This account is deactivated', {
         details: { reason: CredentialErrorCode.ACCOUNT_DEACTIVATED },
       });
@@ -338,12 +342,7 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
         ip: client.ip,
       });
       const account = await accounts.findById(rotated.userId);
-      if (
-        !account ||
-        account.status === 'SUSPENDED' ||
-        account.status === 'DEACTIVATED' ||
-        account.status === 'DELETED'
-      ) {
+      if (!account || isClosed(account)) {
         await sessions
           .revokeSession(rotated.userId, rotated.sessionId, 'ADMIN_REVOKED')
           .catch(() => undefined);
