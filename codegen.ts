@@ -23,6 +23,15 @@ const subgraphs: Record<string, Mappers> = {
     SubscriptionPlan: '../models#PlanModel',
     BillingSubscription: '../models#SubscriptionModel',
     PlanLimit: '../models#PlanLimitModel',
+    Invoice: '../models#InvoiceModel',
+    InvoiceLine: '../models#InvoiceLineModel',
+    PaymentMethod: '../models#PaymentMethodModel',
+    ApiKey: '../models#ApiKeyModel',
+    WebhookEndpoint: '../models#WebhookEndpointModel',
+    WebhookDelivery: '../models#WebhookDeliveryModel',
+    PlanChange: '../models#PlanChangeModel',
+    CreatedApiKey: '../models#CreatedApiKeyModel',
+    CreatedWebhookEndpoint: '../models#CreatedWebhookEndpointModel',
   },
 };
 

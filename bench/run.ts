@@ -12,13 +12,18 @@
  *   - authenticated, three subgraphs: `me { email profile roles }` through the gateway
  *   - `login` through the gateway, next to raw argon2id verifications/s with the same parameters in this process
  *   - `refreshToken` through the gateway: every connection rotates its own refresh-token chain
+ *   - rate-limited: one user driving a second gateway that keeps the default limits (3,000 reads per user per
+ *     minute) far past its limit; records how many requests were answered and how many were refused with 429
+ *
+ * The measured gateway runs with every protection on (token verification, query limits, rate limiting) but with
+ * limits raised above what the load generator sends, so the cases measure the protections' cost, not refusals.
  *
  * Results go to bench/results/latest.json (and a dated copy). Connection count, duration and warm-up can be set
  * with BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WARMUP_SECONDS. Database: BENCH_DATABASE_URL, DATABASE_URL or
  * TEST_DATABASE_URL (any database on the server; the bench creates its own), else an embedded PostgreSQL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,7 +40,23 @@ const root = path.resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
-const PORTS = { GATEWAY: 4100, IDENTITY: 4101, ACCOUNT: 4102, ACCESS_CONTROL: 4103, BILLING: 4104 };
+const PORTS = {
+  GATEWAY: 4100,
+  IDENTITY: 4101,
+  ACCOUNT: 4102,
+  ACCESS_CONTROL: 4103,
+  BILLING: 4104,
+  LIMITED_GATEWAY: 4105,
+};
+/** Raised limits of the measured gateway (per minute): the bench measures throughput, not refusals. */
+const BENCH_RATE_LIMITS = {
+  RATE_LIMIT_AUTH_PER_IP: '10000000',
+  RATE_LIMIT_AUTH_PER_USER: '10000000',
+  RATE_LIMIT_READ_PER_IP: '10000000',
+  RATE_LIMIT_READ_PER_USER: '10000000',
+  RATE_LIMIT_WRITE_PER_IP: '10000000',
+  RATE_LIMIT_WRITE_PER_USER: '10000000',
+};
 const AUTHENTICATED_READS_TARGET = 1000;
 
 interface CaseResult {
@@ -99,6 +120,14 @@ async function main(): Promise<void> {
     const argon2 = await measureArgon2(credentials.hash, credentials.password);
     const shieldCost = await measureShieldCost(SECONDS);
     results.push(await measureRefreshes(gateway, credentials));
+    const limitedUser = await signer.sign({ userId: randomUUID(), roles: ['member'] });
+    const rateLimited = await measureRateLimited(
+      `http://127.0.0.1:${PORTS.LIMITED_GATEWAY}/graphql`,
+      meOnly,
+      {
+        authorization: `Bearer ${limitedUser}`,
+      },
+    );
 
     const ratio = (name: string) => {
       const direct = results.find((r) => r.name === name && r.target === 'subgraph');
@@ -117,6 +146,7 @@ async function main(): Promise<void> {
       },
       argon2idVerificationsPerSecond: argon2,
       shieldCostOn1000ItemList: shieldCost,
+      rateLimited,
       authenticatedReadsTarget: {
         target: AUTHENTICATED_READS_TARGET,
         case: authenticatedRead?.name,
@@ -142,6 +172,10 @@ async function main(): Promise<void> {
     console.log(
       `graphql-shield on a ${shieldCost.items}-item list: ${shieldCost.withRulesPerSecond}/s with rules, ` +
         `${shieldCost.withoutRulesPerSecond}/s without (ratio ${shieldCost.throughputRatio})`,
+    );
+    console.log(
+      `rate-limited (${rateLimited.limit}): ${rateLimited.accepted} answered, ${rateLimited.refused429} refused with 429, ` +
+        `${rateLimited.other} other`,
     );
     console.log(`written to ${path.relative(root, path.join(dir, 'latest.json'))}`);
   } finally {
@@ -211,11 +245,11 @@ async function startStack(keys: { publicKey: string; privateKey: string }): Prom
     BILLING_PORT: String(PORTS.BILLING),
     APOLLO_TELEMETRY_DISABLED: 'true',
   };
-  const node = (script: string, args: string[] = []) =>
+  const node = (script: string, args: string[] = [], extraEnv: Record<string, string> = {}) =>
     spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
-      env,
+      env: { ...env, ...extraEnv },
     });
 
   const migrateJob = node('packages/db/src/cli.ts', ['migrate', '--seed']);
@@ -227,8 +261,13 @@ async function startStack(keys: { publicKey: string; privateKey: string }): Prom
     'subgraphs/account/src/main.ts',
     'subgraphs/access-control/src/main.ts',
     'subgraphs/billing/src/main.ts',
-    'gateway/src/main.ts',
   ].map((script) => node(script));
+  children.push(node('gateway/src/main.ts', [], BENCH_RATE_LIMITS));
+  // The default limits, for the rate-limited case, with in-process counters: in a shared Redis the measured
+  // gateway's hundreds of thousands of reads from 127.0.0.1 would already be over the per-IP limit.
+  children.push(
+    node('gateway/src/main.ts', [], { GATEWAY_PORT: String(PORTS.LIMITED_GATEWAY), REDIS_URL: '' }),
+  );
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const exited = children.find((child) => child.exitCode !== null);
@@ -237,8 +276,10 @@ async function startStack(keys: { publicKey: string; privateKey: string }): Prom
       throw new Error(`a service exited with code ${exited.exitCode} during start-up`);
     }
     try {
-      const res = await fetch(`http://127.0.0.1:${PORTS.GATEWAY}/health/ready`);
-      if (res.ok) return children;
+      const ready = await Promise.all(
+        [PORTS.GATEWAY, PORTS.LIMITED_GATEWAY].map((port) => fetch(`http://127.0.0.1:${port}/health/ready`)),
+      );
+      if (ready.every((res) => res.ok)) return children;
     } catch {
       // not listening yet
     }
@@ -413,6 +454,50 @@ async function measureRefreshes(gatewayUrl: string, credentials: BenchCredential
     errors,
     non2xx: 0,
     timeouts: 0,
+  };
+}
+
+/**
+ * One user (a fresh id, so `me` is null but answered 200) far past the gateway's default per-user read limit:
+ * counts answered requests and 429 refusals over a few seconds.
+ */
+async function measureRateLimited(
+  url: string,
+  body: object,
+  headers: Record<string, string>,
+): Promise<{
+  limit: string;
+  seconds: number;
+  accepted: number;
+  refused429: number;
+  other: number;
+  retryAfterSample: string | null;
+}> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    connections: 10,
+    duration: Math.min(SECONDS, 5),
+  });
+  const stats =
+    (result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {};
+  const count = (code: string) => stats[code]?.count ?? 0;
+  const total = Object.values(stats).reduce((sum, s) => sum + s.count, 0);
+  const probe = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  await probe.arrayBuffer();
+  return {
+    limit: '3000 reads per user per 60 s (default RATE_LIMIT_READ_PER_USER)',
+    seconds: Math.min(SECONDS, 5),
+    accepted: count('200'),
+    refused429: count('429'),
+    other: total - count('200') - count('429'),
+    retryAfterSample: probe.headers.get('retry-after'),
   };
 }
 

@@ -30,8 +30,15 @@ const HAND_WRITTEN = {
   partitionedTables: ['audit_logs'],
   /** Constraints Prisma has no syntax for: `table | name | definition`. */
   constraints: ['users | users_email_lowercase | CHECK ((email = lower(email)))'],
-  /** Functions maintaining the audit_logs partitions: `name(argument types)`. */
-  functions: ['create_audit_log_partition(month date)', 'ensure_audit_log_partitions(months_ahead integer)'],
+  /**
+   * Functions maintaining the audit_logs partitions, and the trigger function announcing new audit rows (NOTIFY
+   * for the live audit feed): `name(argument types)`.
+   */
+  functions: [
+    'create_audit_log_partition(month date)',
+    'ensure_audit_log_partitions(months_ahead integer)',
+    'audit_logs_notify()',
+  ],
 };
 
 function withDatabase(url, database) {

@@ -9,6 +9,8 @@
  *
  * Production deployments run each service on its own (see docker-compose.yml); this script is for a laptop.
  */
+// First: OpenTelemetry must patch http, graphql, ioredis and Prisma before they load (no-op without OTLP).
+import './instrument';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +30,7 @@ import {
   startEmbeddedPostgres,
   SYSTEM_ROLES,
 } from '@gatehouse/db';
+import { MemoryEventBus } from '@gatehouse/events';
 import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger, type Logger } from '@gatehouse/logger';
 import { createAccessTokenSigner, parsePrivateKey, type AccessTokenSigner } from '@gatehouse/service';
@@ -37,6 +40,7 @@ import { start as startGateway } from '../gateway/src/main';
 import { start as startAccessControl } from '../subgraphs/access-control/src/main';
 import { accountConcerns } from '../subgraphs/account/src/config';
 import { start as startAccount } from '../subgraphs/account/src/main';
+import { billingConcerns } from '../subgraphs/billing/src/config';
 import { start as startBilling } from '../subgraphs/billing/src/main';
 import { identityConcerns } from '../subgraphs/identity/src/config';
 import { start as startIdentity } from '../subgraphs/identity/src/main';
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
     ...gatewayConcerns,
     ...identityConcerns,
     ...accountConcerns,
+    payments: billingConcerns.payments,
     database: concerns.database,
     redis: concerns.redis,
     auth: concerns.auth,
@@ -99,12 +104,15 @@ async function main(): Promise<void> {
     }
     // Without Redis, the services of this process share one in-process store: a session revoked by identity is
     // refused by every subgraph at once (with Redis they share Redis).
-    let shared: { kv?: MemoryKeyValueStore } = {};
+    // The same for the event bus: a setting changed through access-control reaches identity, billing events
+    // reach the gateway's subscriptions.
+    let shared: { kv?: MemoryKeyValueStore; events?: MemoryEventBus } = {};
     if (!config.redis.REDIS_URL) {
       logger.info('REDIS_URL not set: using the in-process store, event bus and job queue');
       const kv = new MemoryKeyValueStore();
-      running.push({ stop: () => kv.close() });
-      shared = { kv };
+      const events = new MemoryEventBus({ logger });
+      running.push({ stop: () => kv.close() }, { stop: () => events.close() });
+      shared = { kv, events };
     }
 
     const { applied } = await migrate({ url: databaseUrl, logger });
@@ -134,7 +142,14 @@ async function main(): Promise<void> {
       ['account', () => startAccount(process.env, shared)],
       ['access-control', () => startAccessControl(process.env, shared)],
       ['billing', () => startBilling(process.env, shared)],
-      ['gateway', () => startGateway()],
+      [
+        'gateway',
+        () =>
+          startGateway({
+            ...(shared.kv ? { kv: shared.kv } : {}),
+            ...(shared.events ? { events: shared.events } : {}),
+          }),
+      ],
     ];
     let gatewayUrl = '';
     for (const [name, startService] of services) {

@@ -6,15 +6,24 @@ import {
   RemoteGraphQLDataSource,
   type GraphQLDataSourceProcessOptions,
 } from '@apollo/gateway';
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ErrorCode, formatGraphQLError, isErrorCode, ServiceUnavailableError } from '@gatehouse/errors';
 import { REQUEST_ID_HEADER, type Logger } from '@gatehouse/logger';
+import { setTraceHeaders, type Viewer } from '@gatehouse/service';
 import { GraphQLError } from 'graphql';
 import fetch from 'node-fetch';
 import { SUBGRAPHS, type SubgraphName } from './subgraphs';
 import { playgroundLandingPagePlugin } from './playground';
+import type { GatewayAuthenticator } from './protection/authentication';
+import { csrfRefused, requestTimedOut } from './protection/errors';
+import type { HttpEdge } from './protection/http-edge';
+import {
+  createGraphQLGuard,
+  type GraphQLGuard,
+  type ProtectionPluginOptions,
+} from './protection/protection-plugin';
 
 /** What the gateway keeps from an incoming request: only what it forwards to subgraphs. */
 export interface GatewayContext {
@@ -30,23 +39,43 @@ export interface GatewayContext {
    * gateway would have to read that balancer's header instead; that is a deployment setting still to come.)
    */
   readonly clientIp?: string;
+  /** The verified token's viewer (when the gateway authenticates); keys the per-user rate limit. */
+  readonly viewer?: Viewer;
+  /** Whether identity recorded the viewer's session as revoked; awaited before anything is executed. */
+  readonly sessionRevoked?: Promise<boolean>;
 }
 
-/** Builds the per-request context; the service kit's `graphql.context`. */
-export async function gatewayContext(input: {
-  req: IncomingMessage;
-  requestId: string;
-}): Promise<GatewayContext> {
-  const { requestId, req } = input;
-  const { authorization, 'user-agent': userAgent } = req.headers;
-  const clientIp = req.socket.remoteAddress?.replace(/^::ffff:/, '');
-  return {
-    requestId,
-    ...(authorization === undefined ? {} : { authorization }),
-    ...(userAgent === undefined ? {} : { userAgent }),
-    ...(clientIp === undefined ? {} : { clientIp }),
+/** The address of the peer, without the IPv4-mapped IPv6 prefix. */
+export function clientIpOf(req: IncomingMessage): string | undefined {
+  return req.socket.remoteAddress?.replace(/^::ffff:/, '');
+}
+
+/**
+ * Builds the per-request context; the service kit's `graphql.context`. With an `authenticator` a bad, expired or
+ * foreign token is refused here with 401, before any subgraph is called; the Authorization header is still
+ * forwarded, because every subgraph verifies it again (defence in depth). Only the headers named in
+ * GatewayContext ever reach a subgraph: a client's own `x-gatehouse-*`, `x-user-*` or `x-forwarded-*` headers
+ * are never copied (SubgraphDataSource builds each subgraph request's headers from scratch).
+ */
+export function createGatewayContext(options: { authenticator?: GatewayAuthenticator } = {}) {
+  const { authenticator } = options;
+  return async (input: { req: IncomingMessage; requestId: string }): Promise<GatewayContext> => {
+    const { requestId, req } = input;
+    const { authorization, 'user-agent': userAgent } = req.headers;
+    const clientIp = clientIpOf(req);
+    const viewer = authenticator ? await authenticator.authenticate(authorization) : undefined;
+    return {
+      requestId,
+      ...(authorization === undefined ? {} : { authorization }),
+      ...(userAgent === undefined ? {} : { userAgent }),
+      ...(clientIp === undefined ? {} : { clientIp }),
+      ...(viewer === undefined ? {} : { viewer, sessionRevoked: authenticator!.isRevoked(viewer) }),
+    };
   };
 }
+
+/** The context without authentication at the gateway (subgraphs verify tokens). */
+export const gatewayContext = createGatewayContext();
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
@@ -65,6 +94,12 @@ export interface CreateGatewayOptions {
   readonly playground?: boolean;
   /** Upper bound for one subgraph request, response body included. Default 30 s. */
   readonly subgraphTimeoutMs?: number;
+  /** Query limits, rate limits and trusted documents (see protectionPlugin); absent: none of them. */
+  readonly protection?: ProtectionPluginOptions;
+  /** Security headers, CORS and CSRF for `/graphql`; absent: none. */
+  readonly edge?: HttpEdge;
+  /** Upper bound for one whole GraphQL request; past it the client gets 503 (REQUEST_TIMEOUT). */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -108,6 +143,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const headers = request.http?.headers;
     if (!headers) return;
     if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
+    // The request's trace continues in the subgraph (W3C traceparent).
+    setTraceHeaders(headers);
     if (authorization) headers.set('authorization', authorization);
     if (userAgent) headers.set('user-agent', userAgent);
     if (clientIp) headers.set('x-forwarded-for', clientIp);
@@ -161,6 +198,78 @@ function firstCodedError(body: unknown): { message: string; code: ErrorCode } | 
   return { message, code };
 }
 
+/** A finished JSON answer outside Apollo's pipeline (preflight, timeout, CSRF refusal). */
+function jsonResponse(status: number, body: string, headers: Iterable<readonly [string, string]> = []) {
+  const map = new HeaderMap([...headers].map(([k, v]) => [k, v] as [string, string]));
+  if (body !== '' && !map.has('content-type')) map.set('content-type', 'application/json; charset=utf-8');
+  return { status, headers: map, body: { kind: 'complete' as const, string: body } };
+}
+
+function errorBody(error: GraphQLError): string {
+  const { http: _http, ...extensions } = error.extensions;
+  return JSON.stringify({ errors: [{ message: error.message, extensions }] });
+}
+
+/**
+ * Apollo Server with the HTTP edge of `/graphql` around it: the service kit hands every `/graphql` request to
+ * `executeHTTPGraphQLRequest`, so this is the one place that sees them all (preflight included) and can put
+ * security and CORS headers on every answer, errors too, and bound the request's time.
+ */
+class ProtectedApolloServer extends ApolloServer<GatewayContext> {
+  private readonly edge: HttpEdge | undefined;
+  private readonly guard: GraphQLGuard<GatewayContext> | undefined;
+  private readonly requestTimeoutMs: number | undefined;
+
+  constructor(
+    protection: { edge?: HttpEdge; guard?: GraphQLGuard<GatewayContext>; requestTimeoutMs?: number },
+    config: ConstructorParameters<typeof ApolloServer<GatewayContext>>[0],
+  ) {
+    super(config);
+    this.edge = protection.edge;
+    this.guard = protection.guard;
+    this.requestTimeoutMs = protection.requestTimeoutMs;
+  }
+
+  override async executeHTTPGraphQLRequest(
+    args: Parameters<ApolloServer<GatewayContext>['executeHTTPGraphQLRequest']>[0],
+  ): Promise<HTTPGraphQLResponse> {
+    const { edge } = this;
+    const request = args.httpGraphQLRequest;
+    const header = (name: string) => request.headers.get(name);
+    let response: HTTPGraphQLResponse;
+    if (edge?.isPreflight(request.method, header)) {
+      const answer = edge.preflight(header('origin'));
+      response = jsonResponse(answer.status, answer.body, answer.headers);
+    } else {
+      const refusal = edge?.csrfRefusal(request.method, '/graphql', header);
+      const rejected = refusal ? csrfRefused(refusal) : this.guard?.precheck(request);
+      response = rejected
+        ? jsonResponse(
+            (rejected.extensions.http as { status?: number } | undefined)?.status ?? 400,
+            errorBody(rejected),
+          )
+        : await this.withinTimeout(super.executeHTTPGraphQLRequest(args));
+    }
+    if (edge) {
+      for (const [name, value] of edge.securityHeaders)
+        if (!response.headers.has(name)) response.headers.set(name, value);
+      for (const [name, value] of edge.corsHeaders(header('origin'))) response.headers.set(name, value);
+    }
+    return response;
+  }
+
+  private withinTimeout(pending: Promise<HTTPGraphQLResponse>): Promise<HTTPGraphQLResponse> {
+    const timeoutMs = this.requestTimeoutMs;
+    if (!timeoutMs) return pending;
+    let timer: NodeJS.Timeout | undefined;
+    // The abandoned execution finishes in the background; each subgraph call has its own timeout.
+    const timeout = new Promise<HTTPGraphQLResponse>((resolve) => {
+      timer = setTimeout(() => resolve(jsonResponse(503, errorBody(requestTimedOut()))), timeoutMs);
+    });
+    return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
 /**
  * Creates the federation gateway and the Apollo Server that serves it. Nothing is started here; the service kit
  * starts the server (which loads the supergraph and builds query plans lazily).
@@ -186,23 +295,32 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     },
   });
 
-  const server = new ApolloServer<GatewayContext>({
-    gateway,
-    formatError: (formatted, error) => formatGraphQLError(formatted, error, { logger }),
-    includeStacktraceInErrorResponses: false,
-    introspection: !production,
-    csrfPrevention: true,
-    // Signals are handled by main(), which stops HTTP first and then Apollo.
-    stopOnTerminationSignals: false,
-    logger,
-    plugins: [
-      // Never Apollo's landing page: it loads Apollo Sandbox from a CDN. Ours is the offline /playground.
-      ApolloServerPluginLandingPageDisabled(),
-      ...(options.playground ? [playgroundLandingPagePlugin()] : []),
-      // Without introspection, "Did you mean ...?" suggestions would still leak the schema field by field.
-      ...(production ? [ApolloServerPluginDisableSuggestions()] : []),
-    ],
-  });
+  const guard = options.protection ? createGraphQLGuard<GatewayContext>(options.protection) : undefined;
+  const server = new ProtectedApolloServer(
+    {
+      ...(guard ? { guard } : {}),
+      ...(options.edge ? { edge: options.edge } : {}),
+      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    },
+    {
+      gateway,
+      formatError: (formatted, error) => formatGraphQLError(formatted, error, { logger }),
+      includeStacktraceInErrorResponses: false,
+      introspection: !production,
+      csrfPrevention: true,
+      // Signals are handled by main(), which stops HTTP first and then Apollo.
+      stopOnTerminationSignals: false,
+      logger,
+      plugins: [
+        // Never Apollo's landing page: it loads Apollo Sandbox from a CDN. Ours is the offline /playground.
+        ApolloServerPluginLandingPageDisabled(),
+        ...(options.playground ? [playgroundLandingPagePlugin()] : []),
+        // Without introspection, "Did you mean ...?" suggestions would still leak the schema field by field.
+        ...(production ? [ApolloServerPluginDisableSuggestions()] : []),
+        ...(guard ? [guard.plugin] : []),
+      ],
+    },
+  );
 
   return { server, close: agents.destroy };
 }

@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Environment } from '@gatehouse/config';
+import { createEventBus, type EventBus } from '@gatehouse/events';
+import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger, type Logger } from '@gatehouse/logger';
-import { stopOnSignals } from '@gatehouse/service';
+import { createServiceMetrics, metricsSettingsFromEnv, stopOnSignals } from '@gatehouse/service';
 import { gatewayConcerns, playgroundEnabled, subgraphUrlsFrom } from './config';
+import { createGatewayProtection } from './protection';
 import { startGateway } from './server';
 import { SUPERGRAPH_FILE } from './subgraphs';
 
@@ -19,6 +22,18 @@ export interface StartOptions {
   readonly env?: Environment;
   /** Defaults to a logger named `gateway` at LOG_LEVEL. */
   readonly logger?: Logger;
+  /**
+   * The key/value store identity records session revocations in, also holding rate-limit counters. Defaults to
+   * Redis at REDIS_URL (shared by every replica), else an in-process store (then pass the one the embedded
+   * subgraphs share, or revocations are only enforced by the subgraphs).
+   */
+  readonly kv?: KeyValueStore;
+  /**
+   * The bus the services publish on, relayed to WebSocket subscribers (docs/realtime.md). Defaults to Redis
+   * pub/sub at REDIS_URL, else an in-process bus (then pass the one the embedded subgraphs share, or no event
+   * reaches a subscriber).
+   */
+  readonly events?: EventBus;
 }
 
 /**
@@ -57,6 +72,58 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
     });
   }
 
+  // Before anything opens: a wrong METRICS_* variable stops the start like any other configuration error.
+  const configuredMetrics = metricsSettingsFromEnv(process.env);
+  // The gateway is the public door: in production its /metrics is served only behind METRICS_TOKEN (subgraphs are
+  // scraped on the private network). Without a token it is switched off rather than left open.
+  const metricsEndpoint =
+    production && configuredMetrics.enabled && !configuredMetrics.token
+      ? { enabled: false }
+      : configuredMetrics;
+  if (metricsEndpoint !== configuredMetrics) {
+    logger.warn('METRICS_TOKEN is not set: the gateway does not serve /metrics in production');
+  }
+  const metrics = createServiceMetrics({ service: 'gateway', logger });
+  const ownsKv = options.kv === undefined;
+  const kv =
+    options.kv ??
+    createKeyValueStore({
+      ...(config.rateLimit.REDIS_URL ? { redisUrl: config.rateLimit.REDIS_URL } : {}),
+      logger,
+    });
+  const ownsEvents = options.events === undefined;
+  const events =
+    options.events ??
+    createEventBus({
+      ...(config.rateLimit.REDIS_URL ? { redisUrl: config.rateLimit.REDIS_URL } : {}),
+      logger,
+    });
+  // Also closes the event bus this function opened: both are the gateway's connections to Redis.
+  const closeKv = async () => {
+    await Promise.all([ownsKv ? kv.close() : undefined, ownsEvents ? events.close() : undefined]);
+  };
+  let protection;
+  try {
+    protection = createGatewayProtection(
+      {
+        production,
+        issuer: config.wellKnown.JWT_ISSUER,
+        publicKeys: publishedKeys,
+        gatewayAuth: config.gatewayAuth,
+        rateLimit: config.rateLimit,
+        queryLimits: config.queryLimits,
+        cors: config.cors,
+      },
+      { kv, logger, metrics },
+    );
+  } catch (error) {
+    await closeKv();
+    throw error;
+  }
+  if (!protection.authenticator) {
+    logger.warn('JWT_PUBLIC_KEY is not set: the gateway verifies no token (the subgraphs still do)');
+  }
+
   const service = await startGateway({
     supergraphSdl,
     subgraphUrls: subgraphUrlsFrom(config.subgraphs),
@@ -66,8 +133,15 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
     host: config.http.GATEWAY_HOST,
     port: config.http.GATEWAY_PORT,
     wellKnown: { issuer: config.wellKnown.JWT_ISSUER, keys: publishedKeys },
+    protection,
+    metrics,
+    metricsEndpoint,
+    realtime: { events },
+  }).catch(async (error: unknown) => {
+    await closeKv();
+    throw error;
   });
-  return { url: `${service.url}/graphql`, stop: service.stop };
+  return { url: `${service.url}/graphql`, stop: () => service.stop().finally(closeKv) };
 }
 
 if (require.main === module) {

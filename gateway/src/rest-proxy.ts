@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@gatehouse/logger';
+import { setTraceHeaders } from '@gatehouse/service';
 
 /** Headers of the browser's request that the owning service's REST routes may need. */
 const FORWARDED_REQUEST_HEADERS = [
@@ -22,6 +23,8 @@ const FORWARDED_RESPONSE_HEADERS = [
   'last-modified',
   'location',
   'referrer-policy',
+  // 429 and 503 answers (usage quota) say when to come back.
+  'retry-after',
   'set-cookie',
   'x-content-type-options',
 ] as const;
@@ -35,6 +38,8 @@ export interface RestRoute {
   readonly methods: readonly string[];
   /** Pass `Authorization` on (routes that authenticate the caller themselves, e.g. avatar upload). */
   readonly forwardAuthorization?: boolean;
+  /** Further request headers this route needs (`stripe-signature`, `idempotency-key`), lower case. */
+  readonly forwardHeaders?: readonly string[];
   /**
    * Largest request body passed on; a larger declared `Content-Length` is answered 413 at once, and a body that
    * grows past it while streaming is cut off with 413. Default 64 KiB (forms, one-click POSTs).
@@ -78,7 +83,12 @@ export function createRestProxy(
     }
 
     const headers: Record<string, string> = { 'x-request-id': requestId };
+    setTraceHeaders({ set: (name, value) => void (headers[name] = value) });
     for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    for (const name of route.forwardHeaders ?? []) {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }

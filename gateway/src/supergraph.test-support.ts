@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrismaClient } from '@gatehouse/db';
+import { startAuditEventRelay } from '@gatehouse/audit';
+import { createEventBus, type EventBus } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { createObjectStorage } from '@gatehouse/storage';
@@ -28,11 +30,14 @@ import {
 import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
 import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
 import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
+import { loadBillingConfig } from '../../subgraphs/billing/src/config';
+import { createBillingServices, type BillingRuntime } from '../../subgraphs/billing/src/runtime';
 import { createApp as createIdentityApp } from '../../subgraphs/identity/src/app';
 import { loadAccountConfig } from '../../subgraphs/account/src/config';
 import { createAccountServices } from '../../subgraphs/account/src/runtime';
 import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
 import { createIdentityServices } from '../../subgraphs/identity/src/runtime';
+import { createGatewayAuthenticator } from './protection/authentication';
 import { startGateway } from './server';
 import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
 
@@ -57,6 +62,8 @@ export interface SupergraphOptions {
   identityEnv?: NodeJS.ProcessEnv;
   /** The gateway's port, when a test must know it up front (an OAuth client registration); default: a free one. */
   gatewayPort?: number;
+  /** Billing's clock (renewals and dunning are driven by `billing.runDueWork()`, never by a timer, in tests). */
+  billingNow?: () => Date;
 }
 
 export interface Supergraph {
@@ -75,6 +82,10 @@ export interface Supergraph {
   redis?: { url: string; prefix: string };
   /** The key/value store identity and every subgraph's session check share (to look at cache entries). */
   kv: KeyValueStore;
+  /** Billing's process-wide services: `runDueWork()` runs the renewal and dunning jobs once. */
+  billing: BillingRuntime;
+  /** The event bus every service shares (billing events, settings changes). */
+  events: EventBus;
   /** Stops the gateway, interposers and subgraphs, then drops the database. Call it in afterAll. */
   close(): Promise<void>;
 }
@@ -139,12 +150,25 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     // One storage for both: the purge of deleted accounts removes the files the account subgraph wrote.
     const storage = createObjectStorage(accountConfig.storage);
     started.push(() => storage.close());
+    // One bus for every service, as with Redis in production: a settings change made through access-control
+    // reaches identity at once, billing events reach the gateway.
+    const events = createEventBus({ ...(redisUrl ? { redisUrl } : {}), prefix, logger });
+    started.push(() => events.close());
+    // Committed audit rows onto the bus (the live `auditEvents` feed), as access-control's main does.
+    const auditRelay = startAuditEventRelay({
+      connection: db.pool.options,
+      publish: (topic, notice) => events.publish(topic, notice),
+      logger,
+    });
+    started.push(() => auditRelay.close());
+    await auditRelay.ready;
     const identity = await createIdentityServices({
       prisma: db.prisma,
       logger,
       config: loadIdentityConfig(env),
       redisPrefix: prefix,
       storage,
+      events,
     });
     started.push(() => identity.close());
     const kv = identity.kv;
@@ -155,8 +179,21 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       kv,
       storage,
       redisPrefix: prefix,
+      events,
     });
     started.push(() => account.close());
+    const billing = createBillingServices({
+      prisma: db.prisma,
+      logger,
+      config: loadBillingConfig({ WEBHOOKS_ALLOW_INSECURE_URLS: 'true', ...env }),
+      kv,
+      storage,
+      events,
+      redisPrefix: prefix,
+      schedule: false,
+      ...(options.billingNow ? { now: options.billingNow } : {}),
+    });
+    started.push(() => billing.close());
 
     const sessionCheck = createSessionStatusChecker({
       kv,
@@ -166,8 +203,8 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const apps = {
       identity: createIdentityApp({ ...deps, identity: identity.services }),
       account: createAccountApp({ ...deps, account: account.services }),
-      'access-control': createAccessControlApp({ ...deps, kv }),
-      billing: createBillingApp(deps),
+      'access-control': createAccessControlApp({ ...deps, kv, events }),
+      billing: createBillingApp({ ...deps, billing: billing.services, routes: billing.routes, kv }),
     };
     const subgraphs = {} as Record<SubgraphName, HttpService>;
     // Stops whichever subgraphs did start, together; a test may already have stopped one (stop() is idempotent).
@@ -207,6 +244,8 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       playground: true,
       host: '127.0.0.1',
       port: gatewayPort,
+      // WebSocket subscriptions over the shared bus, verifying tokens like main() does (HTTP protection stays off).
+      realtime: { events, authenticator: createGatewayAuthenticator({ verifier, kv }) },
     });
     started.push(() => gateway.stop());
 
@@ -218,6 +257,8 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       signer,
       ...(redisUrl ? { redis: { url: redisUrl, prefix } } : {}),
       kv,
+      billing,
+      events,
       close,
     };
   } catch (error) {

@@ -26,3 +26,11 @@ export {
   type AuditPartitionsJob,
   type AuditScheduleLogger,
 } from './partition-schedule';
+export {
+  AUDIT_EVENTS_TOPIC,
+  AUDIT_NOTIFY_CHANNEL,
+  startAuditEventRelay,
+  type AuditEventNotice,
+  type AuditEventRelay,
+  type AuditEventRelayOptions,
+} from './audit-event-relay';

@@ -11,6 +11,12 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** A plan limit (usage quota) would be exceeded; `details.retryAfterSeconds` says when the period resets. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /** A charge was declined or could not be collected (billing). */
+  PAYMENT_FAILED: 'PAYMENT_FAILED',
+  /** The payment method cannot be removed: it is the only one of a live subscription (billing). */
+  PAYMENT_METHOD_IN_USE: 'PAYMENT_METHOD_IN_USE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,3 +1,4 @@
+import { currentLogContext, runWithLogContext } from './log-context';
 import { childForRequest, createLogger, type LogLevel } from './logger';
 import { REDACTED, isSecretKey, redactSecrets } from './redact';
 
@@ -115,5 +116,52 @@ describe('redactSecrets', () => {
     for (const key of ['email', 'tokenExpiresAt', 'passwordChangedAt', 'keyId', 'userId']) {
       expect(isSecretKey(key)).toBe(false);
     }
+  });
+});
+
+describe('runWithLogContext', () => {
+  it('adds the scope fields to every line written inside it, by any logger, across awaits', async () => {
+    const { logger, records } = capture();
+    const unrelated = childForRequest(logger, 'req-1');
+    await runWithLogContext({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }, async () => {
+      logger.info('first');
+      await new Promise((resolve) => setImmediate(resolve));
+      unrelated.warn('after an await');
+      expect(currentLogContext()).toEqual({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    });
+    logger.info('outside');
+
+    const [first, second, outside] = records();
+    expect(first).toMatchObject({ msg: 'first', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    expect(second).toMatchObject({ msg: 'after an await', requestId: 'req-1', traceId: 'a'.repeat(32) });
+    expect(outside).not.toHaveProperty('traceId');
+    expect(currentLogContext()).toBeUndefined();
+  });
+
+  it('keeps concurrent scopes apart and lets the logged object win', async () => {
+    const { logger, records } = capture();
+    await Promise.all(
+      ['1', '2'].map((n) =>
+        runWithLogContext({ traceId: n.repeat(32) }, async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          logger.info({ n }, 'line');
+        }),
+      ),
+    );
+    runWithLogContext({ traceId: 'c'.repeat(32) }, () => logger.info({ traceId: 'explicit' }, 'override'));
+    const lines = records();
+    expect(lines.slice(0, 2).map((r) => [r.n, r.traceId])).toEqual(
+      expect.arrayContaining([
+        ['1', '1'.repeat(32)],
+        ['2', '2'.repeat(32)],
+      ]),
+    );
+    expect(lines[2]).toMatchObject({ traceId: 'explicit' });
+    // The scope's own fields were not modified by the merge.
+    runWithLogContext({ traceId: 'd'.repeat(32) }, () => {
+      logger.info({ traceId: 'x' }, 'one');
+      logger.info('two');
+    });
+    expect(records()[4]).toMatchObject({ traceId: 'd'.repeat(32) });
   });
 });

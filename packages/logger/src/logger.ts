@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { pino, type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
+import { currentLogContext } from './log-context';
 import { REDACTED, redactSecrets } from './redact';
 
 export type { Logger };
@@ -27,13 +28,19 @@ const REDACT_PATHS = [
   'err.config.headers.Authorization',
 ];
 
-/** JSON logger: ISO timestamps, textual levels, `service` on every line, secrets redacted. */
+/**
+ * JSON logger: ISO timestamps, textual levels, `service` on every line, secrets redacted, and the fields of the
+ * active log context (`traceId`, `spanId` of the request being served; see `runWithLogContext`) on every line.
+ */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: options.name, pid: process.pid, hostname: hostname() },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // A copy each time: pino merges the logged object into what the mixin returns (a field of the logged
+      // object wins), and the scope's fields are shared by every line of the request.
+      mixin: () => ({ ...currentLogContext() }),
       redact: { paths: REDACT_PATHS, censor: REDACTED },
       formatters: {
         level: (label) => ({ level: label }),

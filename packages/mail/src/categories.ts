@@ -65,6 +65,10 @@ const TEMPLATE_CATEGORIES: Readonly<Record<string, MailCategory>> = {
   'account-deleted': 'account',
   'data-export-ready': 'account',
   'product-update': 'product',
+  'payment-failed': 'billing',
+  'subscription-canceled': 'billing',
+  'subscription-suspended': 'billing',
+  invoice: 'billing',
 };
 
 /** True when the template has an explicit category (unknown names fall back to `security`). */

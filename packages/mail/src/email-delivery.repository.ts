@@ -56,13 +56,17 @@ export function createEmailDeliveryRepository(prisma: PrismaClient) {
       return { created: count === 1, delivery };
     },
 
-    /** QUEUED → SENT. False when the delivery was no longer QUEUED (another worker got there first). */
-    async markSent(id: string, providerMessageId: string): Promise<boolean> {
+    /**
+     * QUEUED → SENT. False when the delivery was no longer QUEUED (another worker got there first). `subject`:
+     * the one that went out, when an override changed it after the delivery was queued.
+     */
+    async markSent(id: string, providerMessageId: string, subject?: string): Promise<boolean> {
       const { count } = await deliveries.updateMany({
         where: { id, status: 'QUEUED' },
         data: {
           status: 'SENT',
           providerMessageId,
+          ...(subject === undefined ? {} : { subject }),
           sentAt: new Date(),
           attempts: { increment: 1 },
           payloadEncrypted: null,

@@ -19,6 +19,8 @@ export {
   escapeHtml,
   parseMailData,
   renderMail,
+  type MailTemplateOverride,
+  type MailTemplateOverrides,
   type RenderMailOptions,
   type RenderedMail,
 } from './render';
@@ -31,7 +33,13 @@ export {
   type MailTemplateName,
   type ParsedMailTemplateData,
 } from './templates';
-export { MailSendError, type MailTransport, type OutgoingMail } from './transport';
+export { MailSendError, type MailTransport, type OutgoingAttachment, type OutgoingMail } from './transport';
+export {
+  MAX_MAIL_ATTACHMENTS,
+  objectStorageAttachmentLoader,
+  type LoadAttachment,
+  type MailAttachment,
+} from './attachments';
 export { createSmtpTransport, type SmtpTransportOptions } from './smtp-transport';
 export { createOutboxTransport, type OutboxEntry, type OutboxTransportOptions } from './outbox-transport';
 export { extractLinks } from './links';

@@ -8,10 +8,16 @@ import {
   type EmailDeliveryRepository,
 } from './email-delivery.repository';
 import { CONSOLE_MAIL_LOGGER, MAIL_SEND_JOB, type MailLogger, type MailSendJob } from './mail-queue';
-import { renderMail, type RenderedMail } from './render';
+import {
+  renderMail,
+  type MailTemplateOverride,
+  type MailTemplateOverrides,
+  type RenderedMail,
+} from './render';
 import { isMailTemplateName, type MailTemplateData, type MailTemplateName } from './templates';
 import { createEmailPreferenceCheck, type EmailPreferenceCheck } from './email-preferences';
-import { MailSendError, type MailTransport } from './transport';
+import { MailSendError, type MailTransport, type OutgoingAttachment } from './transport';
+import { unpackMailPayload, type LoadAttachment, type MailAttachment } from './attachments';
 import type { UnsubscribeTokens } from './unsubscribe-token';
 
 export interface MailWorkerOptions {
@@ -34,6 +40,18 @@ export interface MailWorkerOptions {
   unsubscribe?: { tokens: Pick<UnsubscribeTokens, 'mint'>; url: string };
   /** Whether a user accepts a category. Default: reads `notification_preferences` through `prisma`. */
   preferences?: EmailPreferenceCheck;
+  /**
+   * Copy an administrator chose per template, looked up for every mail (so a change applies to the next mail
+   * without a restart). A failing lookup is logged and the template's own copy goes out: copy is not worth a
+   * lost or delayed security mail. Default: none.
+   */
+  templateOverrides?: MailTemplateOverrides;
+  /**
+   * Loads the bytes of a mail's attachments (`attachments` given to `Mailer.send`) by object-storage key, e.g.
+   * `(key) => storage.get(key)` unwrapped. A rejection is a transient failure (retried like an SMTP error).
+   * Without it, mail that has attachments fails for good; other mail is unaffected.
+   */
+  loadAttachment?: LoadAttachment;
 }
 
 /** Thrown to the job queue to ask for a retry; carries only the already-sanitised reason. */
@@ -79,7 +97,17 @@ export function startMailWorker(options: MailWorkerOptions): void {
     );
   }
 
-  const deps: Dependencies = { repository, transport, cipher, productName, logger, preferences, unsubscribe };
+  const deps: Dependencies = {
+    repository,
+    transport,
+    cipher,
+    productName,
+    logger,
+    preferences,
+    unsubscribe,
+    templateOverrides: options.templateOverrides,
+    loadAttachment: options.loadAttachment,
+  };
   jobQueue.process<MailSendJob>(MAIL_SEND_JOB, (job, context) => deliver(job, context, deps), {
     concurrency: options.concurrency ?? 2,
   });
@@ -93,6 +121,8 @@ interface Dependencies {
   logger: MailLogger;
   preferences: EmailPreferenceCheck;
   unsubscribe: MailWorkerOptions['unsubscribe'];
+  templateOverrides: MailTemplateOverrides | undefined;
+  loadAttachment: LoadAttachment | undefined;
 }
 
 async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies): Promise<void> {
@@ -138,14 +168,38 @@ async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies
       ? unsubscribeLink(deps.unsubscribe, optOutUser, category)
       : undefined;
 
-  let mail: RenderedMail;
+  let override: MailTemplateOverride | undefined;
+  if (deps.templateOverrides && isMailTemplateName(delivery.template)) {
+    try {
+      override = await deps.templateOverrides(delivery.template);
+    } catch (error) {
+      logger.warn({ ...log, err: error, template: delivery.template }, 'mail: template override unavailable');
+    }
+  }
+
+  let mail: RenderedMail & { attachments: MailAttachment[] };
   try {
-    mail = render(delivery, deps, unsubscribeUrl);
+    mail = render(delivery, deps, unsubscribeUrl, override);
   } catch (error) {
     const reason = error instanceof PermanentFailure ? error.message : 'rendering failed';
     await repository.recordFailure(delivery.id, reason, { final: true });
     logger.error({ ...log, template: delivery.template, reason }, 'mail: cannot render, delivery FAILED');
     return;
+  }
+
+  let attachments: OutgoingAttachment[] | undefined;
+  if (mail.attachments.length > 0) {
+    try {
+      attachments = await loadAttachments(mail.attachments, deps.loadAttachment);
+    } catch (error) {
+      const permanent = error instanceof PermanentFailure;
+      const reason = permanent ? error.message : 'attachment could not be loaded';
+      const final = permanent || context.attempt >= job.attempts;
+      await repository.recordFailure(delivery.id, reason, { final });
+      logger.error({ ...log, err: error, template: delivery.template, final }, `mail: ${reason}`);
+      if (final) return;
+      throw new MailDeliveryError(reason);
+    }
   }
 
   let messageId: string;
@@ -167,6 +221,7 @@ async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies
             }
           : {}),
       },
+      ...(attachments ? { attachments } : {}),
     }));
   } catch (error) {
     // Transports throw MailSendError; anything else is described by its message only.
@@ -192,7 +247,11 @@ async function deliver(job: MailSendJob, context: JobContext, deps: Dependencies
     throw new MailDeliveryError(sendError.message);
   }
 
-  await repository.markSent(delivery.id, messageId);
+  await repository.markSent(
+    delivery.id,
+    messageId,
+    mail.subject === delivery.subject ? undefined : mail.subject,
+  );
   logger.info({ ...log, template: delivery.template }, 'mail: sent');
 }
 
@@ -207,25 +266,58 @@ function unsubscribeLink(
   return url.toString();
 }
 
-function render(delivery: EmailDeliveryRecord, deps: Dependencies, unsubscribeUrl?: string): RenderedMail {
+function render(
+  delivery: EmailDeliveryRecord,
+  deps: Dependencies,
+  unsubscribeUrl?: string,
+  override?: MailTemplateOverride,
+): RenderedMail & { attachments: MailAttachment[] } {
   if (!isMailTemplateName(delivery.template)) {
     throw new PermanentFailure(`unknown template "${delivery.template.slice(0, 64)}"`);
   }
   if (delivery.payloadEncrypted === null) throw new PermanentFailure('payload missing');
-  let data: unknown;
+  let payload: unknown;
   try {
-    data = JSON.parse(deps.cipher.decrypt(delivery.payloadEncrypted, delivery.id).toString('utf8'));
+    payload = JSON.parse(deps.cipher.decrypt(delivery.payloadEncrypted, delivery.id).toString('utf8'));
   } catch {
     throw new PermanentFailure('payload cannot be decrypted (was its encryption key removed?)');
   }
+  let data: unknown;
+  let attachments: MailAttachment[];
+  try {
+    ({ data, attachments } = unpackMailPayload(payload));
+  } catch {
+    throw new PermanentFailure('payload has malformed attachments');
+  }
   try {
     // Validated by renderMail against the template's schema.
-    return renderMail<MailTemplateName>(delivery.template, data as MailTemplateData<MailTemplateName>, {
-      productName: deps.productName,
-      ...(unsubscribeUrl === undefined ? {} : { unsubscribeUrl }),
-    });
+    const rendered = renderMail<MailTemplateName>(
+      delivery.template,
+      data as MailTemplateData<MailTemplateName>,
+      {
+        productName: deps.productName,
+        ...(unsubscribeUrl === undefined ? {} : { unsubscribeUrl }),
+        ...(override === undefined ? {} : { override }),
+      },
+    );
+    return { ...rendered, attachments };
   } catch {
     // The message of a ValidationError names fields only, but keep lastError fixed and short anyway.
     throw new PermanentFailure(`payload does not fit template "${delivery.template}"`);
   }
+}
+
+/** The attachments' bytes, in order. A missing loader is a wiring bug no retry fixes. */
+async function loadAttachments(
+  attachments: readonly MailAttachment[],
+  load: LoadAttachment | undefined,
+): Promise<OutgoingAttachment[]> {
+  if (!load) throw new PermanentFailure('mail has attachments but the worker has no loadAttachment');
+  return Promise.all(
+    attachments.map(async ({ filename, contentType, storageKey }) => ({
+      filename,
+      contentType,
+      content: await load(storageKey),
+    })),
+  );
 }

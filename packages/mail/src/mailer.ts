@@ -15,6 +15,7 @@ import {
 } from './mail-queue';
 import { isLockedCategory, templateCategory } from './categories';
 import { renderMail } from './render';
+import { mailAttachmentsSchema, packMailPayload, type MailAttachment } from './attachments';
 import type { MailTemplateData, MailTemplateName } from './templates';
 
 export interface MailerOptions {
@@ -43,6 +44,11 @@ export type SendMailInput = {
      * `verify-email:<token id>`. Keys are global: prefix them with the template name.
      */
     idempotencyKey?: string;
+    /**
+     * Files to attach, by object-storage key (e.g. an invoice PDF); the worker loads them through its
+     * `loadAttachment` when it sends. Omitted: a plain mail.
+     */
+    attachments?: MailAttachment[];
   };
 }[MailTemplateName];
 
@@ -98,7 +104,12 @@ export function createMailer(options: MailerOptions): Mailer {
   return {
     async send(input) {
       const checked = z
-        .object({ to: email, userId: uuid.optional(), idempotencyKey: idempotencyKey.optional() })
+        .object({
+          to: email,
+          userId: uuid.optional(),
+          idempotencyKey: idempotencyKey.optional(),
+          attachments: mailAttachmentsSchema.optional(),
+        })
         .safeParse(input);
       if (!checked.success) throw ValidationError.fromZod(checked.error, 'Invalid mail');
       // Billing and product mail honours the user's preferences and carries their unsubscribe link.
@@ -129,7 +140,7 @@ export function createMailer(options: MailerOptions): Mailer {
         subject,
         idempotencyKey: input.idempotencyKey,
         // Bound to the row: an envelope copied into another row does not decrypt.
-        payloadEncrypted: cipher.encrypt(JSON.stringify(input.data), id),
+        payloadEncrypted: cipher.encrypt(JSON.stringify(packMailPayload(input.data, input.attachments)), id),
       });
       if (delivery.status === 'QUEUED') await enqueue(delivery.id);
       return { deliveryId: delivery.id, status: delivery.status, created };

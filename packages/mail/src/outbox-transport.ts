@@ -3,6 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTransport } from 'nodemailer';
 import { extractLinks } from './links';
+import { toNodemailerAttachment } from './smtp-transport';
 import { MailSendError, type MailTransport, type OutgoingMail } from './transport';
 
 export interface OutboxTransportOptions {
@@ -25,6 +26,8 @@ export interface OutboxEntry {
   text: string;
   /** File name of the full message next to this file. */
   eml: string;
+  /** Only for mail with attachments: each one, also written next to this file as `file`. */
+  attachments?: { filename: string; contentType: string; size: number; file: string }[];
 }
 
 /**
@@ -54,6 +57,7 @@ export function createOutboxTransport(options: OutboxTransportOptions): MailTran
           html: mail.html,
           text: mail.text,
           headers: mail.headers,
+          ...(mail.attachments?.length ? { attachments: mail.attachments.map(toNodemailerAttachment) } : {}),
         });
         const date = new Date();
         const base = `${date.toISOString().replace(/[:.]/g, '-')}-${randomBytes(6).toString('hex')}`;
@@ -67,6 +71,20 @@ export function createOutboxTransport(options: OutboxTransportOptions): MailTran
           text: mail.text,
           eml: `${base}.eml`,
         };
+        if (mail.attachments?.length) {
+          entry.attachments = [];
+          for (const [index, attachment] of mail.attachments.entries()) {
+            // The index keeps two attachments with the same name apart; the name was checked by the mailer.
+            const file = `${base}-${index + 1}-${attachment.filename.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+            await writeAtomically(path.join(dir, file), attachment.content);
+            entry.attachments.push({
+              filename: attachment.filename,
+              contentType: attachment.contentType,
+              size: attachment.content.length,
+              file,
+            });
+          }
+        }
         await writeAtomically(path.join(dir, `${base}.eml`), info.message as Buffer);
         await writeAtomically(path.join(dir, `${base}.json`), JSON.stringify(entry, null, 2) + '\n');
         return { messageId: entry.messageId };

@@ -110,6 +110,45 @@ const examples: { [T in MailTemplateName]: { data: MailTemplateData<T>; link?: s
     },
     link: 'https://id.example.com/account/security',
   },
+  'payment-failed': {
+    data: {
+      name: 'Ada',
+      amount: 'EUR 29.00',
+      attempt: 2,
+      nextAttemptAt: '2026-12-04T09:00:00.000Z',
+      reason: 'Your card was declined.',
+      invoiceNumber: 'GH-2026-000042',
+      updatePaymentUrl: 'https://app.example.com/billing/payment-methods',
+    },
+    link: 'https://app.example.com/billing/payment-methods',
+  },
+  'subscription-canceled': {
+    data: {
+      name: 'Ada',
+      planName: 'Pro',
+      accessUntil: '2026-12-31T00:00:00.000Z',
+      resumeUrl: 'https://app.example.com/billing',
+    },
+    link: 'https://app.example.com/billing',
+  },
+  'subscription-suspended': {
+    data: {
+      planName: 'Pro',
+      amount: 'EUR 29.00',
+      updatePaymentUrl: 'https://app.example.com/billing/payment-methods',
+    },
+    link: 'https://app.example.com/billing/payment-methods',
+  },
+  invoice: {
+    data: {
+      name: 'Ada',
+      number: 'GH-2026-000042',
+      total: 'EUR 34.51',
+      paidAt: '2026-11-28T17:05:00.000Z',
+      downloadUrl: 'https://app.example.com/billing/invoices/42',
+    },
+    link: 'https://app.example.com/billing/invoices/42',
+  },
 };
 
 function render<T extends MailTemplateName>(template: T, data: MailTemplateData<T>, productName?: string) {

@@ -23,7 +23,25 @@ export interface RenderMailOptions {
    * parts. The worker passes it for `billing` and `product` mail; it also goes into the RFC 8058 headers.
    */
   unsubscribeUrl?: string;
+  /**
+   * Copy an administrator chose for this template (`email.templates.<name>` settings): `subject` replaces the
+   * subject, `intro` the first paragraph after the greeting. Plain text, escaped like everything else; links,
+   * codes and details still come from the template, so an override cannot drop what makes the mail work.
+   */
+  override?: MailTemplateOverride;
 }
+
+/** Replacement copy for one template; each part optional. */
+export interface MailTemplateOverride {
+  subject?: string;
+  intro?: string;
+}
+
+/**
+ * Where the mail worker looks up the copy an administrator chose for a template, once per mail (identity passes
+ * the settings store's `email.templates.<name>`). Undefined: the template's own copy.
+ */
+export type MailTemplateOverrides = (template: MailTemplateName) => Promise<MailTemplateOverride | undefined>;
 
 export const DEFAULT_PRODUCT_NAME = 'Gatehouse';
 
@@ -54,7 +72,7 @@ export function renderMail<T extends MailTemplateName>(
   const productName = (options.productName ?? DEFAULT_PRODUCT_NAME).replace(/\s+/g, ' ').trim();
   if (productName === '') throw new RangeError('renderMail: productName must not be empty');
   const build = mailContent[template] as (data: ParsedMailTemplateData<T>, product: string) => MailContent;
-  const { subject, blocks } = build(parsed, productName);
+  const { subject, blocks } = applyOverride(build(parsed, productName), options.override);
   const unsubscribeUrl = options.unsubscribeUrl;
   if (unsubscribeUrl !== undefined && !isHttpUrl(unsubscribeUrl)) {
     throw new RangeError('renderMail: unsubscribeUrl must be an http:// or https:// URL');
@@ -64,6 +82,28 @@ export function renderMail<T extends MailTemplateName>(
     html: toHtml(subject, blocks, productName, unsubscribeUrl),
     text: toText(blocks, productName, unsubscribeUrl),
   };
+}
+
+/** One line for a subject (no header folding tricks), trimmed; an empty override part is ignored. */
+function cleanOverride(value: string | undefined, singleLine: boolean): string | undefined {
+  if (value === undefined) return undefined;
+  const cleaned = (singleLine ? value.replace(/\s+/g, ' ') : value).trim();
+  return cleaned === '' ? undefined : cleaned;
+}
+
+function applyOverride(content: MailContent, override: MailTemplateOverride | undefined): MailContent {
+  if (!override) return content;
+  const subject = cleanOverride(override.subject, true) ?? content.subject;
+  const intro = cleanOverride(override.intro, false);
+  if (intro === undefined) return { subject, blocks: content.blocks };
+  const greeting = content.blocks.findIndex(
+    (block) => block.kind === 'paragraph' && block.role === 'greeting',
+  );
+  const at = content.blocks.findIndex((block, index) => index > greeting && block.kind === 'paragraph');
+  const blocks = content.blocks.map((block, index): Block =>
+    index === at ? { kind: 'paragraph', text: intro } : block,
+  );
+  return { subject, blocks };
 }
 
 function isHttpUrl(value: string): boolean {

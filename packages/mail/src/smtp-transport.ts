@@ -1,5 +1,5 @@
 import { createTransport } from 'nodemailer';
-import { MailSendError, type MailTransport, type OutgoingMail } from './transport';
+import { MailSendError, type MailTransport, type OutgoingAttachment, type OutgoingMail } from './transport';
 
 export interface SmtpTransportOptions {
   /**
@@ -70,6 +70,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
           html: mail.html,
           text: mail.text,
           headers: mail.headers,
+          ...(mail.attachments?.length ? { attachments: mail.attachments.map(toNodemailerAttachment) } : {}),
         });
         return { messageId: String(info.messageId) };
       } catch (error) {
@@ -82,6 +83,15 @@ export function createSmtpTransport(options: SmtpTransportOptions): MailTranspor
       transporter.close();
     },
   };
+}
+
+/** In-memory content only: `disableFileAccess`/`disableUrlAccess` stay meaningful. */
+export function toNodemailerAttachment(attachment: OutgoingAttachment): {
+  filename: string;
+  content: Buffer;
+  contentType: string;
+} {
+  return { filename: attachment.filename, content: attachment.content, contentType: attachment.contentType };
 }
 
 interface SmtpUrl {

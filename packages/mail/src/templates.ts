@@ -174,6 +174,47 @@ export const mailTemplateSchemas = {
     /** An optional call to action. */
     action: z.object({ label: line, url: link }).optional(),
   }),
+  // Billing (issue #7). Amounts arrive formatted (`EUR 12.00`): the billing subgraph owns currency rules.
+  /** A charge failed; dunning retries it at `nextAttemptAt`, or null when that was the last attempt. */
+  'payment-failed': z.object({
+    name,
+    /** The amount that could not be charged, formatted. */
+    amount: line,
+    /** Which attempt failed, 1 for the first charge. */
+    attempt: z.number().int().min(1).max(20),
+    /** When the charge is retried; null: that was the final attempt. */
+    nextAttemptAt: instant.nullable(),
+    /** What the card issuer said, in words (never a raw provider message with card data). */
+    reason: line.optional(),
+    invoiceNumber: line.optional(),
+    /** Where the user adds or changes a payment method. */
+    updatePaymentUrl: link,
+  }),
+  /** The subscription was canceled at period end; access stays until `accessUntil`. */
+  'subscription-canceled': z.object({
+    name,
+    planName: line,
+    accessUntil: instant,
+    /** Where the user resumes the subscription before it ends. */
+    resumeUrl: link.optional(),
+  }),
+  /** Every payment retry failed: the subscription is suspended and access limited until a payment succeeds. */
+  'subscription-suspended': z.object({
+    name,
+    planName: line,
+    /** The amount still owed, formatted. */
+    amount: line.optional(),
+    updatePaymentUrl: link,
+  }),
+  /** An invoice was paid; the PDF is attached and `downloadUrl` leads to it in the account (after sign-in). */
+  invoice: z.object({
+    name,
+    number: line,
+    /** The invoice total, formatted. */
+    total: line,
+    paidAt: instant.optional(),
+    downloadUrl: link,
+  }),
 } as const;
 
 type Schemas = typeof mailTemplateSchemas;
@@ -195,7 +236,8 @@ export function isMailTemplateName(value: string): value is MailTemplateName {
 /** The building blocks of every mail: each renders to HTML and to text, so the two parts always agree. */
 export type Block =
   | { kind: 'heading'; text: string }
-  | { kind: 'paragraph'; text: string }
+  /** The greeting marks where the intro starts: an `intro` override replaces the first paragraph after it. */
+  | { kind: 'paragraph'; text: string; role?: 'greeting' }
   | { kind: 'button'; label: string; url: string }
   /** Label/value pairs, e.g. the device and IP address of a sign-in. Empty values are left out. */
   | { kind: 'details'; rows: [label: string, value: string | undefined][] };
@@ -221,7 +263,7 @@ function plural(count: number, unit: string): string {
 }
 
 function greeting(name: string | undefined): Block {
-  return { kind: 'paragraph', text: name ? `Hi ${name},` : 'Hi,' };
+  return { kind: 'paragraph', text: name ? `Hi ${name},` : 'Hi,', role: 'greeting' };
 }
 
 /** When, from which device and where a security-relevant change happened. */
@@ -584,6 +626,106 @@ export const mailContent: ContentBuilders = {
       greeting(data.name),
       ...data.paragraphs.map((text) => ({ kind: 'paragraph', text }) as const),
       ...(data.action ? [{ kind: 'button', label: data.action.label, url: data.action.url } as const] : []),
+    ],
+  }),
+
+  'payment-failed': (data, product) => ({
+    subject:
+      data.nextAttemptAt === null
+        ? `Final payment attempt failed for your ${product} subscription`
+        : `Your ${product} payment failed`,
+    blocks: [
+      { kind: 'heading', text: 'Your payment failed' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `We could not charge ${data.amount} for your ${product} subscription.`,
+      },
+      {
+        kind: 'details',
+        rows: [
+          ['Amount', data.amount],
+          ['Invoice', data.invoiceNumber],
+          ['Attempt', String(data.attempt)],
+          ['Reason', data.reason],
+          [
+            'Next attempt',
+            data.nextAttemptAt === null
+              ? 'none (that was the final attempt)'
+              : formatInstant(data.nextAttemptAt),
+          ],
+        ],
+      },
+      {
+        kind: 'paragraph',
+        text:
+          data.nextAttemptAt === null
+            ? 'That was the final attempt: your subscription is suspended until the payment succeeds. ' +
+              'Update your payment method to restore full access.'
+            : `We will try again on ${formatInstant(data.nextAttemptAt)}. ` +
+              'To avoid an interruption, check or update your payment method before then.',
+      },
+      { kind: 'button', label: 'Update payment method', url: data.updatePaymentUrl },
+    ],
+  }),
+
+  'subscription-canceled': (data, product) => ({
+    subject: `Your ${product} subscription is canceled`,
+    blocks: [
+      { kind: 'heading', text: 'Your subscription is canceled' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `Your ${data.planName} subscription will not renew. You keep access until ` +
+          `${formatInstant(data.accessUntil)}, and you will not be charged again.`,
+      },
+      ...(data.resumeUrl
+        ? [
+            {
+              kind: 'paragraph',
+              text: 'Changed your mind? You can resume the subscription any time before then.',
+            } as const,
+            { kind: 'button', label: 'Resume subscription', url: data.resumeUrl } as const,
+          ]
+        : []),
+    ],
+  }),
+
+  'subscription-suspended': (data, product) => ({
+    subject: `Your ${product} subscription is suspended`,
+    blocks: [
+      { kind: 'heading', text: 'Your subscription is suspended' },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text:
+          `We could not collect the payment for your ${data.planName} subscription after several attempts, ` +
+          'so its features are limited until the payment succeeds.',
+      },
+      { kind: 'details', rows: [['Amount due', data.amount]] },
+      { kind: 'button', label: 'Update payment method', url: data.updatePaymentUrl },
+    ],
+  }),
+
+  invoice: (data, product) => ({
+    subject: `Your ${product} invoice ${data.number}`,
+    blocks: [
+      { kind: 'heading', text: `Invoice ${data.number}` },
+      greeting(data.name),
+      {
+        kind: 'paragraph',
+        text: `Thank you for your payment. Your ${product} invoice is attached as a PDF.`,
+      },
+      {
+        kind: 'details',
+        rows: [
+          ['Invoice number', data.number],
+          ['Total', data.total],
+          ['Paid', data.paidAt ? formatInstant(data.paidAt) : undefined],
+        ],
+      },
+      { kind: 'button', label: 'View invoice', url: data.downloadUrl },
     ],
   }),
 };

@@ -6,6 +6,17 @@ export interface OutgoingMail {
   text: string;
   /** Extra headers, e.g. `Auto-Submitted`. Values must be single-line. */
   headers?: Record<string, string>;
+  /** Files sent with the mail (an invoice PDF); omitted or empty: a plain mail as before. */
+  attachments?: OutgoingAttachment[];
+}
+
+/** A file attached to an outgoing mail, already loaded into memory. */
+export interface OutgoingAttachment {
+  /** Shown to the recipient; the mailer only accepts `[A-Za-z0-9._ -]` names. */
+  filename: string;
+  /** MIME type, e.g. `application/pdf`. */
+  contentType: string;
+  content: Buffer;
 }
 
 /** Where rendered mail goes: an SMTP server, or the development outbox. */

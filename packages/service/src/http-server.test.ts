@@ -5,8 +5,11 @@ import { createLogger } from '@gatehouse/logger';
 import { createSubgraphApolloServer } from './apollo';
 import { createAccessTokenSigner, createAccessTokenVerifier } from './auth';
 import { buildBaseContext, type BaseContext } from './context';
-import { startHttpService, type HttpService } from './http-server';
+import { sendJson, startHttpService, type HttpService } from './http-server';
+import { createServiceMetrics, METRIC_NAMES } from './metrics';
+import { parsePrometheusText, sampleValue } from './metrics.test-support';
 import { allow, isAuthenticated, isSelfOrAdmin } from './rules';
+import { setTraceHeaders } from './tracing';
 
 const typeDefs = parse(`
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
@@ -366,5 +369,225 @@ describe('stop()', () => {
     await service.stop();
     await expect(pending).resolves.toMatchObject({ code: 'ECONNRESET' });
     release();
+  });
+});
+
+describe('observability', () => {
+  const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+  const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const PARENT_SPAN_ID = '00f067aa0ba902b7';
+  const lines: string[] = [];
+  const logs = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const capturing = createLogger({ name: 'obs-test', destination: { write: (line) => lines.push(line) } });
+  let service: HttpService;
+  let downstream: HttpService;
+
+  beforeAll(async () => {
+    downstream = await startHttpService({
+      name: 'downstream',
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      readinessChecks: {},
+      metricsEndpoint: { enabled: false },
+    });
+    service = await startHttpService<BaseContext>({
+      name: 'obs-test',
+      host: '127.0.0.1',
+      port: 0,
+      logger: capturing,
+      metrics: createServiceMetrics({ service: 'obs-test', logger: capturing }),
+      metricsEndpoint: { enabled: true, token: METRICS_TOKEN },
+      graphql: {
+        server: createSubgraphApolloServer<BaseContext>({
+          typeDefs,
+          resolvers,
+          permissions,
+          logger: capturing,
+          production: true,
+        }),
+        context: ({ req, requestId }) => buildBaseContext({ req, requestId, verifier, logger: capturing }),
+      },
+      readinessChecks: {},
+      // Calls another service on the request's behalf, as the gateway calls subgraphs.
+      routes: async (req, res) => {
+        if (req.url !== '/call-downstream') return false;
+        const headers = new Headers();
+        setTraceHeaders(headers);
+        const answer = await fetch(`${downstream.url}/health/live`, { headers });
+        sendJson(res, 200, {
+          sent: headers.get('traceparent'),
+          downstreamTraceId: answer.headers.get('x-trace-id'),
+        });
+        return true;
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+    await downstream.stop();
+  });
+
+  async function scrape(token: string | null = METRICS_TOKEN) {
+    return send(`${service.url}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  }
+
+  it('counts requests, GraphQL operations and errors by code, and serves them on /metrics', async () => {
+    const named = JSON.stringify({ query: 'query Hello { hello }', operationName: 'Hello' });
+    const post = (body: string) =>
+      send(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    await post(named);
+    await post(named);
+    await post(JSON.stringify({ query: '{ boom }' }));
+    await post(JSON.stringify({ query: 'query Hidden { unlisted }' }));
+    await send(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token' },
+      body: named,
+    });
+    await send(`${service.url}/no/such/path-${Date.now()}`);
+
+    const response = await scrape();
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    const samples = parsePrometheusText(response.body);
+    const service_ = { service: 'obs-test' };
+    expect(
+      sampleValue(samples, METRIC_NAMES.httpRequests, {
+        ...service_,
+        method: 'POST',
+        route: '/graphql',
+        status_code: '200',
+      }),
+    ).toBe(4);
+    expect(
+      sampleValue(samples, METRIC_NAMES.httpRequests, {
+        method: 'POST',
+        route: '/graphql',
+        status_code: '401',
+      }),
+    ).toBe(1);
+    // Never the raw path: clients choose paths.
+    expect(sampleValue(samples, METRIC_NAMES.httpRequests, { route: 'unmatched', status_code: '404' })).toBe(
+      1,
+    );
+    expect(samples.some((s) => s.labels.route?.startsWith('/no'))).toBe(false);
+    expect(
+      sampleValue(samples, `${METRIC_NAMES.httpRequestDuration}_count`, {
+        method: 'POST',
+        route: '/graphql',
+        status_code: '200',
+      }),
+    ).toBe(4);
+    expect(
+      sampleValue(samples, METRIC_NAMES.graphqlOperations, {
+        operation_name: 'Hello',
+        operation_type: 'query',
+        outcome: 'success',
+      }),
+    ).toBe(2);
+    expect(
+      sampleValue(samples, METRIC_NAMES.graphqlOperations, { operation_name: 'anonymous', outcome: 'error' }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, METRIC_NAMES.graphqlErrors, {
+        operation_name: 'anonymous',
+        code: 'INTERNAL_SERVER_ERROR',
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, METRIC_NAMES.graphqlErrors, { operation_name: 'Hidden', code: 'FORBIDDEN' }),
+    ).toBe(1);
+    // A token refused while building the context never reaches the operation.
+    expect(
+      sampleValue(samples, METRIC_NAMES.graphqlErrors, {
+        operation_name: 'unknown',
+        code: 'UNAUTHENTICATED',
+      }),
+    ).toBe(1);
+    expect(sampleValue(samples, 'process_resident_memory_bytes', service_)).toBeGreaterThan(0);
+  });
+
+  it('serves /metrics only with the bearer token', async () => {
+    const missing = await scrape(null);
+    expect(missing.status).toBe(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer realm="metrics"');
+    expect(missing.body).not.toContain('gatehouse_');
+    const wrong = await scrape(`${METRICS_TOKEN.slice(0, -1)}x`);
+    expect(wrong.status).toBe(401);
+    const post = await send(`${service.url}/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    expect(post.status).toBe(405);
+    expect((await scrape()).status).toBe(200);
+  });
+
+  it('does not serve /metrics when disabled', async () => {
+    const response = await send(`${downstream.url}/metrics`);
+    expect(response.status).toBe(404);
+  });
+
+  it('continues an incoming traceparent: response headers, every log line, error responses', async () => {
+    lines.length = 0;
+    const response = await send(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01` },
+      body: JSON.stringify({ query: '{ boom }' }),
+    });
+    expect(response.headers['x-trace-id']).toBe(TRACE_ID);
+    const traceresponse = String(response.headers.traceresponse);
+    expect(traceresponse).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
+    const spanId = traceresponse.split('-')[2];
+    expect(spanId).not.toBe(PARENT_SPAN_ID);
+
+    const body = JSON.parse(response.body);
+    expect(body.extensions).toEqual({ traceId: TRACE_ID });
+    expect(body.errors[0].extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR' });
+    // The error formatter logs with the service's root logger, not a request logger: the line still says which
+    // trace it belongs to.
+    const logged = logs().find((line) => line.msg === 'Unexpected error while executing a GraphQL operation');
+    expect(logged).toMatchObject({ traceId: TRACE_ID, spanId });
+  });
+
+  it('starts a trace when there is none, and replaces an invalid one', async () => {
+    const fresh = await send(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token' },
+      body: JSON.stringify({ query: '{ hello }' }),
+    });
+    const generated = fresh.headers['x-trace-id'];
+    expect(generated).toMatch(/^[0-9a-f]{32}$/);
+    // A 401 from the context is answered outside Apollo's request pipeline; it carries the id too.
+    expect(fresh.status).toBe(401);
+    expect(JSON.parse(fresh.body).extensions).toEqual({ traceId: generated });
+
+    const invalid = await send(`${service.url}/health/live`, {
+      headers: { traceparent: `00-${'0'.repeat(32)}-${PARENT_SPAN_ID}-01` },
+    });
+    expect(invalid.headers['x-trace-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(invalid.headers['x-trace-id']).not.toBe('0'.repeat(32));
+    expect(invalid.headers['x-trace-id']).not.toBe(generated);
+  });
+
+  it('leaves successful responses as they are', async () => {
+    const { json } = await graphql(service, '{ hello }');
+    expect(json).toEqual({ data: { hello: 'world' } });
+  });
+
+  it('propagates the trace to downstream services with setTraceHeaders', async () => {
+    const response = await send(`${service.url}/call-downstream`, {
+      headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01` },
+    });
+    const body = JSON.parse(response.body);
+    const ownSpan = String(response.headers.traceresponse).split('-')[2];
+    // This service's span is the downstream request's parent, and the downstream service continues the trace.
+    expect(body.sent).toBe(`00-${TRACE_ID}-${ownSpan}-01`);
+    expect(body.downstreamTraceId).toBe(TRACE_ID);
   });
 });

@@ -1,7 +1,23 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext as ApolloBaseContext } from '@apollo/server';
-import { REQUEST_ID_HEADER, requestIdFrom, type Logger } from '@gatehouse/logger';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithLogContext, type Logger } from '@gatehouse/logger';
+import {
+  createServiceMetrics,
+  metricsSettingsFromEnv,
+  METRICS_PATH,
+  observabilityPlugin,
+  serveMetrics,
+  type MetricsEndpointSettings,
+  type ServiceMetrics,
+} from './metrics';
+import {
+  formatTraceparent,
+  runWithTraceContext,
+  traceContextFrom,
+  TRACE_ID_HEADER,
+  TRACERESPONSE_HEADER,
+} from './tracing';
 
 /** A readiness probe: resolves when the dependency is usable, rejects (or times out) otherwise. */
 export type ReadinessCheck = () => Promise<void>;
@@ -43,6 +59,19 @@ export interface HttpServiceOptions<C extends ApolloBaseContext> {
   keepAliveTimeoutMs?: number;
   /** How long `stop()` lets in-flight requests finish before cutting connections. Default 10 s. */
   shutdownGraceMs?: number;
+  /**
+   * The service's metrics, where its modules also register business metrics. Default: a new set labelled
+   * with `name`. Pass one per service, never one shared by several (see `createServiceMetrics`).
+   */
+  metrics?: ServiceMetrics;
+  /** Whether and how `/metrics` is served. Default: METRICS_ENABLED and METRICS_TOKEN from the environment. */
+  metricsEndpoint?: MetricsEndpointSettings;
+  /**
+   * Receives the underlying `http.Server` before it listens, for what plain request handlers cannot do (the
+   * gateway attaches its graphql-ws WebSocket server to `upgrade` events). Close what you attach before `stop()`:
+   * upgraded sockets count as open connections and would hold the drain until the grace period ends.
+   */
+  onServer?: (server: Server) => void;
 }
 
 export interface HttpService {
@@ -55,6 +84,8 @@ export interface HttpService {
 
 export const GRAPHQL_PATH = '/graphql';
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** The `method` label: anything else counts as `OTHER`, so odd methods cannot grow the series count. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 class PayloadTooLargeError extends Error {}
 class InvalidJsonError extends Error {}
@@ -152,6 +183,36 @@ async function runReadinessChecks(
   return { ready: results.every(([, outcome]) => outcome === 'ok'), checks: Object.fromEntries(results) };
 }
 
+/** The `route` label of a request served by `routes`: its first path segment (a bounded set: the routes'). */
+function routeLabel(path: string): string {
+  const segment = /^\/[A-Za-z0-9._-]{1,40}/.exec(path)?.[0];
+  return segment ?? '/other';
+}
+
+/**
+ * Adds `extensions.traceId` to an error response Apollo produced outside its request pipeline (a context that
+ * failed to build, e.g. a 401; a CSRF refusal), where {@link observabilityPlugin} does not run. Rare, so
+ * parsing the body again costs nothing that matters.
+ */
+function withTraceId(body: string, traceId: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      !Array.isArray((parsed as { errors?: unknown }).errors)
+    ) {
+      return body;
+    }
+    const result = parsed as { extensions?: Record<string, unknown> };
+    if (result.extensions?.traceId !== undefined) return body;
+    result.extensions = { ...result.extensions, traceId };
+    return JSON.stringify(result);
+  } catch {
+    return body;
+  }
+}
+
 /**
  * Starts a plain `node:http` server with health probes, an optional GraphQL endpoint and optional extra
  * routes. Plain `node:http` rather than express: middleware stacks cost ~25 % throughput (PERFORMANCE.md).
@@ -159,7 +220,12 @@ async function runReadinessChecks(
  * Routes: `GET /health/live` → 200 `{status:'ok'}` while the process serves requests;
  * `GET /health/ready` → 200 or 503 with `{status, checks: {name: 'ok'|'failed'|'timeout'}}` (503 also while
  * shutting down); `/graphql` (GET and POST); `routes`; otherwise 404 JSON.
- * Every response carries `x-request-id` (the caller's, when it is a safe token, else a fresh UUID).
+ * `GET /metrics` (Prometheus; unless disabled, and behind a bearer token when one is configured).
+ * Every response carries `x-request-id` (the caller's, when it is a safe token, else a fresh UUID) and the trace
+ * (`x-trace-id`, `traceresponse`): a valid W3C `traceparent` is continued, a missing or invalid one replaced by
+ * a new trace. Everything done for the request runs in its trace context, so every log line carries `traceId`
+ * and `spanId`, and `setTraceHeaders` propagates the trace to downstream calls.
+ * Every request is counted and timed by method, route and status; GraphQL operations by the kit's plugin.
  */
 export async function startHttpService<C extends ApolloBaseContext>(
   options: HttpServiceOptions<C>,
@@ -169,8 +235,14 @@ export async function startHttpService<C extends ApolloBaseContext>(
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
   const shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
   let stopping = false;
+  const metrics = options.metrics ?? createServiceMetrics({ service: options.name, logger });
+  const metricsEndpoint = options.metricsEndpoint ?? metricsSettingsFromEnv();
 
-  if (graphql) await graphql.server.start();
+  if (graphql) {
+    // Before start(): Apollo takes plugins only until then.
+    graphql.server.addPlugin(observabilityPlugin<C>(metrics));
+    await graphql.server.start();
+  }
 
   async function handleGraphQL(
     endpoint: GraphQLEndpoint<C>,
@@ -178,6 +250,7 @@ export async function startHttpService<C extends ApolloBaseContext>(
     res: ServerResponse,
     requestId: string,
     search: string,
+    traceId: string,
   ): Promise<void> {
     let body: unknown;
     if (req.method === 'POST') {
@@ -200,8 +273,9 @@ export async function startHttpService<C extends ApolloBaseContext>(
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
-      res.setHeader('content-length', Buffer.byteLength(response.body.string));
-      res.end(response.body.string);
+      const body = res.statusCode >= 400 ? withTraceId(response.body.string, traceId) : response.body.string;
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(body);
       return;
     }
     // Incremental delivery (@defer): stream chunks as Apollo produces them.
@@ -210,8 +284,38 @@ export async function startHttpService<C extends ApolloBaseContext>(
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
     const requestId = requestIdFrom(req.headers);
+    const trace = traceContextFrom(req.headers);
     res.setHeader(REQUEST_ID_HEADER, requestId);
+    res.setHeader(TRACE_ID_HEADER, trace.traceId);
+    res.setHeader(TRACERESPONSE_HEADER, formatTraceparent(trace));
+    const method = req.method ?? 'GET';
+    // Bounded labels only: a fixed route name, never the raw path (clients choose paths).
+    const labels = {
+      method: KNOWN_METHODS.has(method) ? method : 'OTHER',
+      route: 'unmatched',
+      status_code: '',
+    };
+    res.once('finish', () => {
+      labels.status_code = String(res.statusCode);
+      metrics.http.requests.inc(labels);
+      metrics.http.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    await runWithTraceContext(trace, () =>
+      runWithLogContext({ traceId: trace.traceId, spanId: trace.spanId }, () =>
+        dispatch(req, res, requestId, trace.traceId, labels),
+      ),
+    );
+  }
+
+  async function dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    traceId: string,
+    labels: { route: string },
+  ): Promise<void> {
     // While draining, ask keep-alive clients to reconnect (to another instance) after this response.
     if (stopping) res.setHeader('connection', 'close');
     const rawUrl = req.url ?? '/';
@@ -222,6 +326,7 @@ export async function startHttpService<C extends ApolloBaseContext>(
     const head = req.method === 'HEAD';
 
     try {
+      if (path === '/health/live' || path === '/health/ready' || path === METRICS_PATH) labels.route = path;
       if (path === '/health/live') {
         if (!isRead) return sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'GET, HEAD' });
         return sendJson(res, 200, { status: 'ok' }, {}, head);
@@ -238,10 +343,16 @@ export async function startHttpService<C extends ApolloBaseContext>(
           head,
         );
       }
+      if (path === METRICS_PATH && (await serveMetrics(req, res, metrics, metricsEndpoint))) return;
       if (graphql && path === GRAPHQL_PATH) {
-        return await handleGraphQL(graphql, req, res, requestId, search);
+        labels.route = GRAPHQL_PATH;
+        return await handleGraphQL(graphql, req, res, requestId, search, traceId);
       }
-      if (routes && (await routes(req, res, requestId))) return;
+      if (routes) {
+        labels.route = routeLabel(path);
+        if (await routes(req, res, requestId)) return;
+      }
+      labels.route = 'unmatched';
       return sendJson(res, 404, { error: 'Not found' });
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
@@ -262,6 +373,7 @@ export async function startHttpService<C extends ApolloBaseContext>(
   // Must exceed keepAliveTimeout, or Node may drop a reused socket before its next request's headers arrive.
   server.headersTimeout = server.keepAliveTimeout + 1000;
   server.requestTimeout = 30_000;
+  options.onServer?.(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -273,7 +385,8 @@ export async function startHttpService<C extends ApolloBaseContext>(
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${hostForUrl}:${port}`;
-  logger.info({ url }, `${options.name} listening`);
+  const metricsAccess = metricsEndpoint.enabled ? (metricsEndpoint.token ? 'token' : 'open') : 'disabled';
+  logger.info({ url, metrics: metricsAccess }, `${options.name} listening`);
 
   let stopped: Promise<void> | undefined;
   async function stop(): Promise<void> {

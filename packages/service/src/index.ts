@@ -54,6 +54,35 @@ export {
   type ReadinessCheck,
   type RouteHandler,
 } from './http-server';
+export {
+  createServiceMetrics,
+  MAX_OPERATION_NAMES,
+  METRIC_NAMES,
+  METRICS_PATH,
+  metricsSettingsFromEnv,
+  observabilityPlugin,
+  serveMetrics,
+  type CollectOptions,
+  type CreateServiceMetricsOptions,
+  type GaugeCollector,
+  type GaugeReading,
+  type MetricsEndpointSettings,
+  type ServiceMetrics,
+} from './metrics';
+export {
+  currentTraceContext,
+  formatTraceparent,
+  parseTraceparent,
+  runWithTraceContext,
+  setTraceHeaders,
+  traceContextFrom,
+  TRACE_ID_HEADER,
+  TRACEPARENT_HEADER,
+  TRACERESPONSE_HEADER,
+  TRACESTATE_HEADER,
+  type SettableHeaders,
+  type TraceContext,
+} from './tracing';
 export { DEFAULT_MAX_BATCH_SIZE, groupedLoaderByKey, loaderByKey, type LoaderOptions } from './loaders';
 export {
   ADMIN_ROLE,

@@ -11,6 +11,7 @@ import {
   type ReadinessCheck,
   type RouteHandler,
 } from './http-server';
+import { createServiceMetrics, metricsSettingsFromEnv, type ServiceMetrics } from './metrics';
 import { createSessionActivityRecorder, createSessionLivenessQuery } from './session-liveness';
 import { createSessionStatusChecker, type SessionCheck } from './session-status';
 import type { SubgraphAppDependencies } from './subgraph-app';
@@ -50,6 +51,8 @@ export interface SubgraphRuntime extends SubgraphAppDependencies {
   env: NodeJS.ProcessEnv;
   /** Registers a shutdown step, run after HTTP has drained (last registered, first run). */
   onStop(stop: () => Promise<void>): void;
+  /** This service's Prometheus metrics (served at `/metrics`): business counters and gauges go here. */
+  metrics: ServiceMetrics;
 }
 
 export interface RunningSubgraph {
@@ -82,6 +85,10 @@ export async function startSubgraph<C extends BaseContext>(
     options.env ?? process.env,
   );
   const logger = createLogger({ name, level: config.runtime.LOG_LEVEL });
+  const env = options.env ?? process.env;
+  // Read before anything opens: a wrong METRICS_* variable stops the start like any other configuration error.
+  const metricsEndpoint = metricsSettingsFromEnv(env);
+  const metrics = createServiceMetrics({ service: name, logger });
   const databaseUrl = config.database.DATABASE_URL;
   if (!databaseUrl) {
     throw new Error(
@@ -131,8 +138,9 @@ export async function startSubgraph<C extends BaseContext>(
       production: config.runtime.NODE_ENV === 'production',
       sessionCheck,
       kv,
-      env: options.env ?? process.env,
+      env,
       onStop: (step) => void stopSteps.push(step),
+      metrics,
     });
     const service = await startHttpService({
       name,
@@ -142,6 +150,8 @@ export async function startSubgraph<C extends BaseContext>(
       graphql: app,
       ...(app.routes ? { routes: app.routes } : {}),
       readinessChecks,
+      metrics,
+      metricsEndpoint,
     });
     return {
       url: `${service.url}${GRAPHQL_PATH}`,

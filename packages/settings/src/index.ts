@@ -15,6 +15,7 @@ export {
 } from './registry';
 export {
   createSettingsStore,
+  emailTemplateOverrides,
   SETTINGS_CHANGED_TOPIC,
   SettingsAuditAction,
   type FeatureFlagView,

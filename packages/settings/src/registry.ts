@@ -64,6 +64,10 @@ export const OVERRIDABLE_EMAIL_TEMPLATES = [
   'email-change-requested',
   'email-changed',
   'product-update',
+  'payment-failed',
+  'subscription-canceled',
+  'subscription-suspended',
+  'invoice',
 ] as const;
 
 export type OverridableEmailTemplate = (typeof OVERRIDABLE_EMAIL_TEMPLATES)[number];

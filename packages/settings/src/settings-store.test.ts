@@ -239,6 +239,23 @@ describe.each(backends)('settings store ($name)', (backend) => {
       const store = await openStore();
       await expect(store.get('email.templates.mfa-code')).resolves.toEqual({});
     });
+
+    it('tells a stored value from the default: getStored is undefined until a valid value is set', async () => {
+      const store = await openStore();
+      const key = 'email.templates.data-export-ready';
+      await expect(store.getStored(key)).resolves.toBeUndefined();
+      await expect(store.getStored('email.templates.email-changed')).resolves.toBeUndefined();
+      // A stored value equal to the default still counts as set: the administrator chose it.
+      await store.set(key, {}, actor);
+      await expect(store.getStored(key)).resolves.toEqual({});
+      await store.set(key, { intro: 'Here it is.' }, actor);
+      await expect(store.getStored(key)).resolves.toEqual({ intro: 'Here it is.' });
+      // A hand-edited invalid row counts as unset.
+      await db.prisma.setting.create({ data: { key: 'email.templates.verify-email', value: { intro: '' } } });
+      const fresh = await openStore();
+      await expect(fresh.getStored('email.templates.verify-email')).resolves.toBeUndefined();
+      await expect(fresh.get('email.templates.verify-email')).resolves.toEqual({});
+    });
   });
 
   describe('caching', () => {

@@ -16,6 +16,8 @@ import {
   isSettingKey,
   SETTING_KEYS,
   SETTINGS,
+  type EmailTemplateOverride,
+  type OverridableEmailTemplate,
   type SettingCategory,
   type SettingDefinition,
   type SettingKey,
@@ -66,6 +68,12 @@ export interface FeatureFlagView extends Omit<FeatureFlagConfig, 'updatedAt'> {
 export interface SettingsStore {
   /** The effective value of a setting (validated stored value, else the default), cached for `ttlSeconds`. */
   get<K extends SettingKey>(key: K): Promise<SettingValue<K>>;
+  /**
+   * The stored value of a setting when an administrator set it (version >= 1) and it is still valid, else
+   * undefined; cached like {@link get}. For readers whose fallback is not the registry default (identity keeps
+   * its environment values until a setting is stored).
+   */
+  getStored<K extends SettingKey>(key: K): Promise<SettingValue<K> | undefined>;
   /**
    * Validates and stores a value, with an audit row SETTING_CHANGED (previous and new value, version) in the
    * same transaction; then refreshes the shared cache and tells other processes to drop theirs.
@@ -301,6 +309,15 @@ export function createSettingsStore(options: SettingsStoreOptions): SettingsStor
       return effectiveValue(key, (await settingsCache.get(key)).value);
     },
 
+    async getStored(key) {
+      const { value } = await settingsCache.get(key);
+      if (value === null) return undefined;
+      const definition = SETTINGS[key] as SettingDefinition<SettingValue<typeof key>>;
+      const parsed = definition.schema.safeParse(value);
+      // An invalid stored value counts as unset, like `get` falling back to the default.
+      return parsed.success ? parsed.data : undefined;
+    },
+
     set,
 
     async setByName(key, value, actor) {
@@ -402,5 +419,21 @@ export function createSettingsStore(options: SettingsStoreOptions): SettingsStor
       closed = true;
       await unsubscribe?.();
     },
+  };
+}
+
+/**
+ * The mail worker's `templateOverrides`: the stored `email.templates.<name>` copy, undefined when never stored.
+ * Every service that runs a mail worker passes it, so an override applies whichever replica sends the mail.
+ */
+export function emailTemplateOverrides(
+  store: Pick<SettingsStore, 'getStored'>,
+): (template: string) => Promise<EmailTemplateOverride | undefined> {
+  return async (template) => {
+    const key = `email.templates.${template}`;
+    // Every mail template has a setting (a settings test keeps the lists equal); a new one simply has none yet.
+    return isSettingKey(key)
+      ? store.getStored(key as `email.templates.${OverridableEmailTemplate}`)
+      : undefined;
   };
 }

@@ -48,3 +48,17 @@ export {
   type FollowRedirectsOptions,
 } from './oauth-fakes';
 export { startTestS3Server, type TestS3Server, type TestS3ServerOptions } from './s3';
+export {
+  decodeStripeForm,
+  FAKE_STRIPE_TEST_CARDS,
+  startFakeStripe,
+  type FakeStripe,
+  type FakeStripeChargeOutcome,
+  type FakeStripeEventOptions,
+  type FakeStripeFailure,
+  type FakeStripeObject,
+  type FakeStripeOptions,
+  type FakeStripeRequest,
+  type FakeStripeSendOptions,
+  type FakeStripeTestCard,
+} from './stripe-fake';

@@ -21,8 +21,13 @@ export const AccessControlErrorCode = {
   ROLE_ALREADY_ASSIGNED: 'ROLE_ALREADY_ASSIGNED',
   /** NOT_FOUND: the user does not hold the role (no unexpired global grant). */
   ROLE_NOT_ASSIGNED: 'ROLE_NOT_ASSIGNED',
-  /** NOT_FOUND: no user with this id. */
+  /** NOT_FOUND: no user with this id (a deleted user included: they cannot be granted anything). */
   USER_NOT_FOUND: 'USER_NOT_FOUND',
+  /**
+   * CONFLICT: the change would leave no active account holding the `admin` role (nobody could manage roles and
+   * settings any more). Grant `admin` to someone else first.
+   */
+  LAST_ADMIN: 'LAST_ADMIN',
   /**
    * FORBIDDEN: the change would hand out a permission the acting user does not hold themselves (a role manager
    * cannot grant more than they have); `details.permissions` lists those keys.
@@ -42,6 +47,7 @@ const codeOf: Record<AccessControlErrorCode, ErrorCode> = {
   ROLE_ALREADY_ASSIGNED: ErrorCode.CONFLICT,
   ROLE_NOT_ASSIGNED: ErrorCode.NOT_FOUND,
   USER_NOT_FOUND: ErrorCode.NOT_FOUND,
+  LAST_ADMIN: ErrorCode.CONFLICT,
   PRIVILEGE_ESCALATION: ErrorCode.FORBIDDEN,
 };
 

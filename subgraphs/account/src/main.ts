@@ -2,6 +2,8 @@
  * The account subgraph as a process: `npm run dev -w @gatehouse/subgraph-account` (or `node dist/main.js`).
  * `start()` is also used by the root start script, which runs every service in one process.
  */
+import './instrument';
+import type { EventBus } from '@gatehouse/events';
 import {
   runService,
   startSubgraph,
@@ -17,13 +19,14 @@ export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
 ): Promise<RunningSubgraph> {
+  const { events, ...kit } = shared;
   return startSubgraph({
     name: 'account',
     envPrefix: 'ACCOUNT',
     env,
-    ...shared,
+    ...kit,
     createApp(runtime) {
       const config = loadConfigOrExit(accountConcerns, runtime.env);
       const { services, close } = createAccountServices({
@@ -31,6 +34,7 @@ export function start(
         logger: runtime.logger,
         config,
         kv: runtime.kv,
+        ...(events ? { events } : {}),
       });
       runtime.onStop(close);
       return createApp({ ...runtime, account: services });

@@ -1,5 +1,6 @@
 import { createEnvelopeCipher, deriveSecret, parseEncryptionKeys } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
+import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createJobQueue, startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
@@ -8,9 +9,11 @@ import {
   createMailer,
   createMailTransport,
   createUnsubscribeTokens,
+  objectStorageAttachmentLoader,
   startMailWorker,
   type UnsubscribeTokens,
 } from '@gatehouse/mail';
+import { createSettingsStore, emailTemplateOverrides } from '@gatehouse/settings';
 import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
 import { createAvatarService, type AvatarService } from './avatar';
 import type { AccountConfig } from './config';
@@ -44,6 +47,8 @@ export interface CreateAccountServicesOptions {
   storage?: ObjectStorage;
   /** Prefix of Redis keys of the job queue (tests isolate themselves with it). */
   redisPrefix?: string;
+  /** Settings-change notifications; default: from REDIS_URL (in-process without it). */
+  events?: EventBus;
 }
 
 /**
@@ -62,6 +67,16 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     ...(redisUrl ? { redisUrl } : {}),
     ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}),
     logger,
+  });
+  const ownsStorage = options.storage === undefined;
+  const storage = options.storage ?? createObjectStorage(config.storage);
+  const ownsEvents = options.events === undefined;
+  const events = options.events ?? createEventBus({ ...(redisUrl ? { redisUrl } : {}), logger });
+  const settings = createSettingsStore({
+    prisma,
+    kv,
+    events,
+    onCacheError: (err, { key }) => logger.warn({ err, key }, 'settings cache unavailable'),
   });
   const keys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
   const cipher = createEnvelopeCipher(keys);
@@ -82,10 +97,10 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     cipher,
     logger: mailLogger,
     unsubscribe: { tokens: unsubscribeTokens, url: `${config.mail.PUBLIC_URL}/unsubscribe` },
+    // With Redis any service's worker may send any mail: the same overrides and attachments everywhere.
+    templateOverrides: emailTemplateOverrides(settings),
+    loadAttachment: objectStorageAttachmentLoader(storage),
   });
-
-  const ownsStorage = options.storage === undefined;
-  const storage = options.storage ?? createObjectStorage(config.storage);
   const profiles = createProfileStore({ prisma, kv, storage, logger: logger.child({ module: 'profiles' }) });
   const exports = createDataExportService({
     prisma,
@@ -118,6 +133,8 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
       expirySchedule.stop();
       await jobQueue.close();
       await transport.close();
+      await settings.close();
+      if (ownsEvents) await events.close();
       if (ownsStorage) await storage.close();
     },
   };

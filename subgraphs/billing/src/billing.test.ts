@@ -1,3 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryKeyValueStore } from '@gatehouse/kv';
+import { createLogger } from '@gatehouse/logger';
 import { seed } from '@gatehouse/db';
 import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
 import {
@@ -7,11 +12,15 @@ import {
   type TestSubgraph,
 } from '@gatehouse/service/testing';
 import { createApp } from './app';
+import { loadBillingConfig } from './config';
+import { createBillingServices, type BillingRuntime } from './runtime';
 
 const { verifier, tokenFor } = createTestAuth();
 
 let db: TestDatabase;
 let subgraph: TestSubgraph;
+let runtime: BillingRuntime;
+let scratch: string | undefined;
 let graphqlUrl: string;
 const ids = { alice: '', bob: '', carol: '', dave: '' };
 const periodEnd = new Date('2030-01-31T00:00:00.000Z');
@@ -43,8 +52,11 @@ beforeAll(async () => {
       data: {
         userId,
         planId,
+        priceAmount: 1000,
+        currency: 'EUR',
         status: 'ACTIVE',
         currentPeriodStart: new Date('2029-12-31'),
+        billingCycleAnchor: new Date('2029-12-31'),
         currentPeriodEnd: periodEnd,
         ...extra,
       },
@@ -58,13 +70,37 @@ beforeAll(async () => {
   });
   await subscription(ids.carol, retired.id);
 
-  subgraph = await startTestSubgraph({ name: 'billing', createApp, prisma: db.prisma, verifier });
+  // Dave reads other users' billing through the `admin` role held in the database (live permissions).
+  const admin = await db.prisma.role.findUniqueOrThrow({ where: { name: 'admin' } });
+  await db.prisma.userRole.create({ data: { userId: ids.dave, roleId: admin.id } });
+
+  scratch = await mkdtemp(join(tmpdir(), 'billing-test-'));
+  const kv = new MemoryKeyValueStore();
+  runtime = createBillingServices({
+    prisma: db.prisma,
+    logger: createLogger({ name: 'billing-test', level: 'silent' }),
+    config: loadBillingConfig({
+      NODE_ENV: 'test',
+      STORAGE_DIR: join(scratch, 'storage'),
+      MAIL_OUTBOX_DIR: join(scratch, 'outbox'),
+    }),
+    kv,
+    schedule: false,
+  });
+  subgraph = await startTestSubgraph({
+    name: 'billing',
+    createApp: (deps) => createApp({ ...deps, billing: runtime.services, kv }),
+    prisma: db.prisma,
+    verifier,
+  });
   graphqlUrl = subgraph.url;
 });
 
 afterAll(async () => {
   await subgraph?.stop();
+  await runtime?.close();
   await db?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
 describe('Query.plans', () => {

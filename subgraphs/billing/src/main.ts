@@ -2,6 +2,9 @@
  * The billing subgraph as a process: `npm run dev -w @gatehouse/subgraph-billing` (or `node dist/main.js`).
  * `start()` is also used by the root start script, which runs every service in one process.
  */
+import './instrument';
+import { loadConfigOrExit } from '@gatehouse/config';
+import type { EventBus } from '@gatehouse/events';
 import {
   runService,
   startSubgraph,
@@ -9,14 +12,35 @@ import {
   type StartSubgraphOptions,
 } from '@gatehouse/service';
 import { createApp } from './app';
+import { billingConcerns } from './config';
+import { createBillingServices } from './runtime';
 
 export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
 ): Promise<RunningSubgraph> {
-  return startSubgraph({ name: 'billing', envPrefix: 'BILLING', createApp, env, ...shared });
+  const { events, ...kit } = shared;
+  return startSubgraph({
+    name: 'billing',
+    envPrefix: 'BILLING',
+    env,
+    ...kit,
+    createApp(runtime) {
+      const config = loadConfigOrExit(billingConcerns, runtime.env);
+      const billing = createBillingServices({
+        prisma: runtime.prisma,
+        logger: runtime.logger,
+        config,
+        kv: runtime.kv,
+        metrics: runtime.metrics,
+        ...(events ? { events } : {}),
+      });
+      runtime.onStop(() => billing.close());
+      return createApp({ ...runtime, billing: billing.services, routes: billing.routes, kv: runtime.kv });
+    },
+  });
 }
 
 if (require.main === module) runService('billing', start);

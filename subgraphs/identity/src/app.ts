@@ -3,6 +3,7 @@ import {
   type BaseContext,
   type RouteHandler,
   type SubgraphApp,
+  type ServiceMetrics,
   type SubgraphAppDependencies,
   viewerPermissions,
 } from '@gatehouse/service';
@@ -20,6 +21,8 @@ import { createUserService } from './services/user.service';
 export interface AppDependencies extends SubgraphAppDependencies {
   /** Built once per process by `createIdentityServices`. */
   identity: IdentityServices;
+  /** Registrations and sign-ins are counted here (the service's `/metrics`). */
+  metrics?: ServiceMetrics;
 }
 export type App = SubgraphApp<Context>;
 
@@ -41,6 +44,7 @@ export function createApp(deps: AppDependencies): App {
         (await viewerPermissions(context)).has('users:read'),
       ),
       identity: deps.identity,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
       ...(identity ? { effectivePermissions: identity.effectivePermissions } : {}),
       client: {
         ...(client ?? { ip: null, userAgent: null, requestId: base.requestId }),

@@ -1,4 +1,4 @@
-import type { PermissionContext } from '@gatehouse/service';
+import type { PermissionContext, ServiceMetrics } from '@gatehouse/service';
 import type { Loaders } from './loaders';
 import type { IdentityServices } from './runtime';
 import type { ClientInfo } from './services/client-info';
@@ -10,6 +10,8 @@ export interface Context extends PermissionContext {
   users: UserService;
   /** Sign-up, sign-in and session flows (process-wide singletons). */
   identity: IdentityServices;
+  /** Business counters (registrations, sign-ins), when the service exposes metrics. */
+  metrics?: ServiceMetrics;
   /** The caller's IP and user agent (and the impersonating administrator), for sessions, audit and mail. */
   client: ClientInfo;
   /** Users this request authenticated (login, refresh, verifyEmail): their payload's `user` is readable. */

@@ -2,6 +2,8 @@
  * The identity subgraph as a process: `npm run dev -w @gatehouse/subgraph-identity` (or `node dist/main.js`).
  * `start()` is also used by the root start script, which runs every service in one process.
  */
+import './instrument';
+import type { EventBus } from '@gatehouse/events';
 import { loadConfigOrExit } from '@gatehouse/config';
 import {
   runService,
@@ -18,13 +20,14 @@ export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
 ): Promise<RunningSubgraph> {
+  const { events, ...kit } = shared;
   return startSubgraph({
     name: 'identity',
     envPrefix: 'IDENTITY',
     env,
-    ...shared,
+    ...kit,
     async createApp(runtime) {
       const config = loadConfigOrExit(identityConcerns, runtime.env);
       const { services, close } = await createIdentityServices({
@@ -32,10 +35,21 @@ export function start(
         logger: runtime.logger,
         config,
         kv: runtime.kv,
+        ...(events ? { events } : {}),
         // ~130 MB, opened once per process.
         geo: await openGeoLocator(),
       });
       runtime.onStop(close);
+      // Live sessions (not revoked, not expired), counted in PostgreSQL at most every 30 s of scrapes.
+      runtime.metrics.collectGauge(
+        runtime.metrics.gauges.activeSessions,
+        async () => {
+          const [row] = await runtime.prisma.$queryRaw<{ count: number }[]>`
+            SELECT count(*)::int AS count FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`;
+          return row?.count ?? 0;
+        },
+        { minIntervalMs: 30_000 },
+      );
       return createApp({ ...runtime, identity: services });
     },
   });

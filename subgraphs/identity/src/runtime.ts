@@ -5,7 +5,7 @@ import {
   parseEncryptionKeys,
 } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
-import { createEventBus } from '@gatehouse/events';
+import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createJobQueue } from '@gatehouse/jobs';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
@@ -15,6 +15,7 @@ import {
   createMailer,
   createMailTransport,
   createUnsubscribeTokens,
+  objectStorageAttachmentLoader,
   startMailWorker,
   startStaleDeliverySweep,
 } from '@gatehouse/mail';
@@ -25,6 +26,7 @@ import {
   type EffectivePermissions,
 } from '@gatehouse/service';
 import { startAuditPartitionSchedule } from '@gatehouse/audit';
+import { createSettingsStore, type SettingsStore } from '@gatehouse/settings';
 import { createAdminService, createAdminUserRepository, type AdminService } from './admin';
 import { AuditAction, createAuditLog } from './audit';
 import { createCurrentPasswordCheck } from './services/current-password';
@@ -40,8 +42,9 @@ import {
   createLoginGuardRepository,
   createPasswordHistory,
   createPasswordHistoryRepository,
-  createPasswordPolicy,
+  livePasswordPolicy,
 } from './credentials';
+import { createIdentitySettings, type IdentitySettings } from './settings/identity-settings';
 import { createAccountRepository } from './repositories/account.repository';
 import { createPasswordResetTokenRepository } from './repositories/password-reset-token.repository';
 import { createUserRepository } from './repositories/user.repository';
@@ -93,7 +96,17 @@ export interface CreateIdentityServicesOptions {
   storage?: ObjectStorage;
   /** Prefix of Redis keys of the event bus and job queue (tests isolate themselves with it). */
   redisPrefix?: string;
+  /**
+   * The event bus (caller-owned). Default: a new one from REDIS_URL (in-process without it), closed by
+   * `close()`. Runtime settings changed by access-control reach this process through it at once.
+   */
+  events?: EventBus;
+  /** The runtime settings (caller-owned). Default: a store on `prisma`, the KV and the event bus. */
+  settings?: SettingsStore;
 }
+
+/** The minimum password length while `security.passwordMinLength` was never set (the policy's own default). */
+const DEFAULT_PASSWORD_MIN_LENGTH = 12;
 
 /**
  * Builds the identity flows and their infrastructure: token signing, event bus, job queue, mailer and the mail
@@ -127,7 +140,31 @@ export async function createIdentityServices(
   };
   const ownsKv = options.kv === undefined;
   const kv = options.kv ?? createKeyValueStore({ ...shared, logger });
-  const events = createEventBus({ ...shared, logger });
+  const ownsEvents = options.events === undefined;
+  const events = options.events ?? createEventBus({ ...shared, logger });
+  const ownsSettings = options.settings === undefined;
+  const settingsStore =
+    options.settings ??
+    createSettingsStore({
+      prisma,
+      kv,
+      events,
+      onCacheError: (err, { key }) => logger.warn({ err, key }, 'settings cache unavailable'),
+    });
+  // Listening before the first request: a change made meanwhile is not missed. A bus failure is reported by the
+  // store and leaves the TTL to expire entries; it must not keep identity from starting.
+  await settingsStore.ready.catch(() => undefined);
+  const settings: IdentitySettings = createIdentitySettings({
+    store: settingsStore,
+    fallback: {
+      lockout: {
+        maxFailures: config.security.LOGIN_MAX_FAILURES,
+        windowSeconds: config.security.LOGIN_FAILURE_WINDOW_SECONDS,
+        lockSeconds: config.security.LOGIN_LOCK_SECONDS,
+      },
+      passwordMinLength: DEFAULT_PASSWORD_MIN_LENGTH,
+    },
+  });
   const jobQueue = createJobQueue({ ...shared, logger });
   const encryptionKeys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
   const cipher = createEnvelopeCipher(encryptionKeys);
@@ -136,6 +173,8 @@ export async function createIdentityServices(
     from: config.mail.MAIL_FROM,
     outboxDir: config.mail.MAIL_OUTBOX_DIR,
   });
+  const ownsStorage = options.storage === undefined;
+  const storage = options.storage ?? createObjectStorage(config.storage);
   const mailLogger = logger.child({ module: 'mail' });
   const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
   startMailWorker({
@@ -149,6 +188,9 @@ export async function createIdentityServices(
       tokens: createUnsubscribeTokens({ secret: deriveSecret(encryptionKeys, UNSUBSCRIBE_SECRET_PURPOSE) }),
       url: `${config.mail.PUBLIC_URL}/unsubscribe`,
     },
+    templateOverrides: settings.templateOverrides,
+    // Invoice PDFs billing attaches: with Redis, this worker may be the one that sends them.
+    loadAttachment: objectStorageAttachmentLoader(storage),
   });
   const stopSweep = startStaleDeliverySweep({ mailer, logger: mailLogger });
 
@@ -194,11 +236,10 @@ export async function createIdentityServices(
     kv,
     repository: createLoginGuardRepository(prisma),
     logger,
-    maxFailures: config.security.LOGIN_MAX_FAILURES,
-    windowSeconds: config.security.LOGIN_FAILURE_WINDOW_SECONDS,
-    lockSeconds: config.security.LOGIN_LOCK_SECONDS,
+    limits: settings.lockout,
+    events,
   });
-  const policy = createPasswordPolicy();
+  const policy = livePasswordPolicy(settings.passwordMinLength);
   const publicUrl = config.mail.PUBLIC_URL;
   const registration = createRegistrationService({
     accounts,
@@ -225,6 +266,7 @@ export async function createIdentityServices(
     // The callback hands the app a one-time code; the signed-in app finishes the link, so a link is bound to the
     // browser that started it (no login CSRF into someone else's account).
     linkCompletion: 'app',
+    providerRules: settings.oauthProviderRules,
     logger: logger.child({ module: 'oauth' }),
   });
   const mfa = createMfaService({
@@ -244,8 +286,6 @@ export async function createIdentityServices(
     logger: logger.child({ module: 'mfa' }),
   });
   const checkPassword = createCurrentPasswordCheck({ accounts, hasher, guard, audit, mailer });
-  const ownsStorage = options.storage === undefined;
-  const storage = options.storage ?? createObjectStorage(config.storage);
   const leaving = createLeavingService({
     prisma,
     accounts,
@@ -308,6 +348,7 @@ export async function createIdentityServices(
       mfa,
       oauth,
       reactivation: (account, client) => leaving.requestReactivation(account, client),
+      mfaRequiredRoles: settings.mfaRequiredRoles,
       newSignInAlerts: config.security.NEW_SIGN_IN_ALERT_DAYS > 0,
       publicUrl,
       logger: logger.child({ module: 'sign-in' }),
@@ -339,7 +380,8 @@ export async function createIdentityServices(
       await stopSweep();
       await unsubscribe();
       await jobQueue.close();
-      await events.close();
+      if (ownsSettings) await settingsStore.close();
+      if (ownsEvents) await events.close();
       await transport.close();
       if (ownsKv) await kv.close();
     },

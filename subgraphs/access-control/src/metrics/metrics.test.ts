@@ -176,8 +176,10 @@ beforeAll(async () => {
   }
   for (const subscription of subscriptions) {
     await db.pool.query(
-      `INSERT INTO subscriptions (user_id, plan_id, status, current_period_start, current_period_end)
-       SELECT $1, id, $2::subscription_status, $3, $4 FROM subscription_plans WHERE code = $5`,
+      `INSERT INTO subscriptions (user_id, plan_id, status, current_period_start, current_period_end,
+         billing_cycle_anchor, price_amount, currency)
+       SELECT $1, id, $2::subscription_status, $3, $4, $3, price_amount, currency
+       FROM subscription_plans WHERE code = $5`,
       [ids.member, subscription.status, ago(DAY), ago(-DAY), subscription.plan],
     );
   }

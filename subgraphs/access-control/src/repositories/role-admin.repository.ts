@@ -54,6 +54,18 @@ export interface RoleWriteUnit {
   /** Users holding the role now (unexpired grants) and roles inheriting from it directly. */
   usageOf(roleId: string, now: Date): Promise<{ holders: number; children: number }>;
   findGlobalGrant(userId: string, roleId: string): Promise<GlobalGrant | null>;
+  /**
+   * Whether the user exists and is not deleted (no `deleted_at`, status not DELETED), keeping the row from being
+   * deleted until the transaction ends (`FOR KEY SHARE`; status changes are not blocked).
+   */
+  isLiveUser(userId: string): Promise<boolean>;
+  /**
+   * Users other than `exceptUserId` holding the role globally now (unexpired) whose account is ACTIVE and not
+   * deleted. Lock the role (`update`) first so two removals cannot both count the other.
+   */
+  activeHoldersExcept(roleId: string, exceptUserId: string, now: Date): Promise<number>;
+  /** Whether the user's account is ACTIVE and not deleted. */
+  isActiveUser(userId: string): Promise<boolean>;
   /** @throws USER_NOT_FOUND when the user does not exist (the role must be locked beforehand). */
   insertGlobalGrant(grant: {
     userId: string;
@@ -192,6 +204,31 @@ function createUnit(tx: Prisma.TransactionClient): RoleWriteUnit {
         where: { userId_roleId_scope: { userId, roleId, scope: '*' } },
         select: { id: true, expiresAt: true },
       });
+    },
+    async isLiveUser(userId) {
+      if (!isUuid(userId)) return false;
+      const rows = await tx.$queryRaw<{ live: boolean }[]>`
+        SELECT (deleted_at IS NULL AND status <> 'DELETED') AS live
+          FROM "users" WHERE id = ${userId}::uuid FOR KEY SHARE`;
+      return rows[0]?.live ?? false;
+    },
+    async activeHoldersExcept(roleId, exceptUserId, now) {
+      if (!isUuid(roleId)) return 0;
+      const except = isUuid(exceptUserId) ? exceptUserId : null;
+      const rows = await tx.$queryRaw<{ holders: number }[]>`
+        SELECT count(DISTINCT ur.user_id)::int AS holders
+          FROM "user_roles" ur JOIN "users" u ON u.id = ur.user_id
+         WHERE ur.role_id = ${roleId}::uuid AND ur.scope = '*'
+           AND (ur.expires_at IS NULL OR ur.expires_at > ${now})
+           AND u.status = 'ACTIVE' AND u.deleted_at IS NULL
+           AND (${except}::uuid IS NULL OR ur.user_id <> ${except}::uuid)`;
+      return rows[0]?.holders ?? 0;
+    },
+    async isActiveUser(userId) {
+      if (!isUuid(userId)) return false;
+      const rows = await tx.$queryRaw<{ active: boolean }[]>`
+        SELECT (status = 'ACTIVE' AND deleted_at IS NULL) AS active FROM "users" WHERE id = ${userId}::uuid`;
+      return rows[0]?.active ?? false;
     },
     async insertGlobalGrant(grant) {
       if (!isUuid(grant.userId)) {

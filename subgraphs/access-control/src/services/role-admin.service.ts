@@ -1,5 +1,5 @@
 import { ValidationError } from '@gatehouse/errors';
-import type { EffectivePermissions } from '@gatehouse/service';
+import { ADMIN_ROLE, type EffectivePermissions } from '@gatehouse/service';
 import type { z } from 'zod';
 import { AccessControlErrorCode, accessControlError } from '../error-codes';
 import type { RoleModel } from '../models';
@@ -258,6 +258,10 @@ export function createRoleAdminService(options: RoleAdminServiceOptions): RoleAd
       await repository.transaction(async (unit) => {
         const role = await unit.lockRole(roleId, 'share');
         if (!role) throw roleNotFound();
+        // A deleted user answers like an unknown one: the caller learns nothing about deleted accounts.
+        if (!(await unit.isLiveUser(userId))) {
+          throw accessControlError(AccessControlErrorCode.USER_NOT_FOUND, 'No user with this id');
+        }
         assertNoEscalation(actor, await unit.effectiveKeysOfRoles([role.id]));
         const existing = await unit.findGlobalGrant(userId, role.id);
         if (existing && (existing.expiresAt === null || existing.expiresAt > at)) {
@@ -297,6 +301,19 @@ export function createRoleAdminService(options: RoleAdminServiceOptions): RoleAd
           );
         }
         const role = await unit.findRole(roleId);
+        if (role?.isSystem && role.name === ADMIN_ROLE) {
+          // Locked, so a concurrent removal (or identity suspending an admin) waits and then counts this one.
+          await unit.lockRole(role.id, 'update');
+          if (
+            (await unit.isActiveUser(userId)) &&
+            (await unit.activeHoldersExcept(role.id, userId, at)) === 0
+          ) {
+            throw accessControlError(
+              AccessControlErrorCode.LAST_ADMIN,
+              'This is the last active administrator: grant the admin role to someone else first',
+            );
+          }
+        }
         await unit.deleteGrant(grant.id);
         await unit.audit({
           action: RoleAuditAction.ROLE_REMOVED,

@@ -346,8 +346,11 @@ async function seedUser(label: string, admin?: { id: string }): Promise<Seeded> 
     data: {
       userId,
       planId: plan.id,
+      priceAmount: 1900,
+      currency: 'EUR',
       status: 'ACTIVE',
       currentPeriodStart: at('2031-04-15T00:00:00.000Z'),
+      billingCycleAnchor: at('2031-04-15T00:00:00.000Z'),
       currentPeriodEnd: at('2031-05-15T00:00:00.000Z'),
       providerSubscriptionId: secret('provider-subscription'),
     },

@@ -1,8 +1,8 @@
-import type { Prisma, PrismaClient } from '@gatehouse/db';
+import type { PlanInterval, Prisma, PrismaClient } from '@gatehouse/db';
 import { isUuid } from '@gatehouse/service';
 import type { PlanLimitModel, PlanModel } from '../models';
 
-const planColumns = {
+export const planColumns = {
   id: true,
   code: true,
   name: true,
@@ -14,6 +14,8 @@ const planColumns = {
   trialDays: true,
   features: true,
   limits: true,
+  version: true,
+  active: true,
 } as const;
 
 type PlanRow = Prisma.SubscriptionPlanGetPayload<{ select: typeof planColumns }>;
@@ -32,22 +34,22 @@ function parseLimits(value: Prisma.JsonValue): PlanLimitModel[] {
     .map(([key, limit]) => ({ key, value: limit }));
 }
 
-function toPlan(row: PlanRow): PlanModel {
+export function toPlan(row: PlanRow): PlanModel {
   return { ...row, features: parseFeatures(row.features), limits: parseLimits(row.limits) };
 }
 
 export interface PlanRepository {
-  /** Active plans, cheapest first (then by code, for a stable order). */
-  findActive(): Promise<PlanModel[]>;
+  /** Active plans, cheapest first (then by code, for a stable order), optionally of one interval. */
+  findActive(interval?: PlanInterval): Promise<PlanModel[]>;
   /** Plans (active or not: existing subscriptions may be on retired plans) with these ids. */
   findByIds(ids: readonly string[]): Promise<PlanModel[]>;
 }
 
 export function createPlanRepository(prisma: PrismaClient): PlanRepository {
   return {
-    async findActive() {
+    async findActive(interval) {
       const rows = await prisma.subscriptionPlan.findMany({
-        where: { active: true },
+        where: { active: true, ...(interval ? { interval } : {}) },
         select: planColumns,
         orderBy: [{ priceAmount: 'asc' }, { code: 'asc' }],
       });

@@ -3,7 +3,14 @@ import { isUuid } from '@gatehouse/service';
 import type { SubscriptionModel } from '../models';
 
 /** Statuses of a subscription that has not ended. */
-const CURRENT_STATUSES: SubscriptionStatus[] = ['TRIALING', 'ACTIVE', 'PAST_DUE', 'UNPAID', 'INCOMPLETE'];
+const CURRENT_STATUSES: SubscriptionStatus[] = [
+  'TRIALING',
+  'ACTIVE',
+  'PAST_DUE',
+  'UNPAID',
+  'INCOMPLETE',
+  'SUSPENDED',
+];
 
 export interface SubscriptionRepository {
   /**
@@ -25,9 +32,13 @@ export function createSubscriptionRepository(prisma: PrismaClient): Subscription
           userId: true,
           planId: true,
           status: true,
+          currentPeriodStart: true,
           currentPeriodEnd: true,
           cancelAtPeriodEnd: true,
+          canceledAt: true,
           trialEndsAt: true,
+          priceAmount: true,
+          currency: true,
         },
         orderBy: [{ userId: 'asc' }, { createdAt: 'desc' }],
       });

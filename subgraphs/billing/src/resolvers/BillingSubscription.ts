@@ -17,4 +17,6 @@ export const BillingSubscription: BillingSubscriptionResolvers = {
     }
     return plan;
   },
+  price: (subscription) => ({ amount: subscription.priceAmount, currency: subscription.currency }),
+  usage: (subscription, _args, { billing }) => billing.usage.quotasOf(subscription),
 };

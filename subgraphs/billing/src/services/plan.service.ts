@@ -1,10 +1,11 @@
+import type { PlanInterval } from '@gatehouse/db';
 import type { Loaders } from '../loaders';
 import type { PlanModel } from '../models';
 import type { PlanRepository } from '../repositories/plan.repository';
 
 export interface PlanService {
   /** The public catalog: active plans, cheapest first. */
-  catalog(): Promise<PlanModel[]>;
+  catalog(interval?: PlanInterval): Promise<PlanModel[]>;
   /** A plan by id, retired plans included (subscriptions may still be on them). */
   byId(id: string): Promise<PlanModel | null>;
 }
@@ -12,8 +13,8 @@ export interface PlanService {
 /** Per request: binds the request's loaders. */
 export function createPlanService(loaders: Loaders, plans: PlanRepository): PlanService {
   return {
-    async catalog() {
-      const active = await plans.findActive();
+    async catalog(interval) {
+      const active = await plans.findActive(interval);
       for (const plan of active) loaders.planById.prime(plan.id, plan);
       return active;
     },

@@ -1,5 +1,5 @@
 import { containsPattern, Prisma, type PrismaClient, type UserStatus } from '@gatehouse/db';
-import { isUuid } from '@gatehouse/service';
+import { ADMIN_ROLE, isUuid } from '@gatehouse/service';
 import type { UserModel } from '../models';
 
 /** A validated filter over users (see `AdminService.listUsers`). Every member narrows the result (AND). */
@@ -60,7 +60,34 @@ export interface AdminUserRepository {
    * Sets the status of a live user unless it already has it (a PENDING_VERIFICATION or DEACTIVATED account can be
    * suspended; activating marks nothing verified). @returns the previous status, or null when no live user matched.
    */
-  setStatus(userId: string, status: Extract<UserStatus, 'ACTIVE' | 'SUSPENDED'>): Promise<UserStatus | null>;
+  setStatus(
+    userId: string,
+    status: Extract<UserStatus, 'ACTIVE' | 'SUSPENDED'>,
+  ): Promise<UserStatus | null | typeof LAST_ADMIN>;
+  /** Whether the user is the only ACTIVE, not deleted holder of a current global `admin` grant. */
+  isLastActiveAdmin(userId: string): Promise<boolean>;
+}
+
+/** `setStatus` refused: suspending this user would leave no active administrator. */
+export const LAST_ADMIN = 'LAST_ADMIN' as const;
+
+/**
+ * Whether `userId` is the only active holder of `admin`. Inside a transaction that locked the admin role row
+ * (`FOR NO KEY UPDATE`, as access-control's removeRole does) the answer holds until the commit.
+ */
+async function lastActiveAdmin(db: Pick<PrismaClient, '$queryRaw'>, userId: string): Promise<boolean> {
+  const rows = await db.$queryRaw<{ holds: boolean; others: number }[]>`
+    WITH holders AS (
+      SELECT DISTINCT ur.user_id
+        FROM "user_roles" ur
+        JOIN "roles" r ON r.id = ur.role_id AND r.name = ${ADMIN_ROLE} AND r.is_system
+        JOIN "users" u ON u.id = ur.user_id AND u.status = 'ACTIVE' AND u.deleted_at IS NULL
+       WHERE ur.scope = '*' AND (ur.expires_at IS NULL OR ur.expires_at > now())
+    )
+    SELECT EXISTS (SELECT 1 FROM holders WHERE user_id = ${userId}::uuid) AS holds,
+           (SELECT count(*)::int FROM holders WHERE user_id <> ${userId}::uuid) AS others`;
+  const row = rows[0];
+  return row !== undefined && row.holds && row.others === 0;
 }
 
 function whereClause(filter: AdminUserFilter, after?: AdminUserPosition): Prisma.Sql {
@@ -139,15 +166,27 @@ export function createAdminUserRepository(prisma: PrismaClient): AdminUserReposi
       });
     },
 
+    async isLastActiveAdmin(userId) {
+      return isUuid(userId) && lastActiveAdmin(prisma, userId);
+    },
+
     async setStatus(userId, status) {
       if (!isUuid(userId)) return null;
-      // One statement: the previous status is read and replaced atomically (no lost update between two admins).
-      const rows = await prisma.$queryRaw<{ previous: UserStatus }[]>`
-        UPDATE users u SET status = ${status}::user_status, updated_at = now()
-          FROM (SELECT id, status FROM users WHERE id = ${userId}::uuid AND deleted_at IS NULL FOR UPDATE) old
-         WHERE u.id = old.id
-        RETURNING old.status::text AS "previous"`;
-      return rows[0]?.previous ?? null;
+      return prisma.$transaction(async (tx) => {
+        if (status === 'SUSPENDED') {
+          // Serialised with access-control's removal of `admin` and other suspensions: two of them cannot each
+          // count the other as the remaining administrator.
+          await tx.$queryRaw`SELECT id FROM "roles" WHERE name = ${ADMIN_ROLE} AND is_system FOR NO KEY UPDATE`;
+          if (await lastActiveAdmin(tx, userId)) return LAST_ADMIN;
+        }
+        // One statement: the previous status is read and replaced atomically (no lost update between two admins).
+        const rows = await tx.$queryRaw<{ previous: UserStatus }[]>`
+          UPDATE users u SET status = ${status}::user_status, updated_at = now()
+            FROM (SELECT id, status FROM users WHERE id = ${userId}::uuid AND deleted_at IS NULL FOR UPDATE) old
+           WHERE u.id = old.id
+          RETURNING old.status::text AS "previous"`;
+        return rows[0]?.previous ?? null;
+      });
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { UserStatus } from '@gatehouse/db';
-import { AppError, ErrorCode, ForbiddenError, NotFoundError } from '@gatehouse/errors';
+import { AppError, ConflictError, ErrorCode, ForbiddenError, NotFoundError } from '@gatehouse/errors';
 import { ADMIN_ROLE, isUuid, type AccessTokenSigner, type Viewer } from '@gatehouse/service';
 import { AuditAction, type AuditLog } from '../audit';
 import type { UserModel } from '../models';
@@ -16,6 +16,7 @@ import type {
   LinkedAccountRow,
   UserSecurityFacts,
 } from './admin-users.repository';
+import { LAST_ADMIN } from './admin-users.repository';
 
 /** Longest impersonation: an impersonation token and its session never outlive this. */
 export const IMPERSONATION_TTL_SECONDS = 900;
@@ -61,7 +62,7 @@ export interface AdminService {
   sessionsOf(userIds: readonly string[]): Promise<ListedSession[]>;
   /**
    * Activates or suspends; suspending revokes every session. Audited USER_STATUS_CHANGED.
-   * @throws NotFoundError USER_NOT_FOUND; AppError BAD_USER_INPUT CANNOT_TARGET_SELF.
+   * @throws NotFoundError USER_NOT_FOUND; AppError BAD_USER_INPUT CANNOT_TARGET_SELF; ConflictError LAST_ADMIN.
    */
   setStatus(
     viewer: Viewer,
@@ -71,7 +72,7 @@ export interface AdminService {
   ): Promise<void>;
   /**
    * Deletes through the leaving service's admin path. @returns when the data is purged.
-   * @throws NotFoundError USER_NOT_FOUND; AppError BAD_USER_INPUT CANNOT_TARGET_SELF.
+   * @throws NotFoundError USER_NOT_FOUND; AppError BAD_USER_INPUT CANNOT_TARGET_SELF; ConflictError LAST_ADMIN.
    */
   deleteUser(viewer: Viewer, userId: string, client: ClientInfo): Promise<Date>;
   /** Revokes every session of a user; @returns how many. Audited SESSIONS_REVOKED. @throws NotFoundError USER_NOT_FOUND. */
@@ -111,6 +112,10 @@ function badInput(reason: AdminErrorCode, message: string): AppError {
 
 const userNotFound = () =>
   new NotFoundError('User not found', { details: { reason: AdminErrorCode.USER_NOT_FOUND } });
+const lastAdmin = () =>
+  new ConflictError('This is the last active administrator: grant the admin role to someone else first', {
+    details: { reason: AdminErrorCode.LAST_ADMIN },
+  });
 
 /** `base64url("<created_at ISO>|<id>")`: opaque to clients, checked when read back. */
 export function encodeUserCursor(user: Pick<UserModel, 'createdAt' | 'id'>): string {
@@ -192,6 +197,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       notSelf(viewer, userId, 'change the status of');
       const previous = await users.setStatus(userId, status);
       if (previous === null) throw userNotFound();
+      if (previous === LAST_ADMIN) throw lastAdmin();
       const revoked = status === 'SUSPENDED' ? await sessions.revokeAllSessions(userId, 'ADMIN_REVOKED') : 0;
       await audit.record({
         action: AuditAction.USER_STATUS_CHANGED,
@@ -206,6 +212,8 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     async deleteUser(viewer, userId, client) {
       notSelf(viewer, userId, 'delete');
       await existing(userId);
+      // A check before the deletion (not in its transaction): enough against the mistake, which is the risk here.
+      if (await users.isLastActiveAdmin(userId)) throw lastAdmin();
       const { purgeAt } = await leaving.deleteByAdmin(userId, viewer.userId, {
         ...client,
         impersonatorUserId: viewer.impersonatorUserId ?? null,

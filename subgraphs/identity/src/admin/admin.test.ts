@@ -464,6 +464,43 @@ describe('admin mutations', () => {
     });
   });
 
+  it('neither suspends nor deletes the last active administrator (issue #6)', async () => {
+    // A user manager (users:write without admin) against the only administrator.
+    const token = await tokenFor(ids.userAdmin);
+    const suspend = await gql(SET_STATUS, { token, variables: { userId: ids.admin, status: 'SUSPENDED' } });
+    expect(errorOf(suspend.body)).toMatchObject({ code: 'CONFLICT', details: { reason: 'LAST_ADMIN' } });
+    const remove = await gql(DELETE, { token, variables: { userId: ids.admin } });
+    expect(errorOf(remove.body)).toMatchObject({ code: 'CONFLICT', details: { reason: 'LAST_ADMIN' } });
+    expect(await db.prisma.user.findUniqueOrThrow({ where: { id: ids.admin } })).toMatchObject({
+      status: 'ACTIVE',
+      deletedAt: null,
+    });
+
+    // With a second active administrator the first may be suspended (and activated again).
+    const second = await db.prisma.user.create({
+      data: { email: 'second-admin@example.test', status: 'ACTIVE', emailVerified: true },
+    });
+    await grantRole(db.prisma, second.id, 'admin');
+    try {
+      const suspended = await gql(SET_STATUS, {
+        token,
+        variables: { userId: ids.admin, status: 'SUSPENDED' },
+      });
+      // (The user manager may not read the returned user: only the change is checked.)
+      expect(errorOf(suspended.body)?.details).toBeUndefined();
+      expect((await db.prisma.user.findUniqueOrThrow({ where: { id: ids.admin } })).status).toBe('SUSPENDED');
+      // Now `second` is the last active one.
+      const refused = await gql(SET_STATUS, { token, variables: { userId: second.id, status: 'SUSPENDED' } });
+      expect(errorOf(refused.body)).toMatchObject({ details: { reason: 'LAST_ADMIN' } });
+      const activated = await gql(SET_STATUS, { token, variables: { userId: ids.admin, status: 'ACTIVE' } });
+      expect(errorOf(activated.body)?.details).toBeUndefined();
+      expect((await db.prisma.user.findUniqueOrThrow({ where: { id: ids.admin } })).status).toBe('ACTIVE');
+    } finally {
+      await db.prisma.user.update({ where: { id: ids.admin }, data: { status: 'ACTIVE' } });
+      await db.prisma.user.delete({ where: { id: second.id } });
+    }
+  });
+
   it('revokes every session of a user and says how many', async () => {
     await signedIn(ids.pending);
     await signedIn(ids.pending);

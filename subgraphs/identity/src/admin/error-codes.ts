@@ -7,6 +7,11 @@ export const AdminErrorCode = {
   USER_NOT_FOUND: 'USER_NOT_FOUND',
   /** An administrator cannot suspend, delete or impersonate themselves through the admin API. */
   CANNOT_TARGET_SELF: 'CANNOT_TARGET_SELF',
+  /**
+   * CONFLICT: suspending or deleting this user would leave no active account holding the `admin` role. Grant
+   * `admin` to someone else first.
+   */
+  LAST_ADMIN: 'LAST_ADMIN',
   /** The target holds `admin` or `roles:manage`: impersonating them would hand out those rights. */
   IMPERSONATION_TARGET_FORBIDDEN: 'IMPERSONATION_TARGET_FORBIDDEN',
   /** Only an active account can be impersonated. */

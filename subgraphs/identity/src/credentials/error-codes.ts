@@ -22,6 +22,11 @@ export const CredentialErrorCode = {
   ACCOUNT_NOT_VERIFIED: 'ACCOUNT_NOT_VERIFIED',
   /** Correct password, but the account is deactivated or suspended. */
   ACCOUNT_DEACTIVATED: 'ACCOUNT_DEACTIVATED',
+  /**
+   * Correct first factor, but the account holds a role of the `security.mfaRequiredRoles` setting and has no
+   * second factor: it cannot sign in until one is set up (an administrator can take the role away meanwhile).
+   */
+  MFA_SETUP_REQUIRED: 'MFA_SETUP_REQUIRED',
   /** The CAPTCHA provider rejected the token. */
   CAPTCHA_INVALID: 'CAPTCHA_INVALID',
   /** The CAPTCHA provider could not be asked (network error, timeout, non-200): we fail closed. */

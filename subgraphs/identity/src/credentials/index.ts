@@ -9,10 +9,13 @@ export {
 export { CredentialErrorCode, type FieldError } from './error-codes';
 export {
   AccountLockedError,
+  LoginGuardEventTopic,
   createLoginGuard,
+  type AccountLockedEvent,
   type FailureOutcome,
   type LoginGuard,
   type LoginGuardOptions,
+  type LockoutLimits,
 } from './login-guard';
 export { createLoginGuardRepository, type LoginGuardRepository } from './login-guard.repository';
 export {
@@ -28,11 +31,14 @@ export {
 } from './password-history.repository';
 export {
   createPasswordPolicy,
+  livePasswordPolicy,
   personalFragments,
+  resolvePasswordPolicy,
   type PasswordCheckResult,
   type PasswordOwner,
   type PasswordPolicy,
   type PasswordPolicyOptions,
+  type PasswordPolicySource,
 } from './password-policy';
 export {
   PASSWORD_ABSOLUTE_MAX_LENGTH,

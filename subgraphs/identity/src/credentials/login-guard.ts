@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { AuthenticationError } from '@gatehouse/errors';
+import type { EventBus } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import { CredentialErrorCode } from './error-codes';
 import type { LoginGuardRepository } from './login-guard.repository';
@@ -12,10 +14,44 @@ export interface LoginGuardOptions {
   windowSeconds?: number;
   /** How long a lock lasts. Default 900 (15 minutes). */
   lockSeconds?: number;
+  /**
+   * The limits in force, read on every use (the `security.lockout` setting): a changed threshold applies to the
+   * next sign-in without a restart. Without it, the three numbers above.
+   */
+  limits?: () => Promise<LockoutLimits>;
   /** Clock, for tests. */
   now?: () => Date;
   /** Receives KV errors; the guard carries on with Postgres alone. */
   logger?: { warn(details: object, message: string): void };
+  /**
+   * Where the lock is announced ({@link LoginGuardEventTopic}; the gateway relays it to the owner's open
+   * `securityEvents` subscriptions). Without it, nothing is published.
+   */
+  events?: Pick<EventBus, 'publish'>;
+}
+
+/** Topics the login guard publishes on the event bus. */
+export const LoginGuardEventTopic = {
+  /** Too many failed sign-ins locked the account (once per lock); payload {@link AccountLockedEvent}. */
+  ACCOUNT_LOCKED: 'security.account_locked',
+} as const;
+
+/** Who was locked out until when; never the passwords tried nor where they came from. */
+export interface AccountLockedEvent {
+  id: string;
+  userId: string;
+  /** ISO 8601. */
+  lockedUntil: string;
+  failures: number;
+  /** ISO 8601. */
+  at: string;
+}
+
+/** How many failures within which window lock an account, and for how long. */
+export interface LockoutLimits {
+  maxFailures: number;
+  windowSeconds: number;
+  lockSeconds: number;
 }
 
 /** The outcome of one failed sign-in. */
@@ -74,18 +110,22 @@ const failureKey = (userId: string) => `login-failures:${userId}`;
  * learns about the lock from the mail sent when `recordFailure` returns `locked: true`.
  */
 export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
-  const {
-    kv,
-    repository,
-    maxFailures = 5,
-    windowSeconds = 900,
-    lockSeconds = 900,
-    now = () => new Date(),
-    logger,
-  } = options;
-  for (const [name, value] of Object.entries({ maxFailures, windowSeconds, lockSeconds })) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
-  }
+  const { kv, repository, now = () => new Date(), logger, events } = options;
+  const fixed: LockoutLimits = {
+    maxFailures: options.maxFailures ?? 5,
+    windowSeconds: options.windowSeconds ?? 900,
+    lockSeconds: options.lockSeconds ?? 900,
+  };
+  const assertValid = (limits: LockoutLimits) => {
+    for (const [name, value] of Object.entries(limits)) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+    }
+    return limits;
+  };
+  assertValid(fixed);
+  const currentLimits = options.limits
+    ? async () => assertValid(await options.limits!())
+    : () => Promise.resolve(fixed);
 
   /** KV trouble must never let an attacker through or lock a user out: Postgres alone still decides. */
   async function kvOrNull<T>(operation: () => Promise<T>): Promise<T | null> {
@@ -94,6 +134,15 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
     } catch (error) {
       logger?.warn({ err: error }, 'login guard: key-value store unavailable, using Postgres only');
       return null;
+    }
+  }
+
+  /** A notification: the lock is already recorded, so a bus failure must not turn into a sign-in error. */
+  async function announceLock(event: AccountLockedEvent): Promise<void> {
+    try {
+      await events?.publish(LoginGuardEventTopic.ACCOUNT_LOCKED, event);
+    } catch (err) {
+      logger?.warn({ err, userId: event.userId }, 'login guard: could not publish the lock');
     }
   }
 
@@ -113,11 +162,13 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
     async failureCount(userId) {
       const cached = await kvOrNull(() => kv.get(failureKey(userId)));
       if (cached !== null) return Number(cached);
+      const { windowSeconds } = await currentLimits();
       const at = now();
       return repository.failureCount(userId, new Date(at.getTime() - windowSeconds * 1000));
     },
 
     async recordFailure(userId) {
+      const { maxFailures, windowSeconds, lockSeconds } = await currentLimits();
       const at = now();
       const windowStart = new Date(at.getTime() - windowSeconds * 1000);
       const durable = await repository.recordFailure(userId, { now: at, windowStart });
@@ -138,6 +189,13 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
       const lockedUntil = new Date(at.getTime() + lockSeconds * 1000);
       if (await repository.lock(userId, { now: at, until: lockedUntil })) {
         await kvOrNull(() => kv.delete(key));
+        await announceLock({
+          id: randomUUID(),
+          userId,
+          lockedUntil: lockedUntil.toISOString(),
+          failures,
+          at: at.toISOString(),
+        });
         return { locked: true, lockedUntil, failures };
       }
       // A concurrent failure set the lock first; it reports `locked: true`, this one must not.

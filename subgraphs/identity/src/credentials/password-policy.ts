@@ -134,3 +134,36 @@ export function createPasswordPolicy(options: PasswordPolicyOptions = {}): Passw
     },
   };
 }
+
+/**
+ * The policy in force, resolved per use: a changed `security.passwordMinLength` setting applies to the next
+ * sign-up, reset or change without a restart. Services accept a fixed policy or a source.
+ */
+export type PasswordPolicySource = () => Promise<PasswordPolicy>;
+
+/** The policy for `source` now: `source` itself when it is a fixed policy. */
+export async function resolvePasswordPolicy(
+  source: PasswordPolicy | PasswordPolicySource,
+): Promise<PasswordPolicy> {
+  return typeof source === 'function' ? source() : source;
+}
+
+/**
+ * A source whose minimum length is read on every use (other options fixed). One policy per distinct length is
+ * kept, so the length lookup (cached by the settings store) is the only per-use cost.
+ */
+export function livePasswordPolicy(
+  minLength: () => Promise<number>,
+  options: Omit<PasswordPolicyOptions, 'minLength'> = {},
+): PasswordPolicySource {
+  const byLength = new Map<number, PasswordPolicy>();
+  return async () => {
+    const length = await minLength();
+    let policy = byLength.get(length);
+    if (!policy) {
+      policy = createPasswordPolicy({ ...options, minLength: length });
+      byLength.set(length, policy);
+    }
+    return policy;
+  };
+}

@@ -187,8 +187,11 @@ async function seedUser(label: string) {
     data: {
       userId: id,
       planId: await plan(),
+      priceAmount: 2900,
+      currency: 'EUR',
       status: 'ACTIVE',
       currentPeriodStart: T0,
+      billingCycleAnchor: T0,
       currentPeriodEnd: new Date(T0.getTime() + 30 * DAY_MS),
     },
   });

@@ -4,8 +4,13 @@
  * (The callback also uses the credential codes ACCOUNT_NOT_VERIFIED and ACCOUNT_DEACTIVATED.)
  */
 export const OAuthErrorCode = {
-  /** The provider is not configured on this deployment (or the key is unknown). */
+  /** The provider is not configured on this deployment, is switched off (`oauth.providers`), or the key is unknown. */
   OAUTH_PROVIDER_UNAVAILABLE: 'OAUTH_PROVIDER_UNAVAILABLE',
+  /**
+   * The provider's e-mail address is not of a domain the `oauth.providers` setting allows for this provider (or
+   * the provider did not verify it, so its domain proves nothing).
+   */
+  OAUTH_EMAIL_DOMAIN_NOT_ALLOWED: 'OAUTH_EMAIL_DOMAIN_NOT_ALLOWED',
   /** The app's redirect URI is not on OAUTH_REDIRECT_ALLOWLIST (exact match). */
   OAUTH_REDIRECT_URI_NOT_ALLOWED: 'OAUTH_REDIRECT_URI_NOT_ALLOWED',
   /**

@@ -27,6 +27,8 @@ export {
   type OAuthCallbackInput,
   type OAuthHttpResponse,
   type OAuthProviderInfo,
+  type OAuthProviderRule,
+  type OAuthProviderRules,
   type OAuthService,
   type OAuthServiceOptions,
   type OAuthSignInResult,

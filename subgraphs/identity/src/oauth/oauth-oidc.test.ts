@@ -82,7 +82,7 @@ async function audits(action: string, userId?: string) {
 
 describe('OAuth with OpenID Connect providers', () => {
   it('offers only configured providers and refuses the others', async () => {
-    expect(h.service.providers()).toEqual([
+    expect(await h.service.providers()).toEqual([
       { key: 'google', displayName: 'Google' },
       { key: 'oidc-acme', displayName: 'Acme SSO' },
     ]);

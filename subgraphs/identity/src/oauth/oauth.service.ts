@@ -135,9 +135,19 @@ export interface LinkedOAuthAccount {
   linkedAt: Date;
 }
 
+/** What the `oauth.providers` setting says of one provider. */
+export interface OAuthProviderRule {
+  enabled: boolean;
+  /** Only verified e-mail addresses of these domains may sign in or link with the provider; empty: any. */
+  allowedEmailDomains: readonly string[];
+}
+
+/** The setting's rules by provider key (`google`, `github`, `microsoft`, ...). */
+export type OAuthProviderRules = Readonly<Record<string, OAuthProviderRule>>;
+
 export interface OAuthService {
-  /** Configured providers, in configuration order. */
-  providers(): OAuthProviderInfo[];
+  /** Configured providers that are switched on, in configuration order. */
+  providers(): Promise<OAuthProviderInfo[]>;
   /**
    * @throws AppError BAD_USER_INPUT (OAUTH_PROVIDER_UNAVAILABLE, OAUTH_REDIRECT_URI_NOT_ALLOWED);
    * ServiceUnavailableError (OAUTH_PROVIDER_ERROR) when an OpenID provider's discovery cannot be fetched.
@@ -191,6 +201,12 @@ export interface OAuthServiceOptions {
    * like a sign-in is (see the report on login CSRF for link flows).
    */
   linkCompletion?: 'callback' | 'app';
+  /**
+   * The `oauth.providers` setting, read on every start and callback; undefined (never stored): every configured
+   * provider, any e-mail domain. A configured provider the rules do not name (`facebook`, `oidc-okta`) is not
+   * governed by them; `oidc-<name>` is governed by the rule of `<name>` (`oidc-microsoft` by `microsoft`).
+   */
+  providerRules?: () => Promise<OAuthProviderRules | undefined>;
   /** Defaults built from `prisma`. */
   accounts?: AccountRepository;
   repository?: OAuthAccountRepository;
@@ -233,6 +249,25 @@ export function createOAuthService(options: OAuthServiceOptions): OAuthService {
   const secureCookie = (config.callbackBaseUrl ?? '').startsWith('https:');
   const clearCookie = cookie('', 0, secureCookie);
   const callbackUrl = (provider: string) => `${config.callbackBaseUrl}/auth/oauth/${provider}/callback`;
+
+  /** The rule governing a configured provider now, or null when nothing restricts it. */
+  async function ruleOf(provider: string): Promise<OAuthProviderRule | null> {
+    const rules = await options.providerRules?.();
+    if (!rules) return null;
+    const own = Object.hasOwn(rules, provider) ? rules[provider] : undefined;
+    const bare = provider.startsWith('oidc-') ? provider.slice('oidc-'.length) : null;
+    return own ?? (bare !== null && Object.hasOwn(rules, bare) ? rules[bare] : undefined) ?? null;
+  }
+
+  const isSwitchedOn = (rule: OAuthProviderRule | null) => rule === null || rule.enabled;
+
+  /** Whether the rule lets this provider profile in: a domain list needs a verified address of one of them. */
+  function domainAllowed(rule: OAuthProviderRule | null, profile: ProviderSignIn['profile']): boolean {
+    if (rule === null || rule.allowedEmailDomains.length === 0) return true;
+    if (profile.email === null || !profile.emailVerified) return false;
+    const domain = profile.email.slice(profile.email.lastIndexOf('@') + 1).toLowerCase();
+    return rule.allowedEmailDomains.some((allowed) => allowed.toLowerCase() === domain);
+  }
 
   async function record(
     action: AuditAction,
@@ -405,11 +440,17 @@ export function createOAuthService(options: OAuthServiceOptions): OAuthService {
   }
 
   return {
-    providers: () => config.providers.map(({ key, displayName }) => ({ key, displayName })),
+    async providers() {
+      const offered: OAuthProviderInfo[] = [];
+      for (const { key, displayName } of config.providers) {
+        if (isSwitchedOn(await ruleOf(key))) offered.push({ key, displayName });
+      }
+      return offered;
+    },
 
     async start({ provider, redirectUri, linkUserId, binding }) {
       const adapter = adapters.get(provider);
-      if (!adapter) {
+      if (!adapter || !isSwitchedOn(await ruleOf(provider))) {
         throw badInput(OAuthErrorCode.OAUTH_PROVIDER_UNAVAILABLE, 'This sign-in provider is not available');
       }
       if (!allowlist.has(redirectUri)) {
@@ -511,6 +552,9 @@ export function createOAuthService(options: OAuthServiceOptions): OAuthService {
           },
         );
       }
+      // Switched off while the browser was at the provider: the flow ends here, before any token exchange.
+      const rule = await ruleOf(provider);
+      if (!isSwitchedOn(rule)) return providerFailed(OAuthErrorCode.OAUTH_PROVIDER_UNAVAILABLE, {});
       const code = query.get('code');
       if (!code) return providerFailed(OAuthErrorCode.OAUTH_PROVIDER_ERROR, { stage: 'callback' });
 
@@ -533,6 +577,11 @@ export function createOAuthService(options: OAuthServiceOptions): OAuthService {
         return providerFailed(OAuthErrorCode.OAUTH_PROVIDER_ERROR, {
           stage: error.stage,
           providerCode: error.providerCode ?? undefined,
+        });
+      }
+      if (!domainAllowed(rule, signIn.profile)) {
+        return providerFailed(OAuthErrorCode.OAUTH_EMAIL_DOMAIN_NOT_ALLOWED, {
+          emailVerified: signIn.profile.emailVerified,
         });
       }
       const account = accountData(provider, signIn);

@@ -41,7 +41,11 @@ function viewerOf(ctx: Context) {
 }
 
 export const Mutation: MutationResolvers = {
-  register: (_parent, { input }, { identity, client }) => identity.registration.register(input, client),
+  async register(_parent, { input }, { identity, client, metrics }) {
+    const result = await identity.registration.register(input, client);
+    metrics?.business.registrations.inc({ method: 'password' });
+    return result;
+  },
   async verifyEmail(_parent, { token }, ctx) {
     const user = await ctx.identity.registration.verifyEmail(token, ctx.client);
     ctx.authenticatedUserIds.add(user.id);
@@ -51,8 +55,17 @@ export const Mutation: MutationResolvers = {
     await identity.registration.resendVerificationEmail(email);
     return true;
   },
-  login: async (_parent, { input }, ctx) =>
-    loginResult(await ctx.identity.signIn.login(input, ctx.client), ctx),
+  async login(_parent, { input }, ctx) {
+    const logins = ctx.metrics?.business.logins;
+    try {
+      const result = await ctx.identity.signIn.login(input, ctx.client);
+      logins?.inc({ outcome: 'mfaToken' in result ? 'mfa_required' : 'success', method: 'password' });
+      return await loginResult(result, ctx);
+    } catch (err) {
+      logins?.inc({ outcome: 'failure', method: 'password' });
+      throw err;
+    }
+  },
   async verifyMfa(_parent, { mfaToken, code }, ctx) {
     const { backupCodesRemaining, ...tokens } = await ctx.identity.signIn.verifyMfa(
       mfaToken,

@@ -47,6 +47,6 @@ export const Query: QueryResolvers = {
       first,
       after,
     ),
-  oauthProviders: (_parent, _args, { identity }) =>
-    identity.oauth.providers().map(({ key, displayName }) => ({ key, displayName })),
+  oauthProviders: async (_parent, _args, { identity }) =>
+    (await identity.oauth.providers()).map(({ key, displayName }) => ({ key, displayName })),
 };

@@ -8,12 +8,14 @@ import {
   CredentialErrorCode,
   emailSchema,
   PASSWORD_ABSOLUTE_MAX_LENGTH,
+  resolvePasswordPolicy,
   verifyAndUpgrade,
   type DummyPasswordCheck,
   type FieldError,
   type LoginGuard,
   type PasswordHistory,
   type PasswordPolicy,
+  type PasswordPolicySource,
 } from '../credentials';
 import { IdentityErrorCode } from '../error-codes';
 import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
@@ -68,7 +70,8 @@ export interface PasswordServiceOptions {
   kv: KeyValueStore;
   hasher: PasswordHasher;
   dummy: DummyPasswordCheck;
-  policy: PasswordPolicy;
+  /** A fixed policy, or the one in force per change (settings). */
+  policy: PasswordPolicy | PasswordPolicySource;
   history: PasswordHistory;
   guard: LoginGuard;
   sessions: SessionService;
@@ -101,7 +104,10 @@ export function createPasswordService(options: PasswordServiceOptions): Password
 
   /** Policy (with the owner's own data) then history; only the first failing stage is reported. */
   async function checkNewPassword(account: AccountRecord, password: string): Promise<FieldError[]> {
-    const checked = policy.check(password, { email: account.email, name: account.displayName });
+    const checked = (await resolvePasswordPolicy(policy)).check(password, {
+      email: account.email,
+      name: account.displayName,
+    });
     if (!checked.ok) return checked.errors;
     if (await history.isRecentlyUsed(account.id, password)) {
       return [

@@ -7,8 +7,10 @@ import {
   emailSchema,
   validateRegistrationInput,
   type CaptchaVerifier,
+  resolvePasswordPolicy,
   type FieldError,
   type PasswordPolicy,
+  type PasswordPolicySource,
 } from '../credentials';
 import { IdentityErrorCode } from '../error-codes';
 import type { UserModel } from '../models';
@@ -52,7 +54,8 @@ export interface RegistrationServiceOptions {
   users: UserRepository;
   verificationTokens: VerificationTokenRepository;
   hasher: PasswordHasher;
-  policy: PasswordPolicy;
+  /** A fixed policy, or the one in force per registration (settings). */
+  policy: PasswordPolicy | PasswordPolicySource;
   captcha: CaptchaVerifier;
   mailer: Pick<Mailer, 'send'>;
   audit: AuditLog;
@@ -101,7 +104,7 @@ export function createRegistrationService(options: RegistrationServiceOptions): 
       }
       const validated = validateRegistrationInput(
         { email: input.email, password: input.password, name: input.name },
-        policy,
+        await resolvePasswordPolicy(policy),
       );
       if (!validated.ok) return { accepted: false, fieldErrors: validated.errors };
       const { email, password, name } = validated.value;

@@ -64,7 +64,7 @@ export type SignInResult = { tokens: IssuedTokens } | { mfa: MfaRequired };
 export interface SignInService {
   /**
    * @throws AuthenticationError: INVALID_CREDENTIALS for every failure (a locked account included); after a
-   * correct password ACCOUNT_NOT_VERIFIED or ACCOUNT_DEACTIVATED.
+   * correct password ACCOUNT_NOT_VERIFIED, ACCOUNT_DEACTIVATED or MFA_SETUP_REQUIRED.
    */
   login(input: { email: string; password: string }, client: ClientInfo): Promise<SignInResult>;
   /** Finishes a sign-in that needed a second factor. @throws AuthenticationError (the mfa module's reasons). */
@@ -108,6 +108,11 @@ export interface SignInServiceOptions {
    * minutes). Without it the sign-in is only refused.
    */
   reactivation?: (account: AccountRecord, client: ClientInfo) => Promise<{ mailed: boolean }>;
+  /**
+   * Roles whose holders must have a second factor to sign in (the `security.mfaRequiredRoles` setting), read on
+   * every sign-in. Default: none.
+   */
+  mfaRequiredRoles?: () => Promise<readonly string[]>;
   /** Mail the owner when a sign-in comes from a new device or country. Default true. */
   newSignInAlerts?: boolean;
   /** Base of links in mail (PUBLIC_URL). */
@@ -215,7 +220,30 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       const challenge = await mfa.createChallenge(account.id, { via });
       return { mfa: challenge };
     }
+    const requiredFor = await mfaRequiredRole(account);
+    if (requiredFor !== null) {
+      await audit.record({
+        action: AuditAction.LOGIN_FAILED,
+        outcome: 'FAILURE',
+        actorUserId: account.id,
+        targetType: 'User',
+        targetId: account.id,
+        ...auditClientFields(client),
+        metadata: { reason: CredentialErrorCode.MFA_SETUP_REQUIRED, via, role: requiredFor },
+      });
+      throw new AuthenticationError('Set up two-step verification before signing in', {
+        details: { reason: CredentialErrorCode.MFA_SETUP_REQUIRED },
+      });
+    }
     return { tokens: await startSession(account, client, { via }) };
+  }
+
+  /** The first role the account holds that demands a second factor, or null (no query when none does). */
+  async function mfaRequiredRole(account: AccountRecord): Promise<string | null> {
+    const required = (await options.mfaRequiredRoles?.()) ?? [];
+    if (required.length === 0) return null;
+    const { roles } = await accounts.accessClaims(account.id);
+    return roles.find((role) => required.includes(role)) ?? null;
   }
 
   /** Tells the owner about a sign-in from somewhere new; never fails the sign-in it is about. */

@@ -416,6 +416,33 @@ describe.each(stores)('session service with the $name', ({ open }) => {
     );
   });
 
+  it('announces each session started and ended on the bus, once, without any token (issue #8)', async () => {
+    const { service, bus } = harness();
+    const userId = await newUser();
+    const seen: { topic: string; event: Record<string, unknown> }[] = [];
+    for (const topic of [SessionEventTopic.SESSION_CREATED, SessionEventTopic.SESSION_REVOKED]) {
+      await bus.subscribe<Record<string, unknown>>(topic, (event) => {
+        seen.push({ topic, event });
+      });
+    }
+    const first = await service.createSession({ userId, userAgent: IPHONE });
+    const second = await service.createSession({ userId });
+    await service.revokeSession(userId, first.sessionId);
+    await failure(service.revokeSession(userId, first.sessionId));
+    await service.revokeByRefreshToken(second.refreshToken);
+    await waitFor(() => seen.length === 4, { what: 'four session events' });
+
+    expect(seen.map(({ topic, event }) => [topic, event.sessionId, event.reason ?? null])).toEqual([
+      [SessionEventTopic.SESSION_CREATED, first.sessionId, null],
+      [SessionEventTopic.SESSION_CREATED, second.sessionId, null],
+      [SessionEventTopic.SESSION_REVOKED, first.sessionId, 'USER_REVOKED'],
+      [SessionEventTopic.SESSION_REVOKED, second.sessionId, 'LOGOUT'],
+    ]);
+    expect(seen.every(({ event }) => event.userId === userId && typeof event.id === 'string')).toBe(true);
+    expect(JSON.stringify(seen)).not.toContain(first.refreshToken);
+    expect(JSON.stringify(seen)).not.toContain(second.refreshToken);
+  });
+
   it('stops a revoked session at the status checker at once, even while a positive answer is cached', async () => {
     const { service, kv } = harness();
     const check = createSessionStatusChecker({

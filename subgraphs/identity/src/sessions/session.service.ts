@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generateToken, hashToken } from '@gatehouse/crypto';
 import { AuthenticationError, NotFoundError } from '@gatehouse/errors';
@@ -17,11 +18,53 @@ import type { DeviceSession, SessionClientInfo, SessionRevokeReason } from './se
 
 const DAY_SECONDS = 24 * 60 * 60;
 
-/** Topics this module publishes on the event bus. */
+/**
+ * Topics this module publishes on the event bus. The gateway's graphql-ws server relays them to the user they
+ * name (`sessionEvents`, `securityEvents`; docs/realtime.md), so payloads carry the `userId` and never a token.
+ */
 export const SessionEventTopic = {
   /** A used refresh token was presented again; payload {@link RefreshTokenReusedEvent}. */
   REFRESH_TOKEN_REUSED: 'security.refresh_token_reused',
+  /** A device session started (a sign-in or an impersonation); payload {@link SessionCreatedEvent}. */
+  SESSION_CREATED: 'session.created',
+  /** A live session ended, whatever the reason (one event per session); payload {@link SessionRevokedEvent}. */
+  SESSION_REVOKED: 'session.revoked',
+  /** A sign-in from a device or country not seen within the known-device window; payload {@link NewSignInEvent}. */
+  NEW_SIGN_IN: 'security.new_sign_in',
 } as const;
+
+export interface SessionCreatedEvent {
+  /** Unique per event (subscribers de-duplicate on it). */
+  id: string;
+  userId: string;
+  sessionId: string;
+  novelty: SignInNovelty;
+  /** e.g. `Chrome 120 on Windows 10 (Windows PC)`. */
+  device: string;
+  location: string | null;
+  /** ISO 8601. */
+  at: string;
+}
+
+export interface SessionRevokedEvent {
+  id: string;
+  userId: string;
+  sessionId: string;
+  reason: SessionRevokeReason;
+  /** ISO 8601. */
+  at: string;
+}
+
+export interface NewSignInEvent {
+  id: string;
+  userId: string;
+  sessionId: string;
+  device: string;
+  location: string | null;
+  ip: string | null;
+  /** ISO 8601. */
+  at: string;
+}
 
 export interface RefreshTokenReusedEvent {
   userId: string;
@@ -237,7 +280,24 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
     );
   }
 
-  async function afterRevocation(revoked: readonly RevokedRefreshToken[], sessionIds: Iterable<string> = []) {
+  /** Notifications never fail the operation they report: the revocation is already committed. */
+  async function publish<T extends { userId: string }>(topic: string, payload: T): Promise<void> {
+    try {
+      await events.publish(topic, payload);
+    } catch (err) {
+      logger?.error({ err, topic, userId: payload.userId }, 'could not publish a session event');
+    }
+  }
+
+  /**
+   * Caches the revocations and announces each ended session (`ended`: whose, and why). Only the families whose
+   * live token this call revoked are announced, so a repeated revocation announces nothing.
+   */
+  async function afterRevocation(
+    revoked: readonly RevokedRefreshToken[],
+    sessionIds: Iterable<string> = [],
+    ended?: { userId: string; reason: SessionRevokeReason },
+  ) {
     const families = new Set([...sessionIds, ...revoked.map((row) => row.sessionId)]);
     await Promise.all([
       ...[...families].map((sessionId) =>
@@ -249,6 +309,20 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         bestEffort('forgetting a refresh token', () => kv.delete(refreshKey(row.refreshTokenHash))),
       ),
     ]);
+    if (!ended) return;
+    // After the revocation markers: a client that reconnects on the event must already be refused.
+    const at = clock().toISOString();
+    await Promise.all(
+      [...new Set(revoked.map((row) => row.sessionId))].map((sessionId) =>
+        publish(SessionEventTopic.SESSION_REVOKED, {
+          id: randomUUID(),
+          userId: ended.userId,
+          sessionId,
+          reason: ended.reason,
+          at,
+        } satisfies SessionRevokedEvent),
+      ),
+    );
   }
 
   const countFamilies = (revoked: readonly RevokedRefreshToken[]) =>
@@ -298,7 +372,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       sessionIds: [sessionId],
       reason: 'REFRESH_TOKEN_REUSE',
     });
-    await afterRevocation(revoked, [sessionId]);
+    await afterRevocation(revoked, [sessionId], { userId, reason: 'REFRESH_TOKEN_REUSE' });
     const event: RefreshTokenReusedEvent = {
       userId,
       sessionId,
@@ -343,15 +417,39 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         recentDevicesSince: new Date(now.getTime() - knownDeviceWindow * 1000),
       });
       await Promise.all([
-        afterRevocation(evicted),
+        afterRevocation(evicted, [], { userId, reason: SESSION_LIMIT_REVOKE_REASON }),
         cacheRefreshToken(refreshTokenHash, { sessionId, userId, expiresAt: expiresAt.toISOString() }, now),
       ]);
-      return {
-        sessionId,
-        refreshToken,
-        expiresAt,
-        device: describeSignIn(sessionClient, recentDevices, signedInBefore),
-      };
+      const signIn = describeSignIn(sessionClient, recentDevices, signedInBefore);
+      const at = now.toISOString();
+      const announcements = [
+        publish(SessionEventTopic.SESSION_CREATED, {
+          id: randomUUID(),
+          userId,
+          sessionId,
+          novelty: signIn.novelty,
+          device: signIn.description,
+          location: signIn.location,
+          at,
+        } satisfies SessionCreatedEvent),
+      ];
+      // Only a sign-in is "new": sessions with overrides (an administrator's impersonation) are not the user's.
+      const isSignIn = ttlSeconds === undefined && exemptFromLimit === undefined;
+      if (isSignIn && signIn.novelty === 'NEW_DEVICE') {
+        announcements.push(
+          publish(SessionEventTopic.NEW_SIGN_IN, {
+            id: randomUUID(),
+            userId,
+            sessionId,
+            device: signIn.description,
+            location: signIn.location,
+            ip: signIn.ip,
+            at,
+          } satisfies NewSignInEvent),
+        );
+      }
+      await Promise.all(announcements);
+      return { sessionId, refreshToken, expiresAt, device: signIn };
     },
 
     async rotateRefreshToken(refreshToken, client = {}) {
@@ -412,7 +510,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         sessionIds: [sessionId],
         reason,
       });
-      await afterRevocation(revoked, [sessionId]);
+      await afterRevocation(revoked, [sessionId], { userId, reason });
       return revoked.length > 0 ? { sessionId, userId } : null;
     },
 
@@ -438,7 +536,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         reason,
       });
       if (revoked.length === 0) throw sessionNotFound();
-      await afterRevocation(revoked);
+      await afterRevocation(revoked, [], { userId, reason });
     },
 
     async revokeOtherSessions(userId, currentSessionId, reason = 'LOGOUT_ALL') {
@@ -449,14 +547,14 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         ...(currentSessionId && isUuid(currentSessionId) ? { exceptSessionId: currentSessionId } : {}),
         reason,
       });
-      await afterRevocation(revoked);
+      await afterRevocation(revoked, [], { userId, reason });
       return countFamilies(revoked);
     },
 
     async revokeAllSessions(userId, reason) {
       if (!isUuid(userId)) return 0;
       const revoked = await repository.revokeFamilies({ ...window(), userId, reason });
-      await afterRevocation(revoked);
+      await afterRevocation(revoked, [], { userId, reason });
       return countFamilies(revoked);
     },
 

@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto';
+import { ErrorCode } from '@gatehouse/errors';
+import type { Viewer } from '@gatehouse/service';
+import { buildSchema, GraphQLError, type GraphQLSchema } from 'graphql';
+import { EventStream } from './event-stream';
+import {
+  AUDIT_EVENTS_TOPIC,
+  auditEventPayload,
+  BILLING_EVENTS_TOPIC,
+  billingEventPayload,
+  SECURITY_TOPICS,
+  securityEventPayload,
+  SESSION_TOPICS,
+  sessionEventPayload,
+} from './topics';
+
+/** The permission that opens the `auditEvents` stream (read from the token's `permissions` claim). */
+export const AUDIT_READ_PERMISSION = 'audit:read';
+
+/**
+ * The WebSocket server's own schema. @apollo/gateway does not federate subscriptions, so these fields are
+ * served by the gateway itself from the event bus; they are not part of the supergraph.
+ */
+export const REALTIME_SDL = /* GraphQL */ `
+  "ISO 8601 date-time, e.g. 2025-01-31T12:00:00.000Z."
+  scalar DateTime
+  "Any JSON value."
+  scalar JSON
+
+  "The open connection, as the server sees it."
+  type RealtimeConnection {
+    userId: ID!
+    "The session of the connection's access token; revoking it closes the connection (4401)."
+    sessionId: ID
+    "When the access token expires: the server closes the connection then (4401 \\"Token expired\\")."
+    expiresAt: DateTime!
+    "Concurrent subscriptions one connection may hold."
+    maxSubscriptions: Int!
+  }
+
+  type Query {
+    "The connection's viewer and limits (the subscriptions are the point of this endpoint)."
+    connection: RealtimeConnection!
+  }
+
+  enum SessionEventType {
+    CREATED
+    REVOKED
+  }
+
+  "A device session of the viewer started or ended."
+  type SessionEvent {
+    id: ID!
+    type: SessionEventType!
+    userId: ID!
+    sessionId: ID!
+    "Whether it is the session of this connection (REVOKED and current: the connection is closed after this event)."
+    current: Boolean!
+    "REVOKED: LOGOUT, USER_REVOKED, ADMIN_REVOKED, PASSWORD_CHANGED, PASSWORD_RESET, SESSION_LIMIT_EXCEEDED, ..."
+    reason: String
+    "CREATED: e.g. 'Firefox 128 on Linux'."
+    device: String
+    "CREATED: e.g. 'Berlin, DE'."
+    location: String
+    at: DateTime!
+  }
+
+  enum SecurityEventType {
+    NEW_SIGN_IN
+    ACCOUNT_LOCKED
+    REFRESH_TOKEN_REUSED
+    MFA_ENABLED
+    MFA_DISABLED
+    MFA_FACTOR_ENROLLED
+    MFA_CHALLENGE_FAILED
+    BACKUP_CODE_USED
+    BACKUP_CODES_REGENERATED
+  }
+
+  "Something that matters for the security of the viewer's account."
+  type SecurityEvent {
+    id: ID!
+    type: SecurityEventType!
+    userId: ID!
+    sessionId: ID
+    "The rest of the event (device, ip, method, lockedUntil, ...; see docs/realtime.md). Never a secret."
+    details: JSON!
+    at: DateTime!
+  }
+
+  enum PaymentEventType {
+    PAYMENT_SUCCEEDED
+    PAYMENT_FAILED
+    PAYMENT_REFUNDED
+    INVOICE_CREATED
+    INVOICE_PAID
+    SUBSCRIPTION_CREATED
+    SUBSCRIPTION_UPDATED
+    SUBSCRIPTION_CANCELED
+    SUBSCRIPTION_SUSPENDED
+    "A billing event this gateway version does not know yet; see name."
+    OTHER
+  }
+
+  "A payment, invoice or subscription event of the viewer (the same events billing sends to webhooks)."
+  type PaymentEvent {
+    id: ID!
+    type: PaymentEventType!
+    "The billing event type as published, e.g. payment.succeeded."
+    name: String!
+    userId: ID!
+    "The event's data (amounts in integer minor units), as billing's webhooks carry it."
+    data: JSON!
+    createdAt: DateTime!
+  }
+
+  enum AuditOutcome {
+    SUCCESS
+    FAILURE
+  }
+
+  "A row written to the audit trail by any service."
+  type AuditEvent {
+    id: ID!
+    action: String!
+    outcome: AuditOutcome!
+    actorUserId: ID
+    "The administrator acting as actorUserId, when the action was taken under impersonation."
+    impersonatorUserId: ID
+    targetType: String
+    targetId: String
+    createdAt: DateTime!
+  }
+
+  type Subscription {
+    "The viewer's sessions starting and ending (a browser signs out when its own session is revoked)."
+    sessionEvents: SessionEvent!
+    "The viewer's security events: new sign-ins, lockouts, MFA changes, refresh-token reuse."
+    securityEvents: SecurityEvent!
+    "The viewer's payment, invoice and subscription events."
+    paymentEvents: PaymentEvent!
+    "Every audit row as it is written. Requires the audit:read permission (FORBIDDEN otherwise)."
+    auditEvents: AuditEvent!
+  }
+`;
+
+export function buildRealtimeSchema(): GraphQLSchema {
+  return buildSchema(REALTIME_SDL);
+}
+
+/** What one connection's operations know about it. */
+export interface RealtimeContext {
+  readonly viewer: Viewer;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+  readonly maxSubscriptions: number;
+  /** Called after the connection's own session's REVOKED event was sent: closes the socket. */
+  readonly sessionEnded: () => void;
+  /** Counts the connection's open sessionEvents streams (while one is open, it closes the socket itself). */
+  readonly sessionStreams: { open: number };
+  readonly onOverflow: () => void;
+}
+
+/**
+ * A stable id for events published without one (identity's MFA events): the same on every connection and
+ * gateway replica, so clients can de-duplicate.
+ */
+function eventId(topic: string, payload: unknown): string {
+  return createHash('sha256')
+    .update(topic)
+    .update('\n')
+    .update(JSON.stringify(payload))
+    .digest('base64url')
+    .slice(0, 27);
+}
+
+const PAYMENT_TYPES = new Set([
+  'PAYMENT_SUCCEEDED',
+  'PAYMENT_FAILED',
+  'PAYMENT_REFUNDED',
+  'INVOICE_CREATED',
+  'INVOICE_PAID',
+  'SUBSCRIPTION_CREATED',
+  'SUBSCRIPTION_UPDATED',
+  'SUBSCRIPTION_CANCELED',
+  'SUBSCRIPTION_SUSPENDED',
+]);
+
+function paymentType(name: string): string {
+  const type = name.replace(/\./g, '_').toUpperCase();
+  return PAYMENT_TYPES.has(type) ? type : 'OTHER';
+}
+
+/** graphql-js's default subscribe resolver calls these with the connection's context as the second argument. */
+type SubscribeRoot = (args: unknown, context: RealtimeContext) => AsyncIterableIterator<unknown>;
+
+/**
+ * The root values graphql-ws passes to execution. Each subscription field is a function returning an iterator of
+ * `{ [field]: payload }` (the default field resolver then picks the payload), filtered to the viewer.
+ */
+export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0]['bus']) {
+  const sessionEvents: SubscribeRoot = (_args, context) => {
+    const { viewer } = context;
+    type Item = { sessionEvents: Record<string, unknown>; endsConnection: boolean };
+    context.sessionStreams.open += 1;
+    const stream = new EventStream<Item>({
+      bus,
+      topics: Object.values(SESSION_TOPICS),
+      onOverflow: context.onOverflow,
+      select(topic, raw) {
+        const parsed = sessionEventPayload.safeParse(raw);
+        if (!parsed.success || parsed.data.userId !== viewer.userId) return undefined;
+        const event = parsed.data;
+        const type = topic === SESSION_TOPICS.REVOKED ? 'REVOKED' : 'CREATED';
+        const current = viewer.sessionId !== undefined && event.sessionId === viewer.sessionId;
+        return {
+          sessionEvents: {
+            id: event.id ?? eventId(topic, raw),
+            type,
+            userId: event.userId,
+            sessionId: event.sessionId,
+            current,
+            reason: event.reason ?? null,
+            device: event.device ?? null,
+            location: event.location ?? null,
+            at: event.at,
+          },
+          endsConnection: type === 'REVOKED' && current,
+        };
+      },
+      afterDelivered(item) {
+        if (item.endsConnection) context.sessionEnded();
+        return item.endsConnection;
+      },
+      onFinish() {
+        context.sessionStreams.open -= 1;
+      },
+    });
+    return stream;
+  };
+
+  const securityEvents: SubscribeRoot = (_args, { viewer, onOverflow }) =>
+    new EventStream({
+      bus,
+      topics: Object.keys(SECURITY_TOPICS),
+      onOverflow,
+      select(topic, raw) {
+        const parsed = securityEventPayload.safeParse(raw);
+        if (!parsed.success || parsed.data.userId !== viewer.userId) return undefined;
+        const { id, userId, sessionId, at, ...details } = parsed.data;
+        return {
+          securityEvents: {
+            id: id ?? eventId(topic, raw),
+            type: SECURITY_TOPICS[topic as keyof typeof SECURITY_TOPICS],
+            userId,
+            sessionId: sessionId ?? null,
+            details,
+            at,
+          },
+        };
+      },
+    });
+
+  const paymentEvents: SubscribeRoot = (_args, { viewer, onOverflow }) =>
+    new EventStream({
+      bus,
+      topics: [BILLING_EVENTS_TOPIC],
+      onOverflow,
+      select(_topic, raw) {
+        const parsed = billingEventPayload.safeParse(raw);
+        if (!parsed.success || parsed.data.userId !== viewer.userId) return undefined;
+        const event = parsed.data;
+        return {
+          paymentEvents: {
+            id: event.id,
+            type: paymentType(event.type),
+            name: event.type,
+            userId: event.userId,
+            data: event.data,
+            createdAt: event.createdAt,
+          },
+        };
+      },
+    });
+
+  const auditEvents: SubscribeRoot = (_args, { viewer, onOverflow }) => {
+    // The token's claim, not a live lookup: the gateway has no database, and the connection ends when the token
+    // expires, so a revoked permission stops the stream within one access-token lifetime.
+    if (!viewer.permissions?.includes(AUDIT_READ_PERMISSION)) {
+      throw new GraphQLError('The audit:read permission is required', {
+        extensions: { code: ErrorCode.FORBIDDEN },
+      });
+    }
+    return new EventStream({
+      bus,
+      topics: [AUDIT_EVENTS_TOPIC],
+      onOverflow,
+      select(_topic, raw) {
+        const parsed = auditEventPayload.safeParse(raw);
+        return parsed.success ? { auditEvents: parsed.data } : undefined;
+      },
+    });
+  };
+
+  return {
+    query: {
+      connection: (_args: unknown, context: RealtimeContext) => ({
+        userId: context.viewer.userId,
+        sessionId: context.viewer.sessionId ?? null,
+        expiresAt: new Date(context.expiresAt).toISOString(),
+        maxSubscriptions: context.maxSubscriptions,
+      }),
+    },
+    subscription: { sessionEvents, securityEvents, paymentEvents, auditEvents },
+  };
+}

@@ -1,0 +1,277 @@
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { createAuditWriter, type AuditActorFields } from '@gatehouse/audit';
+import { hashToken } from '@gatehouse/crypto';
+import type { PrismaClient } from '@gatehouse/db';
+import { ConflictError, NotFoundError, ValidationError, isPrismaKnownRequestError } from '@gatehouse/errors';
+import type { Logger } from '@gatehouse/logger';
+import { isUuid } from '@gatehouse/service';
+import { generateApiKey, parseApiKey } from './api-key-format';
+import { ApiKeyErrorCode } from './error-codes';
+
+/**
+ * What an API key may be used for. An allow-list: a key carries only scopes named here, so a typo can never
+ * mint a key with a scope some future route would honour.
+ */
+export const API_KEY_SCOPES = ['usage:write'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** Scopes of a key created without `scopes`. */
+export const DEFAULT_API_KEY_SCOPES: readonly ApiKeyScope[] = ['usage:write'];
+
+/** Keys a user may hold that are neither revoked nor expired; bounds what one account can mint. */
+export const MAX_ACTIVE_API_KEYS_PER_USER = 25;
+
+/**
+ * `lastUsedAt` is written at most this often per key: a busy server presenting its key on every request must not
+ * turn every usage report into an extra row update.
+ */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+/** An API key as shown to its owner: never the secret, never its hash. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** Public part of the key (`gh_<prefix>_…`), to recognise it in lists. */
+  prefix: string;
+  scopes: string[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface CreatedApiKey {
+  /** The whole key `gh_<prefix>_<secret>`. Returned this once; only its SHA-256 is stored. */
+  key: string;
+  record: ApiKeyRecord;
+}
+
+/** Who presented a valid key. */
+export interface VerifiedApiKey {
+  userId: string;
+  keyId: string;
+  scopes: string[];
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  /** Default {@link DEFAULT_API_KEY_SCOPES}. */
+  scopes?: string[];
+  /** Must be in the future; default: never expires. */
+  expiresAt?: Date | null;
+}
+
+/** Request facts for the audit trail; the actor defaults to the key's owner. */
+export type ApiKeyAuditContext = Partial<AuditActorFields>;
+
+export interface ApiKeyService {
+  /**
+   * Mints a key for `userId`. ValidationError (BAD_USER_INPUT) on bad input; ConflictError (CONFLICT, reason
+   * API_KEY_LIMIT_REACHED) when the user already holds {@link MAX_ACTIVE_API_KEYS_PER_USER} active keys.
+   */
+  create(userId: string, input: CreateApiKeyInput, audit?: ApiKeyAuditContext): Promise<CreatedApiKey>;
+  /** The user's keys, newest first; revoked ones only with `includeRevoked`. */
+  list(userId: string, options?: { includeRevoked?: boolean }): Promise<ApiKeyRecord[]>;
+  /**
+   * Revokes one of the user's keys (idempotent: revoking a revoked key returns it unchanged).
+   * NotFoundError for a key of another user, exactly as for one that does not exist.
+   */
+  revoke(userId: string, id: string, audit?: ApiKeyAuditContext): Promise<ApiKeyRecord>;
+  /**
+   * The owner and scopes of a presented key, or null when it is malformed, unknown, wrong, revoked, expired, or
+   * its owner can no longer use the platform. Never throws for a bad key (only when the database fails).
+   */
+  verify(presented: string): Promise<VerifiedApiKey | null>;
+}
+
+export interface ApiKeyServiceOptions {
+  prisma: PrismaClient;
+  logger: Logger;
+  now?: () => Date;
+}
+
+const recordSelect = {
+  id: true,
+  name: true,
+  prefix: true,
+  scopes: true,
+  createdAt: true,
+  lastUsedAt: true,
+  expiresAt: true,
+  revokedAt: true,
+} as const;
+
+/** Users whose keys keep working: the others are blocked, closed or deleted. */
+const USABLE_USER_STATUSES = new Set(['ACTIVE', 'PENDING_VERIFICATION']);
+
+function createInputSchema(now: Date) {
+  return z
+    .object({
+      name: z.string().trim().min(1, 'Name is required').max(100, 'Name is at most 100 characters'),
+      scopes: z
+        .array(z.enum(API_KEY_SCOPES, { message: `Scopes must be among: ${API_KEY_SCOPES.join(', ')}` }))
+        .min(1, 'At least one scope is required')
+        .max(API_KEY_SCOPES.length)
+        .optional(),
+      expiresAt: z
+        .date()
+        .refine((date) => date.getTime() > now.getTime(), 'Expiry must be in the future')
+        .nullable()
+        .optional(),
+    })
+    .strict();
+}
+
+/** Stored hash of a whole key. SHA-256 is enough: the key has 256 random bits, there is nothing to brute-force. */
+function hashApiKey(key: string): Buffer {
+  return Buffer.from(hashToken(key), 'hex');
+}
+
+function hashMatches(presentedHash: Buffer, storedHex: string): boolean {
+  const stored = Buffer.from(storedHex, 'hex');
+  // Lengths are public (always 32 bytes); timingSafeEqual throws on a mismatch, a corrupt row just fails.
+  return stored.length === presentedHash.length && timingSafeEqual(presentedHash, stored);
+}
+
+/**
+ * API keys for the REST API (usage reporting by a customer's servers). The key is `gh_<prefix>_<secret>`:
+ * the prefix finds the row, the SHA-256 of the whole key is compared in constant time.
+ */
+export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyService {
+  const { prisma, logger } = options;
+  const now = options.now ?? (() => new Date());
+
+  return {
+    async create(userId, input, audit = {}) {
+      const at = now();
+      const parsed = createInputSchema(at).safeParse(input);
+      if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+      const scopes = [...new Set(parsed.data.scopes ?? DEFAULT_API_KEY_SCOPES)];
+      const expiresAt = parsed.data.expiresAt ?? null;
+
+      // A prefix collision (2^-64 per pair) is retried once rather than reported to the user.
+      for (let attempt = 1; ; attempt += 1) {
+        const generated = generateApiKey();
+        try {
+          const record = await prisma.$transaction(async (tx) => {
+            const active = await tx.apiKey.count({
+              where: { userId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: at } }] },
+            });
+            if (active >= MAX_ACTIVE_API_KEYS_PER_USER) {
+              throw new ConflictError(`At most ${MAX_ACTIVE_API_KEYS_PER_USER} active API keys per account`, {
+                details: { reason: ApiKeyErrorCode.API_KEY_LIMIT_REACHED },
+              });
+            }
+            const created = await tx.apiKey.create({
+              data: {
+                userId,
+                name: parsed.data.name,
+                prefix: generated.prefix,
+                secretHash: hashApiKey(generated.key).toString('hex'),
+                scopes,
+                expiresAt,
+                createdAt: at,
+              },
+              select: recordSelect,
+            });
+            await createAuditWriter(tx).record({
+              action: 'API_KEY_CREATED',
+              outcome: 'SUCCESS',
+              actorUserId: userId,
+              ...audit,
+              targetType: 'ApiKey',
+              targetId: created.id,
+              metadata: {
+                ownerUserId: userId,
+                prefix: created.prefix,
+                scopes,
+                expiresAt: expiresAt?.toISOString(),
+              },
+            });
+            return created;
+          });
+          return { key: generated.key, record };
+        } catch (error) {
+          const prefixTaken =
+            isPrismaKnownRequestError(error) &&
+            error.code === 'P2002' &&
+            JSON.stringify((error as { meta?: unknown }).meta ?? '').includes('prefix');
+          if (prefixTaken && attempt < 2) continue;
+          throw error;
+        }
+      }
+    },
+
+    async list(userId, { includeRevoked = false } = {}) {
+      if (!isUuid(userId)) return [];
+      return prisma.apiKey.findMany({
+        where: { userId, ...(includeRevoked ? {} : { revokedAt: null }) },
+        select: recordSelect,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      });
+    },
+
+    async revoke(userId, id, audit = {}) {
+      if (!isUuid(userId) || !isUuid(id)) throw new NotFoundError('API key not found');
+      return prisma.$transaction(async (tx) => {
+        const at = now();
+        const { count } = await tx.apiKey.updateMany({
+          where: { id, userId, revokedAt: null },
+          data: { revokedAt: at },
+        });
+        const record = await tx.apiKey.findFirst({ where: { id, userId }, select: recordSelect });
+        if (!record) throw new NotFoundError('API key not found');
+        if (count === 1) {
+          await createAuditWriter(tx).record({
+            action: 'API_KEY_REVOKED',
+            outcome: 'SUCCESS',
+            actorUserId: userId,
+            ...audit,
+            targetType: 'ApiKey',
+            targetId: id,
+            metadata: { ownerUserId: userId, prefix: record.prefix },
+          });
+        }
+        return record;
+      });
+    },
+
+    async verify(presented) {
+      const parts = parseApiKey(presented);
+      if (!parts) return null;
+      const row = await prisma.apiKey.findUnique({
+        where: { prefix: parts.prefix },
+        select: {
+          id: true,
+          userId: true,
+          secretHash: true,
+          scopes: true,
+          expiresAt: true,
+          revokedAt: true,
+          lastUsedAt: true,
+          user: { select: { status: true, deletedAt: true } },
+        },
+      });
+      if (!row || !hashMatches(hashApiKey(presented), row.secretHash)) return null;
+      const at = now();
+      if (row.revokedAt !== null) return null;
+      if (row.expiresAt !== null && row.expiresAt.getTime() <= at.getTime()) return null;
+      if (row.user.deletedAt !== null || !USABLE_USER_STATUSES.has(row.user.status)) return null;
+
+      const staleBefore = new Date(at.getTime() - LAST_USED_WRITE_INTERVAL_MS);
+      if (row.lastUsedAt === null || row.lastUsedAt.getTime() < staleBefore.getTime()) {
+        // Conditional, so concurrent requests write at most once per interval; a failure only loses a timestamp.
+        await prisma.apiKey
+          .updateMany({
+            where: { id: row.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: staleBefore } }] },
+            data: { lastUsedAt: at },
+          })
+          .catch((error: unknown) =>
+            logger.warn({ err: error, apiKeyId: row.id }, 'api key: lastUsedAt not updated'),
+          );
+      }
+      return { userId: row.userId, keyId: row.id, scopes: [...row.scopes] };
+    },
+  };
+}

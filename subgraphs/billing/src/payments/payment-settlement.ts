@@ -1,0 +1,340 @@
+import { createAuditWriter } from '@gatehouse/audit';
+import type { InvoiceBillingReason, Payment, Prisma } from '@gatehouse/db';
+import { nextAttemptAfterFailure } from './dunning';
+import type {
+  AfterCommit,
+  PaymentAuditAction,
+  PaymentDomainEvent,
+  PaymentEvent,
+  PaymentListener,
+  PaymentNotice,
+  PaymentView,
+  PaymentsLogger,
+} from './types';
+
+type Tx = Prisma.TransactionClient;
+
+/** Work to do once the transaction committed: events to publish, mails to send. */
+export interface SettlementEffects {
+  events: PaymentDomainEvent[];
+  notices: PaymentNotice[];
+  /** The listener's after-commit work. */
+  after: AfterCommit[];
+}
+
+export const noEffects = (): SettlementEffects => ({ events: [], notices: [], after: [] });
+
+/** Invoices created while the user waits (first invoice, plan change): their caller handles a failure at once. */
+export const DEFAULT_RETRYABLE_BILLING_REASONS: readonly InvoiceBillingReason[] = [
+  'SUBSCRIPTION_CYCLE',
+  'MANUAL',
+];
+
+export interface SettlementOptions {
+  listener: PaymentListener;
+  logger: PaymentsLogger;
+  retryableBillingReasons: readonly InvoiceBillingReason[];
+  /**
+   * Stores an event in the settling transaction (outbound webhook deliveries), so it commits with the payment and
+   * cannot be lost between commit and publish. Publishing to live listeners still happens after commit.
+   */
+  persistEvent?: (event: PaymentDomainEvent, tx: Prisma.TransactionClient) => Promise<void>;
+}
+
+export function toPaymentView(row: Payment): PaymentView {
+  return {
+    id: row.id,
+    userId: row.userId,
+    invoiceId: row.invoiceId,
+    paymentMethodId: row.paymentMethodId,
+    amount: row.amount,
+    currency: row.currency,
+    status: row.status,
+    attemptCount: row.attemptCount,
+    nextAttemptAt: row.nextAttemptAt,
+    failureCode: row.failureCode,
+    failureReason: row.failureReason,
+    providerPaymentId: row.providerPaymentId,
+    succeededAt: row.succeededAt,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/**
+ * Locks the payment row for the rest of the transaction (every state change goes through this). Its invoice row is
+ * locked first: charging locks invoice → payment, so every path takes the two locks in that order (no deadlock).
+ */
+export async function lockPayment(tx: Tx, paymentId: string): Promise<Payment | null> {
+  // A payment's invoice never changes, so reading it before taking the locks is safe.
+  const owner = await tx.payment.findUnique({ where: { id: paymentId }, select: { invoiceId: true } });
+  if (!owner) return null;
+  if (owner.invoiceId) {
+    await tx.$queryRaw`SELECT id FROM invoices WHERE id = ${owner.invoiceId}::uuid FOR UPDATE`;
+  }
+  const rows = await tx.$queryRaw<
+    Array<{ id: string }>
+  >`SELECT id FROM payments WHERE id = ${paymentId}::uuid FOR UPDATE`;
+  if (rows.length === 0) return null;
+  return tx.payment.findUnique({ where: { id: paymentId } });
+}
+
+function paymentEvent(payment: Payment, attempt: number): PaymentEvent {
+  return {
+    paymentId: payment.id,
+    invoiceId: payment.invoiceId ?? '',
+    userId: payment.userId,
+    amount: payment.amount,
+    currency: payment.currency,
+    attempt,
+  };
+}
+
+function eventData(payment: Payment, extra: Prisma.InputJsonObject = {}): Prisma.InputJsonObject {
+  return {
+    paymentId: payment.id,
+    invoiceId: payment.invoiceId,
+    amount: payment.amount,
+    currency: payment.currency,
+    status: payment.status,
+    attempt: payment.attemptCount,
+    ...extra,
+  };
+}
+
+/**
+ * The state transitions of a payment, shared by the synchronous charge path and the Stripe webhook, always inside
+ * the caller's transaction with the payment row locked ({@link lockPayment}) so whichever path comes second sees
+ * the first one's result and does nothing.
+ */
+export function createPaymentSettlement(options: SettlementOptions) {
+  const { listener, logger, retryableBillingReasons } = options;
+
+  /** Queues an event for after commit and, when configured, stores it in this transaction. */
+  async function emit(tx: Tx, effects: SettlementEffects, event: PaymentDomainEvent): Promise<void> {
+    effects.events.push(event);
+    await options.persistEvent?.(event, tx);
+  }
+
+  /**
+   * Money was collected: payment SUCCEEDED, invoice OPEN → PAID (amountPaid, amountDue 0, paidAt), listener,
+   * audit; `payment.succeeded` after commit.
+   */
+  async function succeed(
+    tx: Tx,
+    payment: Payment,
+    input: { providerPaymentId: string | null; at: Date; attempt?: number },
+    effects: SettlementEffects,
+  ): Promise<Payment> {
+    const attempt = input.attempt ?? payment.attemptCount;
+    const updated = await tx.payment.update({
+      where: { id: payment.id },
+      data: {
+        status: 'SUCCEEDED',
+        providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
+        succeededAt: input.at,
+        nextAttemptAt: null,
+        failureCode: null,
+        failureReason: null,
+        attemptCount: Math.max(attempt, payment.attemptCount),
+      },
+    });
+    if (payment.invoiceId) {
+      const paid = await tx.invoice.updateMany({
+        where: { id: payment.invoiceId, status: 'OPEN' },
+        data: { status: 'PAID', amountPaid: { increment: payment.amount }, amountDue: 0, paidAt: input.at },
+      });
+      if (paid.count === 0) {
+        // E.g. the invoice was voided while a processing payment settled: the money needs a manual refund.
+        logger.error(
+          { paymentId: payment.id, invoiceId: payment.invoiceId },
+          'payment succeeded for an invoice that is not open',
+        );
+      }
+      const follow = await listener.onPaymentSucceeded(paymentEvent(updated, updated.attemptCount), tx);
+      if (follow) effects.after.push(follow);
+    }
+    await createAuditWriter<PaymentAuditAction>(tx).record({
+      action: 'PAYMENT_SUCCEEDED',
+      outcome: 'SUCCESS',
+      actorUserId: payment.userId,
+      targetType: 'Payment',
+      targetId: payment.id,
+      at: input.at,
+      metadata: {
+        invoiceId: payment.invoiceId,
+        amount: payment.amount,
+        currency: payment.currency,
+        attempt: updated.attemptCount,
+        providerPaymentId: updated.providerPaymentId,
+      },
+    });
+    await emit(tx, effects, {
+      id: `payment.succeeded:${payment.id}`,
+      type: 'payment.succeeded',
+      userId: payment.userId,
+      data: eventData(updated, { succeededAt: input.at.toISOString() }),
+      createdAt: input.at,
+    });
+    return updated;
+  }
+
+  /**
+   * An attempt failed: payment FAILED with the reason and the next dunning attempt (none when final), listener,
+   * audit; `payment.failed` and the failure mail after commit.
+   */
+  async function fail(
+    tx: Tx,
+    payment: Payment,
+    input: {
+      attempt: number;
+      providerPaymentId: string | null;
+      failureCode: string;
+      failureMessage: string;
+      at: Date;
+    },
+    effects: SettlementEffects,
+  ): Promise<Payment> {
+    const invoice = payment.invoiceId
+      ? await tx.invoice.findUnique({ where: { id: payment.invoiceId }, select: { billingReason: true } })
+      : null;
+    const retryable = invoice !== null && retryableBillingReasons.includes(invoice.billingReason);
+    const nextAttemptAt = retryable ? nextAttemptAfterFailure(input.attempt, input.at) : null;
+    const final = nextAttemptAt === null;
+    const updated = await tx.payment.update({
+      where: { id: payment.id },
+      data: {
+        status: 'FAILED',
+        attemptCount: input.attempt,
+        providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
+        failureCode: input.failureCode.slice(0, 100),
+        failureReason: input.failureMessage.slice(0, 500),
+        nextAttemptAt,
+      },
+    });
+    if (payment.invoiceId) {
+      const follow = await listener.onPaymentFailed(
+        { ...paymentEvent(updated, input.attempt), final, nextAttemptAt, failureReason: input.failureCode },
+        tx,
+      );
+      if (follow) effects.after.push(follow);
+    }
+    await createAuditWriter<PaymentAuditAction>(tx).record({
+      action: 'PAYMENT_FAILED',
+      outcome: 'FAILURE',
+      actorUserId: payment.userId,
+      targetType: 'Payment',
+      targetId: payment.id,
+      at: input.at,
+      metadata: {
+        invoiceId: payment.invoiceId,
+        amount: payment.amount,
+        currency: payment.currency,
+        attempt: input.attempt,
+        failureCode: input.failureCode,
+        final,
+        nextAttemptAt: nextAttemptAt?.toISOString() ?? null,
+      },
+    });
+    await emit(tx, effects, {
+      id: `payment.failed:${payment.id}:${input.attempt}`,
+      type: 'payment.failed',
+      userId: payment.userId,
+      data: eventData(updated, {
+        failureCode: input.failureCode,
+        final,
+        nextAttemptAt: nextAttemptAt?.toISOString() ?? null,
+      }),
+      createdAt: input.at,
+    });
+    if (payment.invoiceId) {
+      effects.notices.push({
+        template: 'payment-failed',
+        userId: payment.userId,
+        paymentId: payment.id,
+        invoiceId: payment.invoiceId,
+        amount: payment.amount,
+        currency: payment.currency,
+        attempt: input.attempt,
+        final,
+        nextAttemptAt,
+        failureReason: input.failureCode,
+      });
+    }
+    return updated;
+  }
+
+  /** The provider answered `processing`: a webhook settles it. */
+  async function processing(tx: Tx, payment: Payment, providerPaymentId: string): Promise<Payment> {
+    return tx.payment.update({
+      where: { id: payment.id },
+      data: { status: 'PROCESSING', providerPaymentId, nextAttemptAt: null },
+    });
+  }
+
+  /** A full refund: payment REFUNDED (the invoice stays PAID), audit, `payment.refunded` after commit. */
+  async function refund(
+    tx: Tx,
+    payment: Payment,
+    input: { amountRefunded: number; full: boolean; at: Date },
+    effects: SettlementEffects,
+  ): Promise<Payment> {
+    const updated = input.full
+      ? await tx.payment.update({ where: { id: payment.id }, data: { status: 'REFUNDED' } })
+      : payment;
+    await createAuditWriter<PaymentAuditAction>(tx).record({
+      action: input.full ? 'PAYMENT_REFUNDED' : 'PAYMENT_PARTIALLY_REFUNDED',
+      outcome: 'SUCCESS',
+      actorUserId: payment.userId,
+      targetType: 'Payment',
+      targetId: payment.id,
+      at: input.at,
+      metadata: {
+        invoiceId: payment.invoiceId,
+        amount: payment.amount,
+        amountRefunded: input.amountRefunded,
+        currency: payment.currency,
+      },
+    });
+    if (input.full) {
+      await emit(tx, effects, {
+        id: `payment.refunded:${payment.id}`,
+        type: 'payment.refunded',
+        userId: payment.userId,
+        data: eventData(updated, { amountRefunded: input.amountRefunded }),
+        createdAt: input.at,
+      });
+    }
+    return updated;
+  }
+
+  return { succeed, fail, processing, refund };
+}
+
+export type PaymentSettlement = ReturnType<typeof createPaymentSettlement>;
+
+/** Runs the post-commit effects; a failing publisher or mailer is logged, never undoes the committed payment. */
+export async function runEffects(
+  effects: SettlementEffects,
+  deps: {
+    publish?: (event: PaymentDomainEvent) => Promise<void>;
+    notify?: (notice: PaymentNotice) => Promise<void>;
+    logger: PaymentsLogger;
+  },
+): Promise<void> {
+  for (const event of effects.events) {
+    await deps.publish?.(event).catch((err: unknown) => {
+      deps.logger.error({ err, eventId: event.id, type: event.type }, 'payment event publish failed');
+    });
+  }
+  for (const notice of effects.notices) {
+    await deps.notify?.(notice).catch((err: unknown) => {
+      deps.logger.error({ err, paymentId: notice.paymentId }, 'payment notice failed');
+    });
+  }
+  for (const follow of effects.after) {
+    await follow().catch((err: unknown) => {
+      deps.logger.error({ err }, 'payment follow-up failed');
+    });
+  }
+}

@@ -1,0 +1,200 @@
+import { createAuditWriter, type AuditMetadataValue } from '@gatehouse/audit';
+import { Prisma, type PrismaClient } from '@gatehouse/db';
+import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors';
+import { isUuid } from '@gatehouse/service';
+import { z } from 'zod';
+import { BillingErrorCode } from '../error-codes';
+import type { PlanModel } from '../models';
+import { planColumns, toPlan } from '../repositories/plan.repository';
+import type { BillingActor } from '../subscriptions/lifecycle';
+
+export type PlanAuditAction = 'PLAN_CREATED' | 'PLAN_UPDATED' | 'PLAN_ARCHIVED';
+
+const MAX_PRICE = 100_000_000; // 1,000,000.00 in a two-decimal currency: a typo guard, not a business rule.
+
+const limitsSchema = z
+  .array(
+    z.strictObject({
+      key: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: 'Lower-case letters, digits and _.' }),
+      value: z.number().int().min(0).max(2_000_000_000).nullable().optional(),
+    }),
+  )
+  .max(50)
+  .refine((limits) => new Set(limits.map((limit) => limit.key)).size === limits.length, {
+    error: 'Each limit key once.',
+  });
+
+const featuresSchema = z.array(z.string().trim().min(1).max(200)).max(50);
+
+const createSchema = z.strictObject({
+  code: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'Lower-case letters, digits and -.' }),
+  name: z.string().trim().min(1).max(100),
+  description: z.string().trim().max(2000).nullish(),
+  priceAmount: z.number().int().min(0).max(MAX_PRICE),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, { error: 'An ISO 4217 code.' })
+    .transform((code) => code.toUpperCase()),
+  interval: z.enum(['MONTH', 'YEAR']),
+  intervalCount: z.number().int().min(1).max(12).nullish(),
+  trialDays: z.number().int().min(0).max(365).nullish(),
+  features: featuresSchema.nullish(),
+  limits: limitsSchema.nullish(),
+});
+
+const updateSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100).nullish(),
+  description: z.string().trim().max(2000).nullish(),
+  priceAmount: z.number().int().min(0).max(MAX_PRICE).nullish(),
+  trialDays: z.number().int().min(0).max(365).nullish(),
+  features: featuresSchema.nullish(),
+  limits: limitsSchema.nullish(),
+});
+
+export type CreatePlanInput = z.input<typeof createSchema>;
+export type UpdatePlanInput = z.input<typeof updateSchema>;
+
+const limitsJson = (limits: z.output<typeof limitsSchema>): Prisma.InputJsonObject =>
+  Object.fromEntries(limits.map((limit) => [limit.key, limit.value ?? null]));
+
+/** The editable terms of a plan, as recorded in the audit trail for each version. */
+function terms(plan: PlanModel): AuditMetadataValue {
+  return {
+    name: plan.name,
+    description: plan.description,
+    priceAmount: plan.priceAmount,
+    trialDays: plan.trialDays,
+    features: plan.features,
+    limits: Object.fromEntries(plan.limits.map((limit) => [limit.key, limit.value])),
+  };
+}
+
+export interface PlanAdmin {
+  create(actor: BillingActor, input: CreatePlanInput): Promise<PlanModel>;
+  /** A new version of the plan's terms. Subscribers keep their locked price until their next renewal. */
+  update(actor: BillingActor, id: string, input: UpdatePlanInput): Promise<PlanModel>;
+  /** No new subscriptions; existing ones continue (and renew) on it. */
+  archive(actor: BillingActor, id: string): Promise<PlanModel>;
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+  return parsed.data;
+}
+
+/** Set in the input (GraphQL sends `null` for an explicitly empty optional field). */
+const present = <T>(value: T | null | undefined): value is T => value !== null && value !== undefined;
+
+const notFound = () =>
+  new NotFoundError('Plan not found', { details: { reason: BillingErrorCode.PLAN_NOT_FOUND } });
+
+export function createPlanAdmin(prisma: PrismaClient): PlanAdmin {
+  const auditFields = (actor: BillingActor) => ({
+    actorUserId: actor.actorUserId,
+    impersonatorUserId: actor.impersonatorUserId ?? null,
+    ip: actor.ip ?? null,
+    userAgent: actor.userAgent ?? null,
+    requestId: actor.requestId ?? null,
+  });
+
+  return {
+    async create(actor, input) {
+      const data = parse(createSchema, input);
+      try {
+        return await prisma.$transaction(async (tx) => {
+          const row = await tx.subscriptionPlan.create({
+            data: {
+              code: data.code,
+              name: data.name,
+              description: data.description ?? null,
+              priceAmount: data.priceAmount,
+              currency: data.currency,
+              interval: data.interval,
+              intervalCount: data.intervalCount ?? 1,
+              trialDays: data.trialDays ?? 0,
+              features: data.features ?? [],
+              limits: limitsJson(data.limits ?? []),
+            },
+            select: planColumns,
+          });
+          await createAuditWriter<PlanAuditAction>(tx).record({
+            ...auditFields(actor),
+            action: 'PLAN_CREATED',
+            outcome: 'SUCCESS',
+            targetType: 'SubscriptionPlan',
+            targetId: row.id,
+            metadata: { code: row.code, priceAmount: row.priceAmount, currency: row.currency, version: 1 },
+          });
+          return toPlan(row);
+        });
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          throw new ConflictError('A plan with this code exists', {
+            details: { reason: BillingErrorCode.PLAN_CODE_TAKEN },
+          });
+        }
+        throw err;
+      }
+    },
+
+    async update(actor, id, input) {
+      const data = parse(updateSchema, input);
+      if (!isUuid(id)) throw notFound();
+      return prisma.$transaction(async (tx) => {
+        const before = await tx.subscriptionPlan.findUnique({ where: { id }, select: planColumns });
+        if (!before) throw notFound();
+        const row = await tx.subscriptionPlan.update({
+          where: { id },
+          data: {
+            ...(present(data.name) ? { name: data.name } : {}),
+            ...(data.description !== undefined ? { description: data.description } : {}),
+            ...(present(data.priceAmount) ? { priceAmount: data.priceAmount } : {}),
+            ...(present(data.trialDays) ? { trialDays: data.trialDays } : {}),
+            ...(present(data.features) ? { features: data.features } : {}),
+            ...(present(data.limits) ? { limits: limitsJson(data.limits) } : {}),
+            version: { increment: 1 },
+          },
+          select: planColumns,
+        });
+        // The audit row is the version history: what each version changed from and to.
+        await createAuditWriter<PlanAuditAction>(tx).record({
+          ...auditFields(actor),
+          action: 'PLAN_UPDATED',
+          outcome: 'SUCCESS',
+          targetType: 'SubscriptionPlan',
+          targetId: id,
+          metadata: {
+            version: row.version,
+            before: terms(toPlan(before)),
+            after: terms(toPlan(row)),
+          },
+        });
+        return toPlan(row);
+      });
+    },
+
+    async archive(actor, id) {
+      if (!isUuid(id)) throw notFound();
+      return prisma.$transaction(async (tx) => {
+        const existing = await tx.subscriptionPlan.findUnique({ where: { id }, select: { active: true } });
+        if (!existing) throw notFound();
+        const row = await tx.subscriptionPlan.update({
+          where: { id },
+          data: existing.active ? { active: false, archivedAt: new Date() } : {},
+          select: planColumns,
+        });
+        if (existing.active) {
+          await createAuditWriter<PlanAuditAction>(tx).record({
+            ...auditFields(actor),
+            action: 'PLAN_ARCHIVED',
+            outcome: 'SUCCESS',
+            targetType: 'SubscriptionPlan',
+            targetId: id,
+          });
+        }
+        return toPlan(row);
+      });
+    },
+  };
+}

@@ -1,0 +1,5 @@
+import type { WebhookEndpointResolvers } from '../generated/graphql';
+
+export const WebhookEndpoint: WebhookEndpointResolvers = {
+  events: (endpoint) => endpoint.events,
+};

@@ -1,0 +1,8 @@
+export type { CardDetails, ChargeInput, ChargeResult, PaymentProvider } from './payment-provider';
+export {
+  PaymentMethodDeclinedError,
+  PaymentMethodInvalidError,
+  PaymentProviderErrorReason,
+  PaymentProviderUnavailableError,
+} from './provider-errors';
+export { createStripeClient, createStripeProvider, type StripeProviderOptions } from './stripe-provider';
