@@ -21,6 +21,12 @@
  * Results go to bench/results/latest.json (and a dated copy). Connection count, duration and warm-up can be set
  * with BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WARMUP_SECONDS. Database: BENCH_DATABASE_URL, DATABASE_URL or
  * TEST_DATABASE_URL (any database on the server; the bench creates its own), else an embedded PostgreSQL.
+ *
+ * Switches for performance work (docs/performance.md):
+ *   - BENCH_CASES=me,plans — run only the cases whose name contains one of these words (results are still written);
+ *   - BENCH_CPU_PROF=1 — every service runs with `--cpu-prof`; the profiles land in bench/results/profiles/<time>/
+ *     when the stack stops, a directory per service (summarise with `node bench/profile-summary.mjs <dir>`);
+ *   - BENCH_GATEWAY_WORKERS=2 — the measured gateway runs as a `node:cluster` of that many workers (GATEWAY_WORKERS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -58,6 +64,23 @@ const BENCH_RATE_LIMITS = {
   RATE_LIMIT_WRITE_PER_USER: '10000000',
 };
 const AUTHENTICATED_READS_TARGET = 1000;
+const SEED_ADMIN_PASSWORD = 'bench-admin-password-not-secret';
+const CASE_FILTER = (process.env.BENCH_CASES ?? '')
+  .split(',')
+  .map((word) => word.trim().toLowerCase())
+  .filter(Boolean);
+/** Whether a case runs: all do unless BENCH_CASES names some. */
+const runs = (name: string) =>
+  CASE_FILTER.length === 0 || CASE_FILTER.some((word) => name.toLowerCase().includes(word));
+const PROFILE_DIR =
+  process.env.BENCH_CPU_PROF === '1'
+    ? path.join(root, 'bench', 'results', 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
+    : undefined;
+const GATEWAY_WORKERS = process.env.BENCH_GATEWAY_WORKERS ?? '1';
+/** Service name → pid of the process the bench started (a clustered gateway's workers are its children). */
+const servicePids = new Map<string, number>();
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
 
 interface CaseResult {
   name: string;
@@ -67,6 +90,8 @@ interface CaseResult {
   errors: number;
   non2xx: number;
   timeouts: number;
+  /** CPU µs each service (and in total) spent per request in the measured run (Linux). */
+  cpuMicrosPerRequest?: Record<string, number>;
 }
 
 async function main(): Promise<void> {
@@ -103,12 +128,25 @@ async function main(): Promise<void> {
     const meJoined = { query: 'query MeJoined { me { email profile { displayName } roles { name } } }' };
 
     const results: CaseResult[] = [];
-    results.push(await measure('plans (anonymous, trivial)', 'subgraph', billing, plans));
-    results.push(await measure('plans (anonymous, trivial)', 'gateway', gateway, plans));
-    results.push(await measure('user entity join (authenticated)', 'subgraph', account, entities, auth));
-    results.push(await measure('user entity join (authenticated)', 'gateway', gateway, meProfile, auth));
-    results.push(await measure('me (authenticated read)', 'gateway', gateway, meOnly, auth));
-    results.push(await measure('me across 3 subgraphs (authenticated)', 'gateway', gateway, meJoined, auth));
+    const run = async (
+      name: string,
+      target: CaseResult['target'],
+      ...args: [string, object, Record<string, string>?]
+    ) => {
+      if (runs(name)) results.push(await measure(name, target, ...args));
+    };
+    await run('plans (anonymous, trivial)', 'subgraph', billing, plans);
+    await run('plans (anonymous, trivial)', 'gateway', gateway, plans);
+    await run('user entity join (authenticated)', 'subgraph', account, entities, auth);
+    await run('user entity join (authenticated)', 'gateway', gateway, meProfile, auth);
+    await run('me (authenticated read)', 'gateway', gateway, meOnly, auth);
+    if (runs('me (session token)')) {
+      // What a signed-in client sends: a token bound to a session, so every request is also checked against
+      // revocation (gateway and subgraph) and records the session's activity (throttled).
+      const sessionAuth = { authorization: `Bearer ${await loginAccessToken(gateway)}` };
+      results.push(await measure('me (session token)', 'gateway', gateway, meOnly, sessionAuth));
+    }
+    await run('me across 3 subgraphs (authenticated)', 'gateway', gateway, meJoined, auth);
 
     const credentials = await createBenchUsers(CONNECTIONS);
     const loginBody = {
@@ -116,18 +154,16 @@ async function main(): Promise<void> {
         'mutation Login($input: LoginInput!) { login(input: $input) { ... on AuthPayload { accessToken } } }',
       variables: { input: { email: credentials.emails[0], password: credentials.password } },
     };
-    results.push(await measure('login (argon2id verify + session)', 'gateway', gateway, loginBody));
-    const argon2 = await measureArgon2(credentials.hash, credentials.password);
-    const shieldCost = await measureShieldCost(SECONDS);
-    results.push(await measureRefreshes(gateway, credentials));
+    await run('login (argon2id verify + session)', 'gateway', gateway, loginBody);
+    const argon2 = runs('argon2') ? await measureArgon2(credentials.hash, credentials.password) : null;
+    const shieldCost = runs('shield') ? await measureShieldCost(SECONDS) : null;
+    if (runs('refreshToken (rotation)')) results.push(await measureRefreshes(gateway, credentials));
     const limitedUser = await signer.sign({ userId: randomUUID(), roles: ['member'] });
-    const rateLimited = await measureRateLimited(
-      `http://127.0.0.1:${PORTS.LIMITED_GATEWAY}/graphql`,
-      meOnly,
-      {
-        authorization: `Bearer ${limitedUser}`,
-      },
-    );
+    const rateLimited = runs('rate-limited')
+      ? await measureRateLimited(`http://127.0.0.1:${PORTS.LIMITED_GATEWAY}/graphql`, meOnly, {
+          authorization: `Bearer ${limitedUser}`,
+        })
+      : null;
 
     const ratio = (name: string) => {
       const direct = results.find((r) => r.name === name && r.target === 'subgraph');
@@ -138,7 +174,13 @@ async function main(): Promise<void> {
     const report = {
       measuredAt: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
-      settings: { connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS },
+      settings: {
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
+        gatewayWorkers: Number(GATEWAY_WORKERS),
+        ...(CASE_FILTER.length > 0 ? { cases: CASE_FILTER } : {}),
+      },
       results,
       gatewayOverhead: {
         trivialThroughputRatio: ratio('plans (anonymous, trivial)'),
@@ -157,8 +199,11 @@ async function main(): Promise<void> {
     const dir = path.join(root, 'bench', 'results');
     fs.mkdirSync(dir, { recursive: true });
     const body = JSON.stringify(report, null, 2) + '\n';
-    fs.writeFileSync(path.join(dir, 'latest.json'), body);
-    fs.writeFileSync(path.join(dir, `${report.measuredAt.slice(0, 10)}.json`), body);
+    // A partial run (BENCH_CASES) is written aside: latest.json always holds a complete run.
+    const written = path.join(dir, CASE_FILTER.length > 0 ? 'partial.json' : 'latest.json');
+    fs.writeFileSync(written, body);
+    if (CASE_FILTER.length === 0)
+      fs.writeFileSync(path.join(dir, `${report.measuredAt.slice(0, 10)}.json`), body);
     printTable(report.results);
     console.log(
       `gateway/subgraph throughput: trivial ${report.gatewayOverhead.trivialThroughputRatio}, ` +
@@ -168,16 +213,22 @@ async function main(): Promise<void> {
       `authenticated reads through the gateway: ${authenticatedRead?.requestsPerSecond ?? '?'} req/s ` +
         `(target ${AUTHENTICATED_READS_TARGET})`,
     );
-    console.log(`raw argon2id verifications in this process: ${argon2.perSecond}/s (${argon2.parameters})`);
-    console.log(
-      `graphql-shield on a ${shieldCost.items}-item list: ${shieldCost.withRulesPerSecond}/s with rules, ` +
-        `${shieldCost.withoutRulesPerSecond}/s without (ratio ${shieldCost.throughputRatio})`,
-    );
-    console.log(
-      `rate-limited (${rateLimited.limit}): ${rateLimited.accepted} answered, ${rateLimited.refused429} refused with 429, ` +
-        `${rateLimited.other} other`,
-    );
-    console.log(`written to ${path.relative(root, path.join(dir, 'latest.json'))}`);
+    if (argon2) {
+      console.log(`raw argon2id verifications in this process: ${argon2.perSecond}/s (${argon2.parameters})`);
+    }
+    if (shieldCost) {
+      console.log(
+        `graphql-shield on a ${shieldCost.items}-item list: ${shieldCost.withRulesPerSecond}/s with rules, ` +
+          `${shieldCost.withoutRulesPerSecond}/s without (ratio ${shieldCost.throughputRatio})`,
+      );
+    }
+    if (rateLimited) {
+      console.log(
+        `rate-limited (${rateLimited.limit}): ${rateLimited.accepted} answered, ${rateLimited.refused429} refused with 429, ` +
+          `${rateLimited.other} other`,
+      );
+    }
+    console.log(`written to ${path.relative(root, written)}`);
   } finally {
     await stopStack(stack);
     await stopDatabase();
@@ -235,7 +286,7 @@ async function startStack(keys: { publicKey: string; privateKey: string }): Prom
     LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.REDIS_URL ?? '',
-    SEED_ADMIN_PASSWORD: 'bench-admin-password-not-secret',
+    SEED_ADMIN_PASSWORD,
     JWT_PUBLIC_KEY: keys.publicKey,
     JWT_PRIVATE_KEY: keys.privateKey,
     GATEWAY_PORT: String(PORTS.GATEWAY),
@@ -245,24 +296,43 @@ async function startStack(keys: { publicKey: string; privateKey: string }): Prom
     BILLING_PORT: String(PORTS.BILLING),
     APOLLO_TELEMETRY_DISABLED: 'true',
   };
-  const node = (script: string, args: string[] = [], extraEnv: Record<string, string> = {}) =>
-    spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+  if (PROFILE_DIR) fs.mkdirSync(PROFILE_DIR, { recursive: true });
+  const node = (
+    script: string,
+    args: string[] = [],
+    extraEnv: Record<string, string> = {},
+    profileName?: string,
+  ) => {
+    // Written when the process exits (the services exit on SIGTERM after draining): one directory per service,
+    // one file per process in it (a clustered gateway writes one per worker).
+    const profile =
+      PROFILE_DIR && profileName
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, profileName)}`]
+        : [];
+    return spawn(process.execPath, [...profile, '--conditions=source', '--import', 'tsx', script, ...args], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...env, ...extraEnv },
     });
+  };
 
   const migrateJob = node('packages/db/src/cli.ts', ['migrate', '--seed']);
   const code = await new Promise<number | null>((resolve) => migrateJob.once('exit', resolve));
   if (code !== 0) throw new Error(`migrations/seed failed with exit code ${code}`);
 
-  const children = [
-    'subgraphs/identity/src/main.ts',
-    'subgraphs/account/src/main.ts',
-    'subgraphs/access-control/src/main.ts',
-    'subgraphs/billing/src/main.ts',
-  ].map((script) => node(script));
-  children.push(node('gateway/src/main.ts', [], BENCH_RATE_LIMITS));
+  const children = ['identity', 'account', 'access-control', 'billing'].map((name) => {
+    const child = node(`subgraphs/${name}/src/main.ts`, [], {}, name);
+    if (child.pid !== undefined) servicePids.set(name, child.pid);
+    return child;
+  });
+  const gatewayProcess = node(
+    'gateway/src/main.ts',
+    [],
+    { ...BENCH_RATE_LIMITS, GATEWAY_WORKERS },
+    'gateway',
+  );
+  if (gatewayProcess.pid !== undefined) servicePids.set('gateway', gatewayProcess.pid);
+  children.push(gatewayProcess);
   // The default limits, for the rate-limited case, with in-process counters: in a shared Redis the measured
   // gateway's hundreds of thousands of reads from 127.0.0.1 would already be over the per-IP limit.
   children.push(
@@ -327,7 +397,9 @@ async function measure(
     connections: CONNECTIONS,
   };
   await autocannon({ ...options, duration: WARMUP_SECONDS });
+  const cpuBefore = serviceCpuTicks();
   const result = await autocannon({ ...options, duration: SECONDS });
+  const cpuAfter = serviceCpuTicks();
   return {
     name,
     target,
@@ -341,7 +413,66 @@ async function measure(
     errors: result.errors,
     non2xx: result.non2xx,
     timeouts: result.timeouts,
+    ...cpuPerRequest(cpuBefore, cpuAfter, result.requests.total),
   };
+}
+
+/** CPU time (user + system, in ticks) a process and all its descendants have used; Linux only, else 0. */
+function processTreeTicks(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields 14 and 15 (utime, stime); the part after the parenthesised command name starts at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let ticks = Number(fields[11]) + Number(fields[12]);
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const child of children ? children.split(' ') : []) ticks += processTreeTicks(Number(child));
+    }
+    return ticks;
+  } catch {
+    return 0;
+  }
+}
+
+function serviceCpuTicks(): Map<string, number> {
+  return new Map([...servicePids].map(([name, pid]) => [name, processTreeTicks(pid)]));
+}
+
+/**
+ * CPU each service spent per answered request during a measured run: unlike requests per second, this barely
+ * moves when other work shares the machine, so it compares variants measured at different times.
+ */
+function cpuPerRequest(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  requests: number,
+): { cpuMicrosPerRequest?: Record<string, number> } {
+  if (requests === 0 || servicePids.size === 0) return {};
+  const perRequest: Record<string, number> = {};
+  let total = 0;
+  for (const [name, ticks] of after) {
+    const micros = ((ticks - (before.get(name) ?? 0)) * 1e6) / TICKS_PER_SECOND / requests;
+    if (micros > 0) perRequest[name] = round(micros, 0);
+    total += micros;
+  }
+  return total > 0 ? { cpuMicrosPerRequest: { ...perRequest, total: round(total, 0) } } : {};
+}
+
+/** An access token from a real sign-in of the seeded administrator (it carries the session's `sid`). */
+async function loginAccessToken(gatewayUrl: string): Promise<string> {
+  const response = await fetch(gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query:
+        'mutation Login($input: LoginInput!) { login(input: $input) { ... on AuthPayload { accessToken } } }',
+      variables: { input: { email: 'admin@gatehouse.local', password: SEED_ADMIN_PASSWORD } },
+    }),
+  });
+  const body = (await response.json()) as { data?: { login?: { accessToken?: string } } };
+  const token = body.data?.login?.accessToken;
+  if (!token) throw new Error(`the seeded administrator could not sign in: ${JSON.stringify(body)}`);
+  return token;
 }
 
 interface BenchCredentials {
@@ -512,7 +643,12 @@ function printTable(results: CaseResult[]): void {
     console.log(
       `${r.name.padEnd(42)} ${r.target.padEnd(8)} ${String(r.requestsPerSecond).padStart(7)} ` +
         `${String(r.latencyMs.p50).padStart(6)} ${String(r.latencyMs.p90).padStart(6)} ` +
-        `${String(r.latencyMs.p99).padStart(6)} ${String(r.errors + r.non2xx + r.timeouts).padStart(7)}`,
+        `${String(r.latencyMs.p99).padStart(6)} ${String(r.errors + r.non2xx + r.timeouts).padStart(7)}` +
+        (r.cpuMicrosPerRequest
+          ? `  cpu µs/req ${Object.entries(r.cpuMicrosPerRequest)
+              .map(([name, micros]) => `${name} ${micros}`)
+              .join(', ')}`
+          : ''),
     );
   }
 }

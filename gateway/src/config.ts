@@ -147,6 +147,17 @@ export const corsConcern = z.object({
     }),
 });
 
+/**
+ * GATEWAY_WORKERS: how many gateway processes serve the port (`node:cluster`, default 1). One process saturates
+ * one core; with 2 the gateway measured 20-40 % more throughput on 2 cores (docs/performance.md). Only the gateway
+ * run on its own (`node gateway/dist/main.js`) reads it; `npm start` runs every service in one process. Workers
+ * share rate-limit counters and revocations only through Redis: without REDIS_URL each worker counts on its own,
+ * so the limits are effectively multiplied by the number of workers (a warning says so at start).
+ */
+export const workersConcern = z.object({
+  GATEWAY_WORKERS: count(1, 64, 1),
+});
+
 /** Everything the gateway reads from the environment. */
 export const gatewayConcerns = {
   runtime: concerns.runtime,
@@ -159,6 +170,7 @@ export const gatewayConcerns = {
   rateLimit: rateLimitConcern,
   queryLimits: queryLimitsConcern,
   cors: corsConcern,
+  workers: workersConcern,
 };
 
 /** Maps the subgraphs concern onto the federation subgraph names used in the supergraph. */

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Environment } from '@gatehouse/config';
@@ -5,10 +6,12 @@ import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger, type Logger } from '@gatehouse/logger';
 import { createServiceMetrics, metricsSettingsFromEnv, stopOnSignals } from '@gatehouse/service';
-import { gatewayConcerns, playgroundEnabled, subgraphUrlsFrom } from './config';
-import { createGatewayProtection } from './protection';
+import { runGatewayCluster } from './cluster';
+import { gatewayConcerns, playgroundEnabled, subgraphUrlsFrom, workersConcern } from './config';
+import { createGatewayProtection, startRateLimitSettingsReader } from './protection';
 import { startGateway } from './server';
 import { SUPERGRAPH_FILE } from './subgraphs';
+import { createUsageRecorder } from './usage-recorder';
 
 export interface RunningGateway {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql` (the playground is at `/playground`). */
@@ -123,6 +126,14 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
   if (!protection.authenticator) {
     logger.warn('JWT_PUBLIC_KEY is not set: the gateway verifies no token (the subgraphs still do)');
   }
+  // The administrator's `rateLimits` setting, as access-control publishes it to the shared store (never rejects).
+  const rateLimitSettings = config.rateLimit.RATE_LIMIT_ENABLED
+    ? await startRateLimitSettingsReader({ kv, events, target: protection, logger })
+    : undefined;
+  const stopRateLimitSettings = async () => {
+    await rateLimitSettings?.close();
+    await closeKv();
+  };
 
   const service = await startGateway({
     supergraphSdl,
@@ -137,20 +148,45 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
     metrics,
     metricsEndpoint,
     realtime: { events },
+    // API usage by operation, flushed to access-control over the bus (its admin metrics).
+    usage: createUsageRecorder({ events, logger }),
   }).catch(async (error: unknown) => {
-    await closeKv();
+    await stopRateLimitSettings();
     throw error;
   });
-  return { url: `${service.url}/graphql`, stop: () => service.stop().finally(closeKv) };
+  return { url: `${service.url}/graphql`, stop: () => service.stop().finally(stopRateLimitSettings) };
+}
+
+/** GATEWAY_WORKERS > 1: this process becomes the primary of a cluster of that many gateway workers. */
+function clusterWorkers(): number {
+  if (!cluster.isPrimary) return 1;
+  try {
+    return loadConfig({ workers: workersConcern }, process.env).workers.GATEWAY_WORKERS;
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    return process.exit(1);
+  }
 }
 
 if (require.main === module) {
-  start().then(
-    (gateway) => stopOnSignals(gateway, createLogger({ name: 'gateway' })),
-    (error: unknown) => {
-      // ConfigError's message lists every wrong variable; print it rather than a stack.
-      console.error(error instanceof ConfigError ? error.message : error);
-      process.exit(1);
-    },
-  );
+  const workers = clusterWorkers();
+  if (workers > 1) {
+    const logger = createLogger({ name: 'gateway' });
+    if (!process.env.REDIS_URL) {
+      logger.warn(
+        { workers },
+        'GATEWAY_WORKERS without REDIS_URL: each worker keeps its own rate-limit counters (limits x workers)',
+      );
+    }
+    runGatewayCluster({ workers, logger });
+  } else {
+    start().then(
+      (gateway) => stopOnSignals(gateway, createLogger({ name: 'gateway' })),
+      (error: unknown) => {
+        // ConfigError's message lists every wrong variable; print it rather than a stack.
+        console.error(error instanceof ConfigError ? error.message : error);
+        process.exit(1);
+      },
+    );
+  }
 }

@@ -23,6 +23,7 @@ import type { ProtectionPluginOptions } from './protection/protection-plugin';
 import type { SlidingWindowLimiter } from './protection/sliding-window';
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from './realtime';
 import { createRestProxy, type RestRoute } from './rest-proxy';
+import type { UsageRecorder } from './usage-recorder';
 import { createWellKnownHandler, type WellKnownOptions } from './well-known';
 
 /** Everything the gateway does to protect itself and the subgraphs; each part is optional (tests pick). */
@@ -77,6 +78,8 @@ export interface StartGatewayOptions {
       'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'maxPayloadBytes' | 'connectionInitTimeoutMs'
     >
   >;
+  /** Counts every GraphQL operation for the admin API's usage metrics; stopped (last flush) with the gateway. */
+  readonly usage?: UsageRecorder;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
@@ -121,7 +124,7 @@ function rateLimitedRest(
  * `/health/ready` (ready when every subgraph is). Resolves once the supergraph is loaded and the port is bound.
  */
 export async function startGateway(options: StartGatewayOptions): Promise<HttpService> {
-  const { logger, protection = {}, ...gatewayOptions } = options;
+  const { logger, protection = {}, usage, ...gatewayOptions } = options;
   const { server, close } = createGateway({
     ...gatewayOptions,
     logger,
@@ -129,6 +132,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
     ...(protection.edge ? { edge: protection.edge } : {}),
     ...(protection.requestTimeoutMs ? { requestTimeoutMs: protection.requestTimeoutMs } : {}),
   });
+  if (usage) server.addPlugin(usage.plugin);
   const playground = options.playground ? createPlaygroundHandler() : undefined;
   const wellKnown = options.wellKnown ? createWellKnownHandler(options.wellKnown) : undefined;
   // Browsers reach the subgraphs' plain HTTP routes through the gateway, the one public door.
@@ -232,6 +236,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
       // WebSockets first: upgraded sockets would otherwise hold the HTTP drain open for its whole grace period.
       (stopped ??= Promise.resolve(realtime?.close())
         .then(() => service.stop())
+        // After the drain, so the last requests are in the last batch.
+        .finally(() => usage?.stop())
         .finally(() => {
           close();
         })),

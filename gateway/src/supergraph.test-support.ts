@@ -28,6 +28,7 @@ import {
   type TestDatabase,
 } from '@gatehouse/testing';
 import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
+import { startApiUsageConsumer } from '../../subgraphs/access-control/src/metrics';
 import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
 import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
 import { loadBillingConfig } from '../../subgraphs/billing/src/config';
@@ -40,6 +41,7 @@ import { createIdentityServices } from '../../subgraphs/identity/src/runtime';
 import { createGatewayAuthenticator } from './protection/authentication';
 import { startGateway } from './server';
 import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
+import { createUsageRecorder, type UsageRecorder } from './usage-recorder';
 
 process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
 
@@ -86,6 +88,8 @@ export interface Supergraph {
   billing: BillingRuntime;
   /** The event bus every service shares (billing events, settings changes). */
   events: EventBus;
+  /** The gateway's API usage recorder (no timer): `flush()` sends its counts to access-control. */
+  usage: UsageRecorder;
   /** Stops the gateway, interposers and subgraphs, then drops the database. Call it in afterAll. */
   close(): Promise<void>;
 }
@@ -202,7 +206,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const deps = { prisma: db.prisma, logger, verifier, production: false, sessionCheck };
     const apps = {
       identity: createIdentityApp({ ...deps, identity: identity.services }),
-      account: createAccountApp({ ...deps, account: account.services }),
+      account: createAccountApp({ ...deps, account: account.services, kv }),
       'access-control': createAccessControlApp({ ...deps, kv, events }),
       billing: createBillingApp({ ...deps, billing: billing.services, routes: billing.routes, kv }),
     };
@@ -236,6 +240,11 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       subgraphUrls[name] = `${origin}/graphql`;
     }
 
+    // API usage: the gateway counts, access-control records (as their mains do); tests flush by hand.
+    const stopUsageConsumer = await startApiUsageConsumer({ prisma: db.prisma, events, kv, logger });
+    started.push(stopUsageConsumer);
+    const usage = createUsageRecorder({ events, logger, flushIntervalMs: 0 });
+
     const gateway = await startGateway({
       supergraphSdl: await readFile(SUPERGRAPH_FILE, 'utf8'),
       subgraphUrls,
@@ -246,6 +255,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       port: gatewayPort,
       // WebSocket subscriptions over the shared bus, verifying tokens like main() does (HTTP protection stays off).
       realtime: { events, authenticator: createGatewayAuthenticator({ verifier, kv }) },
+      usage,
     });
     started.push(() => gateway.stop());
 
@@ -259,6 +269,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       kv,
       billing,
       events,
+      usage,
       close,
     };
   } catch (error) {

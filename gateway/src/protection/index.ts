@@ -13,7 +13,12 @@ import { AUTH_ROOT_FIELDS } from './auth-root-fields';
 import { createGatewayAuthenticator } from './authentication';
 import { createHttpEdge } from './http-edge';
 import { createOperationAnalyzer } from './operation-analysis';
-import type { RateLimitPolicy } from './protection-plugin';
+import type { ProtectionPluginOptions } from './protection-plugin';
+import {
+  createRateLimitHolder,
+  rateLimitsFromEnv,
+  type RateLimitSettingsTarget,
+} from './rate-limit-settings';
 import { createSlidingWindowLimiter } from './sliding-window';
 import { loadTrustedDocuments } from './trusted-documents';
 
@@ -44,6 +49,18 @@ export {
   type RateLimitPolicy,
 } from './protection-plugin';
 export {
+  createRateLimitHolder,
+  PUBLISHED_RATE_LIMITS_KEY,
+  rateLimitPolicyOf,
+  rateLimitsFromEnv,
+  startRateLimitSettingsReader,
+  type RateLimitHolder,
+  type RateLimitSettings,
+  type RateLimitSettingsReader,
+  type RateLimitSettingsReaderOptions,
+  type RateLimitSettingsTarget,
+} from './rate-limit-settings';
+export {
   createSlidingWindowLimiter,
   millisecondsUntilFits,
   type RateLimitCheck,
@@ -68,31 +85,40 @@ function keyRingOf(keys: readonly VerificationKey[]): KeyRing {
   return { signingKey: undefined, verificationKeys: keys, find: (kid) => byKid.get(kid) };
 }
 
+/** The gateway's protection, whose rate limits the `rateLimits` setting can replace while it serves. */
+export type ConfiguredGatewayProtection = GatewayProtection & RateLimitSettingsTarget;
+
 /**
  * Every protection of the gateway, from configuration. `kv` must be the store identity records session
- * revocations in (same Redis, same prefix); rate-limit counters live there too.
+ * revocations in (same Redis, same prefix); rate-limit counters live there too. The rate limits start as the
+ * RATE_LIMIT_* environment; `setRateLimits` (the settings reader) swaps them without a restart.
+ * RATE_LIMIT_ENABLED=false turns rate limiting off whatever the setting says.
  * @throws Error when the trusted-documents manifest cannot be read or is invalid.
  */
 export function createGatewayProtection(
   config: ProtectionConfig,
   deps: { kv: KeyValueStore; logger: Logger; metrics?: ServiceMetrics },
-): GatewayProtection {
+): ConfiguredGatewayProtection {
   const { kv, logger, metrics } = deps;
   const { rateLimit, queryLimits } = config;
   const onStoreError = (err: unknown) =>
     logger.warn({ err }, 'rate-limit/session store unavailable; allowing');
   const limiter = createSlidingWindowLimiter({ kv, onStoreError });
-  const policy: RateLimitPolicy = {
-    windowSeconds: rateLimit.RATE_LIMIT_WINDOW_SECONDS,
-    perIp: {
-      auth: rateLimit.RATE_LIMIT_AUTH_PER_IP,
-      write: rateLimit.RATE_LIMIT_WRITE_PER_IP,
-      read: rateLimit.RATE_LIMIT_READ_PER_IP,
+  const limits = createRateLimitHolder(rateLimitsFromEnv(rateLimit));
+  // Getters, not copies: the GraphQL guard and the REST route read the limits in force on every request.
+  const graphqlRateLimit: NonNullable<ProtectionPluginOptions['rateLimit']> = {
+    limiter,
+    get policy() {
+      return limits.policy;
     },
-    perUser: {
-      auth: rateLimit.RATE_LIMIT_AUTH_PER_USER,
-      write: rateLimit.RATE_LIMIT_WRITE_PER_USER,
-      read: rateLimit.RATE_LIMIT_READ_PER_USER,
+  };
+  const restRateLimit: NonNullable<GatewayProtection['restRateLimit']> = {
+    limiter,
+    get perIp() {
+      return limits.rateLimits.rest.perIp;
+    },
+    get windowSeconds() {
+      return limits.rateLimits.windowSeconds;
     },
   };
   const trustedDocuments = queryLimits.GRAPHQL_TRUSTED_DOCUMENTS
@@ -128,7 +154,7 @@ export function createGatewayProtection(
           defaultListSize: queryLimits.GRAPHQL_DEFAULT_LIST_SIZE,
         },
       }),
-      ...(rateLimit.RATE_LIMIT_ENABLED ? { rateLimit: { limiter, policy } } : {}),
+      ...(rateLimit.RATE_LIMIT_ENABLED ? { rateLimit: graphqlRateLimit } : {}),
       ...(trustedDocuments ? { trustedDocuments } : {}),
       trustedOnly: queryLimits.GRAPHQL_TRUSTED_ONLY,
     },
@@ -137,16 +163,12 @@ export function createGatewayProtection(
       production: config.production,
       csrfExemptPaths: ['/unsubscribe'],
     }),
-    ...(rateLimit.RATE_LIMIT_ENABLED
-      ? {
-          restRateLimit: {
-            limiter,
-            perIp: rateLimit.RATE_LIMIT_REST_PER_IP,
-            windowSeconds: rateLimit.RATE_LIMIT_WINDOW_SECONDS,
-          },
-        }
-      : {}),
+    ...(rateLimit.RATE_LIMIT_ENABLED ? { restRateLimit } : {}),
     maxBodyBytes: queryLimits.GRAPHQL_MAX_BODY_BYTES,
     requestTimeoutMs: queryLimits.REQUEST_TIMEOUT_MS,
+    get rateLimits() {
+      return limits.rateLimits;
+    },
+    setRateLimits: (next) => limits.setRateLimits(next),
   };
 }

@@ -69,6 +69,8 @@ export function startAuditEventRelay(options: AuditEventRelayOptions): AuditEven
     const schema = rows[0]?.schema;
     next.on('notification', (message) => {
       if (message.channel !== AUDIT_NOTIFY_CHANNEL || !message.payload) return;
+      // Cheap pre-filter before parsing: json_build_object writes the schema first (`{"schema" : "<name>", ...`).
+      if (!message.payload.includes(`"${schema}"`)) return;
       let parsed: (AuditEventNotice & { schema?: string }) | undefined;
       try {
         parsed = JSON.parse(message.payload) as AuditEventNotice & { schema?: string };

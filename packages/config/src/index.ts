@@ -17,3 +17,5 @@ export {
   type RuntimeConfig,
   type SubgraphsConfig,
 } from './concerns';
+/** A whole number in [min, max] from an environment string, with the standard message: for services' own concerns. */
+export { integer } from './schemas';

@@ -51,6 +51,29 @@ if (redisUrl) {
       }
     });
 
+    it('has every subscription in force at Redis once subscribe resolves, even when made while connecting', async () => {
+      // A fresh bus (still connecting), many subscriptions at once: each must really be SUBSCRIBEd at Redis.
+      const fresh = new RedisEventBus({ redisUrl, prefix });
+      try {
+        const topics = ['t1', 't2', 't3', 't4', 't5'].map((topic) => `connecting-${topic}`);
+        const received = new Map<string, number>();
+        await Promise.all(
+          topics.flatMap((topic) =>
+            [1, 2, 3].map(() =>
+              fresh.subscribe(topic, () => void received.set(topic, (received.get(topic) ?? 0) + 1)),
+            ),
+          ),
+        );
+        for (const topic of topics) expect(await subscribersOf(topic)).toBe(1);
+        for (const topic of topics) await bus.publish(topic, { topic });
+        await waitFor(() => topics.every((topic) => received.get(topic) === 3), {
+          what: 'every topic delivered',
+        });
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it('releases the Redis subscription when an iterator returns', async () => {
       const iterator = bus.asyncIterableIterator('released');
       await iterator.ready;

@@ -33,6 +33,7 @@ export class RedisEventBus implements EventBus {
   private readonly report: EventBusErrorReporter;
   private readonly iterators: OpenEventIterators;
   private closing: Promise<void> | undefined;
+  private readonly subscriberReady: Promise<void>;
 
   constructor(options: RedisEventBusOptions) {
     this.channelPrefix = `${options.prefix ?? 'gatehouse'}:events:`;
@@ -40,7 +41,15 @@ export class RedisEventBus implements EventBus {
     this.report = errorReporter(options);
     this.iterators = new OpenEventIterators((topic, handler) => this.subscribe(topic, handler), this.report);
     this.publisher = new Redis(options.redisUrl, { connectionName: 'gatehouse-events-pub' });
-    const subscriber = new Redis(options.redisUrl, { connectionName: 'gatehouse-events-sub' });
+    // Connected before the first SUBSCRIBE: a SUBSCRIBE queued while ioredis is still connecting (and naming the
+    // connection) could be acknowledged to the caller yet not be in force at Redis, so a topic went silent at random.
+    const subscriber = new Redis(options.redisUrl, {
+      connectionName: 'gatehouse-events-sub',
+      lazyConnect: true,
+    });
+    this.subscriberReady = subscriber.connect();
+    // Reported through subscribe(); an unobserved rejection must not crash the process.
+    this.subscriberReady.catch(() => undefined);
     for (const connection of [this.publisher, subscriber]) {
       // Commands fail on their own; this listener keeps ioredis from treating reconnects as unhandled errors.
       connection.on('error', (error: Error) => this.report(error, { topic: '(connection)' }));
@@ -62,6 +71,7 @@ export class RedisEventBus implements EventBus {
   async subscribe<T>(topic: string, handler: EventHandler<T>): Promise<Unsubscribe> {
     this.assertOpen();
     let active = true;
+    await this.subscriberReady;
     const id = await this.pubsub.subscribe<string>(this.channel(topic), (message) => {
       if (active) deliver(topic, message, handler, this.report);
     });

@@ -49,7 +49,7 @@ export class RedisKeyValueStore implements KeyValueStore {
   constructor(options: RedisKeyValueStoreOptions) {
     this.keyPrefix = `${options.prefix ?? 'gatehouse'}:kv:`;
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2000;
-    const redis = new Redis(options.redisUrl, { connectionName: 'gatehouse-kv' });
+    const redis = new Redis(options.redisUrl, { connectionName: 'gatehouse-kv', enableAutoPipelining: true });
     redis.defineCommand('gatehouseIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
     const logger = options.logger;
     // Commands fail on their own; this only makes reconnect trouble visible (ioredis retries in the background).

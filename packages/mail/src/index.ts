@@ -75,3 +75,9 @@ export {
   type UnsubscribeTokenOptions,
   type UnsubscribeTokens,
 } from './unsubscribe-token';
+export {
+  startServiceMail,
+  type ServiceMail,
+  type ServiceMailConfig,
+  type ServiceMailOptions,
+} from './service-mail';

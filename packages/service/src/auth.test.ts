@@ -3,7 +3,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT
 import { ErrorCode } from '@gatehouse/errors';
 import { bearerTokenFrom, createAccessTokenSigner, createAccessTokenVerifier } from './auth';
 import { jwksDocument } from './jwks';
-import { createKeyRing, parsePrivateKey } from './keys';
+import { createKeyRing, parsePrivateKey, type KeyRing } from './keys';
 
 function keyPair() {
   return generateKeyPairSync('rsa', {
@@ -301,6 +301,102 @@ ${oldKeys.publicKey}`,
     await expect(afterRotation.verify(tokenBeforeRotation)).rejects.toMatchObject({
       code: ErrorCode.UNAUTHENTICATED,
     });
+  });
+});
+
+describe('access tokens: the verified-token cache', () => {
+  /** A ring over the real keys that counts lookups: each full verification looks the key up once by kid. */
+  function countingRing() {
+    const ring = createKeyRing({ publicKeys: keys.publicKey });
+    const counter = { lookups: 0 };
+    const counted: KeyRing = {
+      signingKey: undefined,
+      verificationKeys: ring.verificationKeys,
+      find: (kid) => {
+        counter.lookups += 1;
+        return ring.find(kid);
+      },
+    };
+    return { ring: counted, counter };
+  }
+  const start = Date.parse('2026-01-01T00:00:00Z');
+
+  it('verifies a token in full once, then answers from the cache until the token expires (no tolerance)', async () => {
+    const { ring, counter } = countingRing();
+    let clock = start;
+    const cached = createAccessTokenVerifier({ keys: ring, issuer, audience, now: () => clock });
+    const token = await signer.sign(viewer, { ttlSeconds: 60, issuedAt: new Date(start) });
+
+    await expect(cached.verify(token)).resolves.toEqual(viewer);
+    await expect(cached.verify(token)).resolves.toEqual(viewer);
+    expect(counter.lookups).toBe(1);
+
+    // At `exp` the entry is dropped: the token is verified in full again (and still passes within the
+    // 5-second tolerance, without being remembered), then refused once past the tolerance.
+    clock = start + 60_000;
+    await expect(cached.verify(token)).resolves.toEqual(viewer);
+    await expect(cached.verify(token)).resolves.toEqual(viewer);
+    expect(counter.lookups).toBe(3);
+    clock = start + 65_000;
+    await expect(cached.verify(token)).rejects.toMatchObject({ code: ErrorCode.UNAUTHENTICATED });
+  });
+
+  it('answers each token with its own viewer: no reuse across users or sessions', async () => {
+    const { ring } = countingRing();
+    const cached = createAccessTokenVerifier({ keys: ring, issuer, audience });
+    const alice = { userId: '0b9f0a5e-5a34-4d8e-9b6c-2f3d4e5f6a7b', roles: ['member'], sessionId: 's-alice' };
+    const bob = { userId: '1c8e1b6f-6b45-4e9f-8c7d-3a4b5c6d7e8f', roles: ['admin'], sessionId: 's-bob' };
+    const aliceToken = await signer.sign(alice);
+    const bobToken = await signer.sign(bob);
+    await expect(cached.verify(aliceToken)).resolves.toEqual(alice);
+    await expect(cached.verify(bobToken)).resolves.toEqual(bob);
+    await expect(cached.verify(aliceToken)).resolves.toEqual(alice);
+    await expect(cached.verify(bobToken)).resolves.toEqual(bob);
+  });
+
+  it('never lets a cached token vouch for a tampered copy of it', async () => {
+    const cached = createAccessTokenVerifier({ keys: countingRing().ring, issuer, audience });
+    const token = await signer.sign(viewer);
+    await cached.verify(token);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const otherPayload = b64({ ...decodeJwt(token), sub: 'someone-else' });
+    await expect(cached.verify(`${header}.${otherPayload}.${signature}`)).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHENTICATED,
+    });
+    const flipped = signature.slice(0, -2) + (signature.endsWith('AA') ? 'BB' : 'AA');
+    await expect(cached.verify(`${header}.${payload}.${flipped}`)).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHENTICATED,
+    });
+  });
+
+  it('forgets the least recently used token beyond its size, and can be turned off', async () => {
+    const { ring, counter } = countingRing();
+    const small = createAccessTokenVerifier({ keys: ring, issuer, audience, verifiedTokenCacheSize: 2 });
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((userId) => signer.sign({ userId, roles: [] })));
+    for (const token of [a, b, a, c]) await small.verify(token!); // a, b verified; a hit; c evicts b
+    expect(counter.lookups).toBe(3);
+    await small.verify(a!);
+    expect(counter.lookups).toBe(3);
+    await small.verify(b!);
+    expect(counter.lookups).toBe(4);
+
+    const off = countingRing();
+    const uncached = createAccessTokenVerifier({
+      keys: off.ring,
+      issuer,
+      audience,
+      verifiedTokenCacheSize: 0,
+    });
+    await uncached.verify(a!);
+    await uncached.verify(a!);
+    expect(off.counter.lookups).toBe(2);
+  });
+
+  it('hands out viewers that cannot be changed for the next request', async () => {
+    const cached = createAccessTokenVerifier({ keys: countingRing().ring, issuer, audience });
+    const first = await cached.verify(await signer.sign(viewer));
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.roles)).toBe(true);
   });
 });
 

@@ -21,6 +21,12 @@ export const ACCESS_TOKEN_TTL_SECONDS = 900;
 /** Tokens longer than this are rejected before any parsing, so a huge header cannot cost CPU. */
 const MAX_TOKEN_LENGTH = 8 * 1024;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/**
+ * Verified tokens remembered per verifier (per process). A client sends the same access token with every request
+ * for up to 15 minutes, and each request is verified at the gateway and again in every subgraph it reaches; 10,000
+ * entries of ~1 KiB cover that many concurrently active tokens per process.
+ */
+export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 /** Who is making the request, as asserted by a verified access token. */
 export interface Viewer {
@@ -54,6 +60,13 @@ interface AudienceOptions {
 export type AccessTokenVerifierOptions = AudienceOptions & {
   /** Allowed clock skew between issuer and verifier for `exp`/`nbf`/`iat`; default 5 seconds. */
   clockToleranceSeconds?: number;
+  /**
+   * How many verified tokens are remembered (least recently used first out); default
+   * {@link DEFAULT_VERIFIED_TOKEN_CACHE_SIZE}, 0 turns the cache off. See {@link createAccessTokenVerifier}.
+   */
+  verifiedTokenCacheSize?: number;
+  /** Clock in milliseconds since the epoch; default `Date.now`. Tests use it to step past a token's expiry. */
+  now?: () => number;
 } & (
     | {
         /**
@@ -135,6 +148,15 @@ function isAccessTokenType(typ: unknown): boolean {
 /**
  * Creates a verifier for Gatehouse access tokens. Keys are imported once here, not per request.
  *
+ * Verified tokens are remembered (an LRU bounded by `verifiedTokenCacheSize`), keyed by the exact token string,
+ * until the token's own `exp` — never longer, and without the clock tolerance the full check allows: a cached
+ * token is one this verifier accepted with this key ring, and the same bytes verify the same way until they
+ * expire. The RSA verify and claim parsing (~60 % of the verifier's cost per request) are then skipped for a
+ * token seen before. Only successes are remembered: a forged or expired token is checked in full every time.
+ * This caches authentication, not authorization: revocation (`sessionCheck`, the gateway's revoked-session
+ * check) and every permission are still checked per request, and a cached viewer is only ever returned for the
+ * very token it was read from, so it cannot leak across users.
+ *
  * The key is chosen by the token's `kid`; a token naming a key the ring does not hold is rejected. A token
  * without `kid` is accepted only while the ring holds exactly one key (there is then no choice to make);
  * with several keys it is rejected rather than tried against each (which would multiply the cost of forged
@@ -146,8 +168,13 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const onlyKey: KeyObject | undefined =
     ring.verificationKeys.length === 1 ? ring.verificationKeys[0]?.publicKey : undefined;
   const tolerance = options.clockToleranceSeconds ?? 5;
+  const now = options.now ?? Date.now;
+  const cacheSize = options.verifiedTokenCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE;
+  if (!(cacheSize >= 0)) throw new RangeError('verifiedTokenCacheSize must be 0 or more');
+  /** Token → its viewer and `exp` in ms; Map order is recency (a hit moves the entry to the end). */
+  const verified = new Map<string, { viewer: Viewer; expiresAtMs: number }>();
 
-  function verifySync(token: string): Viewer {
+  function verifySync(token: string): { viewer: Viewer; expiresAtMs: number } {
     if (token.length > MAX_TOKEN_LENGTH) throw invalidToken();
     const segments = token.split('.');
     if (segments.length !== 3) throw invalidToken();
@@ -184,15 +211,15 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     );
     if (!signatureValid || !isRecord(payload)) throw invalidToken();
 
-    const now = Math.floor(Date.now() / 1000);
+    const nowSeconds = Math.floor(now() / 1000);
     const { iss, aud, exp, nbf, iat, sub, roles, sid, email, permissions, jti, act } = payload;
     if (iss !== options.issuer) throw invalidToken();
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.includes(options.audience)) throw invalidToken();
     // `exp` is mandatory: a token without an expiry would be valid forever.
-    if (typeof exp !== 'number' || exp <= now - tolerance) throw invalidToken();
-    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) throw invalidToken();
-    if (iat !== undefined && (typeof iat !== 'number' || iat > now + tolerance)) throw invalidToken();
+    if (typeof exp !== 'number' || exp <= nowSeconds - tolerance) throw invalidToken();
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > nowSeconds + tolerance)) throw invalidToken();
+    if (iat !== undefined && (typeof iat !== 'number' || iat > nowSeconds + tolerance)) throw invalidToken();
     if (typeof sub !== 'string' || sub.length === 0) throw invalidToken();
     if (roles !== undefined && !isStringArray(roles)) throw invalidToken();
     if (permissions !== undefined && !isStringArray(permissions)) throw invalidToken();
@@ -210,18 +237,39 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       impersonatorUserId = act.sub;
     }
 
-    return {
+    // Frozen: the same object answers every later request carrying this token.
+    const viewer: Viewer = Object.freeze({
       userId: sub,
-      roles: roles ?? [],
+      roles: Object.freeze(roles ?? []),
       ...(sid === undefined ? {} : { sessionId: sid }),
       ...(email === undefined ? {} : { email }),
-      ...(permissions === undefined ? {} : { permissions }),
+      ...(permissions === undefined ? {} : { permissions: Object.freeze(permissions) }),
       ...(impersonatorUserId === undefined ? {} : { impersonatorUserId }),
-    };
+    });
+    return { viewer, expiresAtMs: exp * 1000 };
+  }
+
+  function verifyCached(token: string): Viewer {
+    if (token.length > MAX_TOKEN_LENGTH) throw invalidToken();
+    const hit = verified.get(token);
+    if (hit) {
+      verified.delete(token);
+      if (now() < hit.expiresAtMs) {
+        verified.set(token, hit);
+        return hit.viewer;
+      }
+    }
+    const entry = verifySync(token);
+    // Accepted within the clock tolerance but already past `exp`: valid this once, never remembered.
+    if (now() < entry.expiresAtMs) {
+      verified.set(token, entry);
+      if (verified.size > cacheSize) verified.delete(verified.keys().next().value as string);
+    }
+    return entry.viewer;
   }
 
   return {
-    verify: async (token) => verifySync(token),
+    verify: async (token) => (cacheSize > 0 ? verifyCached(token) : verifySync(token).viewer),
   };
 }
 

@@ -18,6 +18,7 @@ import {
   TRACE_ID_HEADER,
   TRACERESPONSE_HEADER,
 } from './tracing';
+import { readBodyUpTo } from './request-body';
 
 /** A readiness probe: resolves when the dependency is usable, rejects (or times out) otherwise. */
 export type ReadinessCheck = () => Promise<void>;
@@ -112,32 +113,10 @@ export function sendJson(
   res.end(head ? undefined : payload);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PayloadTooLargeError());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(new PayloadTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', (error) => {
-      if (!failed) reject(error);
-      failed = true;
-    });
-  });
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const body = await readBodyUpTo(req, limit);
+  if (body === null) throw new PayloadTooLargeError();
+  return body;
 }
 
 function toHeaderMap(req: IncomingMessage): HeaderMap {

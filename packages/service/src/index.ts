@@ -109,6 +109,7 @@ export {
   type EffectivePermissionsOptions,
   type PermissionContext,
 } from './permission-rules';
+export { effectiveAccessQuery, readEffectiveAccess, type EffectiveAccess } from './effective-access';
 export { DateTimeScalar } from './scalars';
 export { isUuid } from './ids';
 export { runService, stopOnSignals } from './lifecycle';
@@ -146,3 +147,4 @@ export {
   type SessionActivityOptions,
   type SessionLivenessOptions,
 } from './session-liveness';
+export { readBodyUpTo } from './request-body';

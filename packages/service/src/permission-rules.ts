@@ -4,6 +4,7 @@ import type { PrismaClient, SystemPermission } from '@gatehouse/db';
 import { AuthenticationError } from '@gatehouse/errors';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { BaseContext } from './context';
+import { readEffectiveAccess } from './effective-access';
 import { isUuid } from './ids';
 
 /**
@@ -82,25 +83,8 @@ export function createEffectivePermissions(options: EffectivePermissionsOptions)
 
   async function load(userId: string): Promise<{ keys: string[]; expiresAt: Date | null }> {
     const at = now();
-    const rows = await prisma.$queryRaw<{ keys: string[]; expiresAt: Date | null }[]>`
-      WITH RECURSIVE granted AS (
-        SELECT r.id AS role_id, r.parent_role_id, ur.expires_at
-          FROM "user_roles" ur JOIN "roles" r ON r.id = ur.role_id
-         WHERE ur.user_id = ${userId}::uuid AND ur.scope = '*'
-           AND (ur.expires_at IS NULL OR ur.expires_at > ${at}::timestamptz)
-        UNION
-        SELECT p.id, p.parent_role_id, g.expires_at
-          FROM granted g JOIN "roles" p ON p.id = g.parent_role_id
-      )
-      SELECT ARRAY(
-               SELECT DISTINCT pm.key
-                 FROM granted g
-                 JOIN "role_permissions" rp ON rp.role_id = g.role_id
-                 JOIN "permissions" pm ON pm.id = rp.permission_id
-                ORDER BY 1
-             ) AS keys,
-             (SELECT min(expires_at) FROM granted) AS "expiresAt"`;
-    return { keys: rows[0]?.keys ?? [], expiresAt: rows[0]?.expiresAt ?? null };
+    const [access] = await readEffectiveAccess(prisma, [userId], at);
+    return { keys: access?.permissions ?? [], expiresAt: access?.expiresAt ?? null };
   }
 
   async function writeBack(key: string, seen: string | null, keys: string[], expiresAt: Date | null) {

@@ -1,5 +1,5 @@
 import { concerns, DEFAULT_PORTS, loadConfigOrExit } from '@gatehouse/config';
-import { checkDatabase, createDatabase } from '@gatehouse/db';
+import { checkDatabase, createDatabase, type Database } from '@gatehouse/db';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { createAccessTokenVerifier } from './auth';
@@ -47,6 +47,8 @@ export interface SubgraphRuntime extends SubgraphAppDependencies {
    * answer (15 s) expires.
    */
   kv: KeyValueStore;
+  /** The pg pool under `prisma`, for hot reads that Prisma's query engine would make several times dearer. */
+  pool: Database['pool'];
   /** The environment the subgraph was started with, for its own configuration concerns. */
   env: NodeJS.ProcessEnv;
   /** Registers a shutdown step, run after HTTP has drained (last registered, first run). */
@@ -133,6 +135,7 @@ export async function startSubgraph<C extends BaseContext>(
   try {
     const app = await options.createApp({
       prisma: db.prisma,
+      pool: db.pool,
       logger,
       verifier,
       production: config.runtime.NODE_ENV === 'production',

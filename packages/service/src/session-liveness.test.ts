@@ -1,6 +1,10 @@
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
-import { createSessionActivityRecorder, createSessionLivenessQuery } from './session-liveness';
+import {
+  createSessionActivityRecorder,
+  createSessionLivenessQuery,
+  sessionActivityKey,
+} from './session-liveness';
 
 let db: TestDatabase;
 let kv: KeyValueStore;
@@ -46,6 +50,35 @@ describe('createSessionActivityRecorder', () => {
       sql.restore();
     }
     expect((await lastActivity(sessionId)).getTime()).toBeGreaterThan(hourAgo.getTime());
+  });
+
+  it('asks the store once per window per process, and again once the window is over', async () => {
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const sessionId = await sessionUsedAt(hourAgo);
+    let clock = Date.now();
+    const asked: string[] = [];
+    // Our own store, counting the throttle's set-if-absent calls.
+    const counting: KeyValueStore = {
+      ...kv,
+      set: (key, value, options) => {
+        asked.push(key);
+        return kv.set(key, value, options);
+      },
+    };
+    const record = createSessionActivityRecorder(db.prisma, counting, {
+      throttleSeconds: 60,
+      now: () => new Date(clock),
+    });
+    for (let i = 0; i < 5; i += 1) await record(sessionId);
+    expect(asked).toHaveLength(1);
+    const firstWrite = await lastActivity(sessionId);
+    expect(firstWrite.getTime()).toBeGreaterThan(hourAgo.getTime());
+
+    clock += 61_000;
+    await kv.delete(sessionActivityKey(sessionId)); // the store's entry has expired by now too
+    await record(sessionId);
+    expect(asked).toHaveLength(2);
+    expect((await lastActivity(sessionId)).getTime()).toBeGreaterThan(firstWrite.getTime());
   });
 
   it('leaves revoked sessions alone, so using a dead token cannot revive its session', async () => {

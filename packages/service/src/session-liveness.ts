@@ -65,6 +65,8 @@ export async function throttleSessionActivity(
 export interface SessionActivityOptions extends SessionLivenessOptions {
   /** Default {@link DEFAULT_SESSION_ACTIVITY_THROTTLE_SECONDS}. */
   throttleSeconds?: number;
+  /** Sessions whose throttle this process remembers (see below); default 10,000. */
+  maxRememberedSessions?: number;
   /** Activity is best effort: a failure is reported here and never fails the request. */
   onError?: (error: unknown) => void;
 }
@@ -72,6 +74,11 @@ export interface SessionActivityOptions extends SessionLivenessOptions {
 /**
  * Records that a live session was used (`sessions.last_activity_at`, which drives the idle timeout and the order
  * of `mySessions`), throttled through the key/value store. Revoked, expired and idle sessions are left alone.
+ *
+ * The process also remembers, for one throttle window, each session it has asked the store about, and skips
+ * the store until that window ends: without this every authenticated request cost a Redis `SET NX` that answered
+ * "already recorded" (docs/performance.md). So a session is still written at most once per window, and at least
+ * once per two windows while it is used (when another replica or service wrote it just before this one asked).
  */
 export function createSessionActivityRecorder(
   prisma: PrismaClient,
@@ -83,9 +90,18 @@ export function createSessionActivityRecorder(
     throttleSeconds = DEFAULT_SESSION_ACTIVITY_THROTTLE_SECONDS,
     now = () => new Date(),
     onError,
+    maxRememberedSessions = 10_000,
   } = options;
+  /** Session id → when this process may ask the store again (ms); Map order is insertion, oldest first. */
+  const askedUntil = new Map<string, number>();
   return async (sessionId) => {
     if (!isUuid(sessionId)) return;
+    const nowMs = now().getTime();
+    const until = askedUntil.get(sessionId);
+    if (until !== undefined && nowMs < until) return;
+    askedUntil.delete(sessionId);
+    askedUntil.set(sessionId, nowMs + throttleSeconds * 1000);
+    if (askedUntil.size > maxRememberedSessions) askedUntil.delete(askedUntil.keys().next().value as string);
     try {
       await throttleSessionActivity(kv, sessionId, throttleSeconds, async () => {
         const at = now();
@@ -99,6 +115,8 @@ export function createSessionActivityRecorder(
              AND s.last_activity_at < ${at}::timestamptz`;
       });
     } catch (error) {
+      // Not recorded: let the next request try again.
+      askedUntil.delete(sessionId);
       onError?.(error);
     }
   };

@@ -97,11 +97,28 @@ const positiveSeconds = z
   .min(1)
   .max(30 * 24 * 3600);
 
-const rateLimit = z.strictObject({
-  /** Requests allowed per window. */
-  limit: z.number().int().min(1).max(1_000_000),
-  windowSeconds: positiveSeconds,
+/** Bounds of the gateway's RATE_LIMIT_* variables (gateway/src/config.ts), so a setting can express any of them. */
+const requestsPerWindow = z.number().int().min(1).max(10_000_000);
+
+const rateLimitsSchema = z.strictObject({
+  /** Length of the sliding window every limit below counts in. */
+  windowSeconds: z.number().int().min(1).max(86_400),
+  /** Credential-guessing and mail-sending mutations (the gateway's AUTH_ROOT_FIELDS). */
+  auth: z.strictObject({ perIp: requestsPerWindow, perUser: requestsPerWindow }),
+  /** Every other mutation. */
+  write: z.strictObject({ perIp: requestsPerWindow, perUser: requestsPerWindow }),
+  /** Queries. */
+  read: z.strictObject({ perIp: requestsPerWindow, perUser: requestsPerWindow }),
+  /** The REST routes the gateway proxies (OAuth, avatar, unsubscribe, files, audit export). */
+  rest: z.strictObject({ perIp: requestsPerWindow }),
 });
+
+/**
+ * What the `rateLimits` setting holds: exactly what the gateway enforces, root fields (or REST requests) per
+ * window, by client IP and by verified user. A value stored in an earlier shape fails this schema and so counts
+ * as never stored (the gateway keeps its environment).
+ */
+export type RateLimitSettings = z.output<typeof rateLimitsSchema>;
 
 const fixedSettings = {
   'security.passwordMinLength': define<number>({
@@ -130,25 +147,18 @@ const fixedSettings = {
     description: 'Holders of any of these roles must set up multi-factor authentication to sign in.',
     category: 'SECURITY',
   }),
-  rateLimits: define<{
-    signIn: { limit: number; windowSeconds: number };
-    signUp: { limit: number; windowSeconds: number };
-    passwordReset: { limit: number; windowSeconds: number };
-    api: { limit: number; windowSeconds: number };
-  }>({
-    schema: z.strictObject({
-      signIn: rateLimit,
-      signUp: rateLimit,
-      passwordReset: rateLimit,
-      api: rateLimit,
-    }),
+  rateLimits: define<RateLimitSettings>({
+    schema: rateLimitsSchema,
+    // The gateway's RATE_LIMIT_* defaults: storing the default changes nothing.
     default: {
-      signIn: { limit: 10, windowSeconds: 60 },
-      signUp: { limit: 5, windowSeconds: 3600 },
-      passwordReset: { limit: 5, windowSeconds: 3600 },
-      api: { limit: 600, windowSeconds: 60 },
+      windowSeconds: 60,
+      auth: { perIp: 30, perUser: 10 },
+      write: { perIp: 600, perUser: 300 },
+      read: { perIp: 6000, perUser: 3000 },
+      rest: { perIp: 300 },
     },
-    description: 'Requests allowed per client IP and window, per kind of request.',
+    description:
+      'Gateway rate limits per sliding window of windowSeconds: root fields per client IP and per signed-in user for auth (sign-in, sign-up, password and mail-sending mutations), write (other mutations) and read (queries), and requests per IP to proxied REST routes. Until stored, the gateway uses its RATE_LIMIT_* environment.',
     category: 'RATE_LIMITS',
   }),
   'oauth.providers': define<Record<OAuthProviderKey, { enabled: boolean; allowedEmailDomains: string[] }>>({

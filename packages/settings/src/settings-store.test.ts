@@ -264,7 +264,7 @@ describe.each(backends)('settings store ($name)', (backend) => {
       await store.set('rateLimits', SETTINGS.rateLimits.default, actor);
       await store.get('rateLimits');
       // A change behind the store's back (another tool): invisible until the entries expire.
-      const changed = { ...SETTINGS.rateLimits.default, api: { limit: 1, windowSeconds: 1 } };
+      const changed = { ...SETTINGS.rateLimits.default, read: { perIp: 1, perUser: 1 } };
       await db.prisma.setting.update({ where: { key: 'rateLimits' }, data: { value: changed } });
       await expect(store.get('rateLimits')).resolves.toEqual(SETTINGS.rateLimits.default);
       // The shared entry expires by the store's own clock (KV TTL); the injected clock only ages the local one.

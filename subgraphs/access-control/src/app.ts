@@ -22,6 +22,7 @@ import { typeDefs } from './schema';
 import { createRoleAdminService } from './services/role-admin.service';
 import { createRoleService } from './services/role.service';
 import { createSettingsAdminService } from './services/settings-admin.service';
+import { createRateLimitPublisher } from './settings/rate-limit-publisher';
 
 export interface AppDependencies extends SubgraphAppDependencies {
   /**
@@ -40,7 +41,10 @@ export interface AppDependencies extends SubgraphAppDependencies {
   /** Overrides the settings store built from `prisma`, `kv` and `events` (tests, or one store per process). */
   settings?: SettingsStore;
 }
-export type App = SubgraphApp<Context>;
+export type App = SubgraphApp<Context> & {
+  /** Publishes the stored `rateLimits` for the gateway (main() at start; changes publish themselves). */
+  publishRateLimits(): Promise<void>;
+};
 
 /** Wires repositories and services into the subgraph's ApolloServer. No I/O happens until a request arrives. */
 export function createApp(deps: AppDependencies): App {
@@ -64,15 +68,21 @@ export function createApp(deps: AppDependencies): App {
 
   const auditQueries = createAuditQueryService(deps.prisma);
   const metrics = createMetricsService({ prisma: deps.prisma });
-  const settingsAdmin = createSettingsAdminService(
-    deps.settings ??
+  // The gateway's rate limits follow the `rateLimits` setting through the shared store.
+  const rateLimits = createRateLimitPublisher({
+    store:
+      deps.settings ??
       createSettingsStore({
         prisma: deps.prisma,
         kv,
         ...(deps.events ? { events: deps.events } : {}),
         onCacheError: (err, { key }) => deps.logger.warn({ err, key }, 'settings cache unavailable'),
       }),
-  );
+    kv,
+    ...(deps.events ? { events: deps.events } : {}),
+    logger: deps.logger,
+  });
+  const settingsAdmin = createSettingsAdminService(rateLimits.store);
 
   function contextFor(base: BaseContext): Context {
     const loaders = createLoaders(repositories);
@@ -102,5 +112,6 @@ export function createApp(deps: AppDependencies): App {
         effectivePermissions,
       }),
     }),
+    publishRateLimits: rateLimits.publish,
   };
 }

@@ -13,6 +13,7 @@ import {
   type StartSubgraphOptions,
 } from '@gatehouse/service';
 import { createApp } from './app';
+import { startApiUsageConsumer } from './metrics';
 
 export type { RunningSubgraph };
 
@@ -26,7 +27,7 @@ export function start(
     envPrefix: 'ACCESS_CONTROL',
     env,
     ...kit,
-    createApp(runtime) {
+    async createApp(runtime) {
       const { redis, database } = loadConfigOrExit(
         { redis: concerns.redis, database: concerns.database },
         runtime.env,
@@ -52,7 +53,18 @@ export function start(
         });
         runtime.onStop(() => relay.close());
       }
-      return createApp({ ...runtime, events });
+      // The gateway's request counts (API usage by operation) into api_usage_daily, for the admin metrics.
+      const stopUsage = await startApiUsageConsumer({
+        prisma: runtime.prisma,
+        events,
+        kv: runtime.kv,
+        logger: runtime.logger.child({ module: 'api-usage' }),
+      });
+      runtime.onStop(stopUsage);
+      const app = createApp({ ...runtime, events });
+      // The stored `rateLimits` (or none) for the gateway, before traffic arrives; never rejects.
+      await app.publishRateLimits();
+      return app;
     },
   });
 }

@@ -69,4 +69,5 @@ export const permissions: PermissionMap = {
   MetricsDailyCount: allow,
   MetricsSignInMethodCount: allow,
   MetricsPlanCount: allow,
+  MetricsOperationUsage: allow,
 };

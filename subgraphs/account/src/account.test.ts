@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
+import { createEffectivePermissions } from '@gatehouse/service';
 import { createApp } from './app';
 import { loadAccountConfig } from './config';
 import { createAccountServices } from './runtime';
@@ -21,7 +22,9 @@ let subgraph: TestSubgraph;
 let graphqlUrl: string;
 let storageDir: string;
 let closeServices: () => Promise<void>;
-const ids = { alice: '', bob: '', carol: '' };
+const ids = { alice: '', bob: '', carol: '', readerGrant: '' };
+/** The store the app's live permissions are cached in (access-control invalidates it on role changes). */
+const kv = new MemoryKeyValueStore();
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -29,6 +32,16 @@ beforeAll(async () => {
   ids.alice = (await create('alice@example.test')).id;
   ids.bob = (await create('bob@example.test')).id;
   ids.carol = (await create('carol@example.test')).id;
+  // Carol reads other users' accounts through a role granting `users:read` (her token only says `member`).
+  const usersRead = await db.prisma.permission.upsert({
+    where: { key: 'users:read' },
+    create: { key: 'users:read', description: 'Read any user account' },
+    update: {},
+  });
+  const reader = await db.prisma.role.create({
+    data: { name: 'account-test-reader', permissions: { create: { permissionId: usersRead.id } } },
+  });
+  ids.readerGrant = (await db.prisma.userRole.create({ data: { userId: ids.carol, roleId: reader.id } })).id;
   await db.prisma.userProfile.create({
     data: { userId: ids.alice, displayName: 'Alice', locale: 'en-GB', timezone: 'Europe/London', bio: 'Hi' },
   });
@@ -41,12 +54,12 @@ beforeAll(async () => {
     prisma: db.prisma,
     logger: createLogger({ name: 'account-test', level: 'silent' }),
     config: loadAccountConfig({ NODE_ENV: 'test', STORAGE_DIR: storageDir }),
-    kv: new MemoryKeyValueStore(),
+    kv,
   });
   closeServices = account.close;
   subgraph = await startTestSubgraph({
     name: 'account',
-    createApp: (deps) => createApp({ ...deps, account: account.services }),
+    createApp: (deps) => createApp({ ...deps, account: account.services, kv }),
     prisma: db.prisma,
     verifier,
   });
@@ -71,7 +84,7 @@ describe('User.profile', () => {
     try {
       const { body } = await postGraphQL(graphqlUrl, entitiesQuery, {
         variables: { reps: reps() },
-        token: await tokenFor(ids.carol, ['admin']),
+        token: await tokenFor(ids.carol),
       });
       expect(body.errors).toBeUndefined();
       expect(body.data?._entities).toEqual([
@@ -147,8 +160,29 @@ describe('User.profile', () => {
   it('ignores malformed ids instead of failing the query', async () => {
     const { body } = await postGraphQL(graphqlUrl, entitiesQuery, {
       variables: { reps: [{ __typename: 'User', id: 'nope' }] },
-      token: await tokenFor(ids.carol, ['admin']),
+      token: await tokenFor(ids.carol),
     });
     expect(body).toEqual({ data: { _entities: [{ id: 'nope', profile: null }] } });
+  });
+});
+
+describe('live permissions', () => {
+  const query = `query ($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id profile { displayName } } } }`;
+
+  // Last in the file: it takes Carol's `users:read` away.
+  it("stops reading another user's profile at once when `users:read` is removed (issue #6)", async () => {
+    const variables = { reps: [{ __typename: 'User', id: ids.alice }] };
+    const token = await tokenFor(ids.carol);
+    const before = await postGraphQL(graphqlUrl, query, { variables, token });
+    expect(before.body.data?._entities).toEqual([{ id: ids.alice, profile: { displayName: 'Alice' } }]);
+
+    // What access-control does on removeRole: delete the grant, then invalidate the user's cached set.
+    await db.prisma.userRole.delete({ where: { id: ids.readerGrant } });
+    await createEffectivePermissions({ prisma: db.prisma, kv }).invalidateUsers([ids.carol]);
+
+    // The same, still valid token.
+    const after = await postGraphQL(graphqlUrl, query, { variables, token });
+    expect(after.body.data?._entities).toEqual([null]);
+    expect(after.body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
   });
 });

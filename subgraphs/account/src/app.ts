@@ -1,5 +1,7 @@
+import type { KeyValueStore } from '@gatehouse/kv';
 import {
   clientInfoFrom,
+  createEffectivePermissions,
   createSubgraphApp,
   type BaseContext,
   type RouteHandler,
@@ -18,6 +20,11 @@ import { typeDefs } from './schema';
 export interface AppDependencies extends SubgraphAppDependencies {
   /** Built once per process by `createAccountServices`. */
   account: AccountServices;
+  /**
+   * The store shared by every subgraph: permission rules then read live permissions (a removed `users:read` stops
+   * working at once). Without it (tools, some tests), they read the access token's `permissions` claim.
+   */
+  kv?: KeyValueStore;
 }
 export type App = SubgraphApp<Context>;
 
@@ -28,6 +35,13 @@ export type App = SubgraphApp<Context>;
  */
 export function createApp(deps: AppDependencies): App {
   const { account } = deps;
+  const effectivePermissions = deps.kv
+    ? createEffectivePermissions({
+        prisma: deps.prisma,
+        kv: deps.kv,
+        onCacheError: (err) => deps.logger.warn({ err }, 'effective permission cache unavailable'),
+      })
+    : undefined;
 
   function contextFor(base: BaseContext): Context {
     return {
@@ -35,6 +49,7 @@ export function createApp(deps: AppDependencies): App {
       account,
       profileLoader: account.profiles.createLoader(),
       client: { ip: null, userAgent: null, requestId: base.requestId },
+      ...(effectivePermissions ? { effectivePermissions } : {}),
     };
   }
 

@@ -1,10 +1,13 @@
 import type DataLoader from 'dataloader';
-import type { BaseContext, ClientInfo } from '@gatehouse/service';
+import type { ClientInfo, PermissionContext } from '@gatehouse/service';
 import type { ProfileView } from './profile';
 import type { AccountServices } from './runtime';
 
-/** Per-request GraphQL context of the account subgraph. */
-export interface Context extends BaseContext {
+/**
+ * Per-request GraphQL context of the account subgraph. `effectivePermissions` (when the app has the shared store)
+ * makes permission rules read live permissions.
+ */
+export interface Context extends PermissionContext {
   /** Process-wide services. */
   account: AccountServices;
   /** Profiles of every user this request touches, read once through the cache. */

@@ -1,18 +1,10 @@
-import { createEnvelopeCipher, deriveSecret, parseEncryptionKeys } from '@gatehouse/crypto';
+import { createEnvelopeCipher, parseEncryptionKeys } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
 import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createJobQueue, startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
-import {
-  UNSUBSCRIBE_SECRET_PURPOSE,
-  createMailer,
-  createMailTransport,
-  createUnsubscribeTokens,
-  objectStorageAttachmentLoader,
-  startMailWorker,
-  type UnsubscribeTokens,
-} from '@gatehouse/mail';
+import { startServiceMail, type UnsubscribeTokens } from '@gatehouse/mail';
 import { createSettingsStore, emailTemplateOverrides } from '@gatehouse/settings';
 import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
 import { createAvatarService, type AvatarService } from './avatar';
@@ -80,27 +72,17 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
   });
   const keys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
   const cipher = createEnvelopeCipher(keys);
-  const unsubscribeTokens = createUnsubscribeTokens({
-    secret: deriveSecret(keys, UNSUBSCRIBE_SECRET_PURPOSE),
-  });
-  const mailLogger = logger.child({ module: 'mail' });
-  const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
-  const transport = createMailTransport({
-    ...(config.mail.SMTP_URL ? { smtpUrl: config.mail.SMTP_URL } : {}),
-    from: config.mail.MAIL_FROM,
-    outboxDir: config.mail.MAIL_OUTBOX_DIR,
-  });
-  startMailWorker({
+  const mail = startServiceMail({
     prisma,
     jobQueue,
-    transport,
     cipher,
-    logger: mailLogger,
-    unsubscribe: { tokens: unsubscribeTokens, url: `${config.mail.PUBLIC_URL}/unsubscribe` },
-    // With Redis any service's worker may send any mail: the same overrides and attachments everywhere.
+    encryptionKeys: keys,
+    config: config.mail,
+    storage,
     templateOverrides: emailTemplateOverrides(settings),
-    loadAttachment: objectStorageAttachmentLoader(storage),
+    logger: logger.child({ module: 'mail' }),
   });
+  const { mailer, unsubscribeTokens } = mail;
   const profiles = createProfileStore({ prisma, kv, storage, logger: logger.child({ module: 'profiles' }) });
   const exports = createDataExportService({
     prisma,
@@ -132,7 +114,7 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     async close() {
       expirySchedule.stop();
       await jobQueue.close();
-      await transport.close();
+      await mail.close();
       await settings.close();
       if (ownsEvents) await events.close();
       if (ownsStorage) await storage.close();

@@ -1,17 +1,6 @@
-import { concerns, loadConfig, type ConfigOf } from '@gatehouse/config';
+import { concerns, integer, loadConfig, type ConfigOf } from '@gatehouse/config';
 import { storageConcern } from '@gatehouse/storage';
 import { z } from 'zod';
-
-/** A whole number in [min, max], from an environment string. */
-function wholeNumber(min: number, max: number) {
-  return z
-    .string()
-    .trim()
-    .refine((value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max, {
-      error: `expected an integer ${min}-${max}`,
-    })
-    .transform(Number);
-}
 
 /**
  * Payments and billing policy. Without STRIPE_SECRET_KEY the platform runs without a payment provider: the plan
@@ -28,9 +17,9 @@ export const paymentsConcern = z
     /** Another Stripe-compatible API base (a local emulator in tests): `http://127.0.0.1:12111`. */
     STRIPE_API_BASE: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
     /** Tax rate applied to every invoice, in basis points (2000 = 20 %). */
-    BILLING_TAX_RATE_BPS: wholeNumber(0, 10_000).default(0),
+    BILLING_TAX_RATE_BPS: integer(0, 10_000).default(0),
     /** How often the renewal and dunning jobs look for due work. */
-    BILLING_JOB_INTERVAL_SECONDS: wholeNumber(5, 86_400).default(300),
+    BILLING_JOB_INTERVAL_SECONDS: integer(5, 86_400).default(300),
     /** Allow `http://` and private-network webhook URLs (development and tests only). */
     WEBHOOKS_ALLOW_INSECURE_URLS: z.stringbool({ error: 'must be true or false' }).default(false),
     /** Lets a trusted server report usage for any user at `POST /billing/usage` (`Authorization: Bearer <token>`). */

@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createEnvelopeCipher, deriveSecret, parseEncryptionKeys } from '@gatehouse/crypto';
+import { createEnvelopeCipher, parseEncryptionKeys } from '@gatehouse/crypto';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
 import { ServiceUnavailableError } from '@gatehouse/errors';
 import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createJobQueue, type JobQueue } from '@gatehouse/jobs';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
-import {
-  UNSUBSCRIBE_SECRET_PURPOSE,
-  createMailTransport,
-  createMailer,
-  createUnsubscribeTokens,
-  objectStorageAttachmentLoader,
-  startMailWorker,
-  type Mailer,
-} from '@gatehouse/mail';
+import { startServiceMail } from '@gatehouse/mail';
 import type { RouteHandler, ServiceMetrics } from '@gatehouse/service';
 import { createSettingsStore, emailTemplateOverrides } from '@gatehouse/settings';
 import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
@@ -142,26 +134,17 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
   const storage = options.storage ?? createObjectStorage(config.storage);
 
   const mailLogger = logger.child({ module: 'mail' });
-  const mailer: Mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
-  const transport = createMailTransport({
-    ...(config.mail.SMTP_URL ? { smtpUrl: config.mail.SMTP_URL } : {}),
-    from: config.mail.MAIL_FROM,
-    outboxDir: config.mail.MAIL_OUTBOX_DIR,
-  });
-  startMailWorker({
+  const mail = startServiceMail({
     prisma,
     jobQueue,
-    transport,
     cipher,
-    logger: mailLogger,
-    loadAttachment: objectStorageAttachmentLoader(storage),
-    // Billing mail carries a one-click unsubscribe link served by the account subgraph.
-    unsubscribe: {
-      tokens: createUnsubscribeTokens({ secret: deriveSecret(encryptionKeys, UNSUBSCRIBE_SECRET_PURPOSE) }),
-      url: `${config.mail.PUBLIC_URL}/unsubscribe`,
-    },
+    encryptionKeys,
+    config: config.mail,
+    storage,
     templateOverrides: emailTemplateOverrides(settings),
+    logger: mailLogger,
   });
+  const { mailer } = mail;
   const publicUrl = config.mail.PUBLIC_URL;
   const billingPageUrl = `${publicUrl}/account/billing`;
 
@@ -581,7 +564,7 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
       sweep?.stop();
       await running;
       await jobQueue.close();
-      await transport.close();
+      await mail.close();
       await settings.close();
       if (ownsEvents) await events.close();
       if (ownsStorage) await storage.close();

@@ -10,7 +10,7 @@ import {
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
 import { permissions } from './permissions';
-import { createUserRepository } from './repositories/user.repository';
+import { createUserRepository, type SqlPool } from './repositories/user.repository';
 import { resolvers } from './resolvers';
 import type { IdentityServices } from './runtime';
 import { typeDefs } from './schema';
@@ -19,6 +19,8 @@ import { createOAuthRoutes } from './oauth';
 import { createUserService } from './services/user.service';
 
 export interface AppDependencies extends SubgraphAppDependencies {
+  /** The pg pool under `prisma` (the service kit passes it): hot reads run as plain SQL on it. */
+  pool?: SqlPool;
   /** Built once per process by `createIdentityServices`. */
   identity: IdentityServices;
   /** Registrations and sign-ins are counted here (the service's `/metrics`). */
@@ -31,7 +33,7 @@ export function createApp(deps: AppDependencies): App {
   // Some tests serve the schema without the identity flows (reads of `User` only); the admin reads need them.
   const identity = deps.identity as IdentityServices | undefined;
   const repositories: Repositories = {
-    users: createUserRepository(deps.prisma),
+    users: createUserRepository(deps.prisma, deps.pool),
     ...(identity ? { admin: identity.admin } : {}),
   };
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { concerns, loadConfig, type ConfigOf } from '@gatehouse/config';
+import { concerns, integer, loadConfig, type ConfigOf } from '@gatehouse/config';
 import { storageConcern } from '@gatehouse/storage';
 import { mfaConcern } from './mfa/config';
 import { oauthConcern } from './oauth/config';
@@ -32,29 +32,18 @@ const captcha = z
     }
   });
 
-/** A whole number in [min, max], from an environment string. */
-function wholeNumber(min: number, max: number) {
-  return z
-    .string()
-    .trim()
-    .refine((value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max, {
-      error: `expected an integer ${min}-${max}`,
-    })
-    .transform(Number);
-}
-
 /** Brute-force protection and session limits (defaults: 5 failures in 15 minutes lock for 15 minutes; 10 sessions). */
 const security = z.object({
-  LOGIN_MAX_FAILURES: wholeNumber(1, 100).default(5),
-  LOGIN_FAILURE_WINDOW_SECONDS: wholeNumber(60, 86_400).default(900),
-  LOGIN_LOCK_SECONDS: wholeNumber(60, 604_800).default(900),
+  LOGIN_MAX_FAILURES: integer(1, 100).default(5),
+  LOGIN_FAILURE_WINDOW_SECONDS: integer(60, 86_400).default(900),
+  LOGIN_LOCK_SECONDS: integer(60, 604_800).default(900),
   /** Signing in beyond this many live sessions ends the least recently used one. */
-  SESSION_LIMIT_PER_USER: wholeNumber(1, 1000).default(10),
+  SESSION_LIMIT_PER_USER: integer(1, 1000).default(10),
   /**
    * A sign-in from a device or country the account has not used for this many days is mailed to its owner
    * ("new sign-in"); 0 turns the alert off.
    */
-  NEW_SIGN_IN_ALERT_DAYS: wholeNumber(0, 3650).default(90),
+  NEW_SIGN_IN_ALERT_DAYS: integer(0, 3650).default(90),
 });
 
 /** Everything the identity subgraph reads besides what `startSubgraph` already loads. */

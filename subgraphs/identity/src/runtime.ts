@@ -10,15 +10,7 @@ import { createJobQueue } from '@gatehouse/jobs';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
 import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
-import {
-  UNSUBSCRIBE_SECRET_PURPOSE,
-  createMailer,
-  createMailTransport,
-  createUnsubscribeTokens,
-  objectStorageAttachmentLoader,
-  startMailWorker,
-  startStaleDeliverySweep,
-} from '@gatehouse/mail';
+import { startServiceMail, startStaleDeliverySweep } from '@gatehouse/mail';
 import {
   createAccessTokenSigner,
   createEffectivePermissions,
@@ -59,6 +51,7 @@ import {
   type GeoLocator,
   type RefreshTokenReusedEvent,
 } from './sessions';
+import { createPlanSessionLimit } from './sessions/plan-session-limit';
 
 /** The `deriveSecret` purpose of the key that pseudonymises purged users in the audit trail. Never change it. */
 const AUDIT_PSEUDONYM_PURPOSE = 'audit-pseudonym:v1';
@@ -168,30 +161,20 @@ export async function createIdentityServices(
   const jobQueue = createJobQueue({ ...shared, logger });
   const encryptionKeys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
   const cipher = createEnvelopeCipher(encryptionKeys);
-  const transport = createMailTransport({
-    ...(config.mail.SMTP_URL ? { smtpUrl: config.mail.SMTP_URL } : {}),
-    from: config.mail.MAIL_FROM,
-    outboxDir: config.mail.MAIL_OUTBOX_DIR,
-  });
   const ownsStorage = options.storage === undefined;
   const storage = options.storage ?? createObjectStorage(config.storage);
   const mailLogger = logger.child({ module: 'mail' });
-  const mailer = createMailer({ prisma, jobQueue, cipher, logger: mailLogger });
-  startMailWorker({
+  const mail = startServiceMail({
     prisma,
     jobQueue,
-    transport,
     cipher,
-    logger: mailLogger,
-    // Billing and product mail carries a one-click unsubscribe link served by the account subgraph.
-    unsubscribe: {
-      tokens: createUnsubscribeTokens({ secret: deriveSecret(encryptionKeys, UNSUBSCRIBE_SECRET_PURPOSE) }),
-      url: `${config.mail.PUBLIC_URL}/unsubscribe`,
-    },
+    encryptionKeys,
+    config: config.mail,
+    storage,
     templateOverrides: settings.templateOverrides,
-    // Invoice PDFs billing attaches: with Redis, this worker may be the one that sends them.
-    loadAttachment: objectStorageAttachmentLoader(storage),
+    logger: mailLogger,
   });
+  const { mailer } = mail;
   const stopSweep = startStaleDeliverySweep({ mailer, logger: mailLogger });
 
   const hasher = createPasswordHasher({
@@ -214,7 +197,8 @@ export async function createIdentityServices(
     ...(config.security.NEW_SIGN_IN_ALERT_DAYS > 0
       ? { knownDeviceWindowSeconds: config.security.NEW_SIGN_IN_ALERT_DAYS * 86_400 }
       : {}),
-    maxSessionsPerUser: config.security.SESSION_LIMIT_PER_USER,
+    // The plan's `sessions` limit when the user's subscription sets one, else SESSION_LIMIT_PER_USER.
+    maxSessionsPerUser: createPlanSessionLimit(prisma, config.security.SESSION_LIMIT_PER_USER),
   });
   const unsubscribe = await events.subscribe(SessionEventTopic.REFRESH_TOKEN_REUSED, async (payload) => {
     const event = payload as RefreshTokenReusedEvent;
@@ -382,7 +366,7 @@ export async function createIdentityServices(
       await jobQueue.close();
       if (ownsSettings) await settingsStore.close();
       if (ownsEvents) await events.close();
-      await transport.close();
+      await mail.close();
       if (ownsKv) await kv.close();
     },
   };

@@ -342,17 +342,26 @@ describe('large exports', () => {
   let token: string;
   beforeAll(async () => {
     token = await tokenFor(adminId, ['admin']);
-    // One statement; a realistic row (~300 bytes of CSV), one row per 10 ms of the year.
-    await db.pool.query(
-      `INSERT INTO audit_logs (created_at, actor_user_id, action, target_type, target_id, ip_address, user_agent,
+    // One statement; a realistic row (~300 bytes of CSV), one row per 10 ms of the year. Triggers off for the bulk
+    // load (replica role, this transaction only): 100,000 live-feed notices would only load every listener.
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL session_replication_role = replica');
+      await client.query(
+        `INSERT INTO audit_logs (created_at, actor_user_id, action, target_type, target_id, ip_address, user_agent,
                                request_id, metadata)
        SELECT make_timestamptz($1, 1, 1, 0, 0, 0, 'UTC') + i * interval '10 milliseconds', gen_random_uuid(),
               'LOGIN_SUCCEEDED', 'User', 'user-' || i, '198.51.100.' || (i % 250),
               'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
               'req-' || i, jsonb_build_object('outcome', 'SUCCESS', 'sessionId', gen_random_uuid(), 'method', 'password')
          FROM generate_series(1, $2::int) AS i`,
-      [year, ROWS],
-    );
+        [year, ROWS],
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
   });
 
   /** GETs `path`, counting lines and bytes without keeping the body; `pauseMs` holds off reading at first. */

@@ -33,10 +33,7 @@ export type AccessExplanation = {
   permission: Scalars['String']['output'];
 };
 
-/**
- * Platform-wide figures for administrators (`Query.adminMetrics`). API usage by operation is not here: the gateway
- * does not record it yet.
- */
+/** Platform-wide figures for administrators (`Query.adminMetrics`). */
 export type AdminMetrics = {
   __typename?: 'AdminMetrics';
   /**
@@ -44,9 +41,15 @@ export type AdminMetrics = {
    * revoked, not expired and was used within the last 30 days.
    */
   activeSessions: Scalars['Int']['output'];
+  /**
+   * GraphQL requests the gateway served per operation, over the UTC days the period touches (usage is kept per
+   * day); the 50 most requested operations, most requested first. The gateway reports every 30 seconds, so the
+   * latest requests may not be counted yet.
+   */
+  apiUsage: Array<MetricsOperationUsage>;
   /** Failed password sign-ins (audit action `LOGIN_FAILED`) in the 24 hours before the request. */
   failedLogins24h: Scalars['Int']['output'];
-  /** Start of the period of `userGrowth` and `signInMethods`, inclusive. */
+  /** Start of the period of `userGrowth`, `signInMethods` and `apiUsage`, inclusive. */
   from: Scalars['DateTime']['output'];
   /**
    * Succeeded payments since the start of the current calendar month (UTC), summed per currency. Ordered by
@@ -65,7 +68,7 @@ export type AdminMetrics = {
   signInMethods: Array<MetricsSignInMethodCount>;
   /** Subscriptions that are active or in their trial, per plan. Ordered by plan code. */
   subscriptionTiers: Array<MetricsPlanCount>;
-  /** End of the period of `userGrowth` and `signInMethods`, exclusive. */
+  /** End of the period of `userGrowth`, `signInMethods` and `apiUsage`, exclusive. */
   to: Scalars['DateTime']['output'];
   /** Users that are not deleted, whatever their status. */
   totalUsers: Scalars['Int']['output'];
@@ -228,6 +231,23 @@ export type MetricsDailyCount = {
   count: Scalars['Int']['output'];
   /** The day, as an ISO 8601 date (`2026-01-31`). */
   date: Scalars['String']['output'];
+};
+
+/** How often clients ran one operation through the gateway. */
+export type MetricsOperationUsage = {
+  __typename?: 'MetricsOperationUsage';
+  /** Requests whose response carried at least one error. */
+  errors: Scalars['Float']['output'];
+  /**
+   * The operation's name as the client sent it; `anonymous` for unnamed operations, `unknown` for documents that
+   * did not parse or validate (and requests refused before, e.g. for a bad token), and `other` for names past the
+   * first 200 the gateway saw.
+   */
+  operation: Scalars['String']['output'];
+  /** Requests. A Float because a count can exceed the 32 bits of `Int` (exact up to 2^53). */
+  requests: Scalars['Float']['output'];
+  /** `query`, `mutation`, `subscription` or `unknown`. */
+  type: Scalars['String']['output'];
 };
 
 /** How many live subscriptions one plan has. */
@@ -418,8 +438,8 @@ export type Query = {
   __typename?: 'Query';
   /**
    * Platform-wide figures for administrators, each computed by one aggregate query in the database. Requires
-   * `users:read`. `from` and `to` bound the period metrics (`userGrowth`, `signInMethods`); the others are
-   * snapshots at the time of the request. Refused with BAD_USER_INPUT (reason `METRICS_RANGE_INVALID`) when `from`
+   * `users:read`. `from` and `to` bound the period metrics (`userGrowth`, `signInMethods`, `apiUsage`); the others
+   * are snapshots at the time of the request. Refused with BAD_USER_INPUT (reason `METRICS_RANGE_INVALID`) when `from`
    * is not before `to` or the period is longer than 366 days.
    */
   adminMetrics: AdminMetrics;
@@ -689,9 +709,10 @@ export type ResolversTypes = ResolversObject<{
   FeatureFlagEvaluation: ResolverTypeWrapper<FeatureFlagEvaluation>;
   FeatureFlagInput: FeatureFlagInput;
   MetricsDailyCount: ResolverTypeWrapper<MetricsDailyCount>;
+  MetricsOperationUsage: ResolverTypeWrapper<MetricsOperationUsage>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   MetricsPlanCount: ResolverTypeWrapper<MetricsPlanCount>;
   MetricsRevenue: ResolverTypeWrapper<MetricsRevenue>;
-  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   MetricsSignInMethodCount: ResolverTypeWrapper<MetricsSignInMethodCount>;
   MetricsStatusCount: ResolverTypeWrapper<MetricsStatusCount>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -724,9 +745,10 @@ export type ResolversParentTypes = ResolversObject<{
   FeatureFlagEvaluation: FeatureFlagEvaluation;
   FeatureFlagInput: FeatureFlagInput;
   MetricsDailyCount: MetricsDailyCount;
+  MetricsOperationUsage: MetricsOperationUsage;
+  Float: Scalars['Float']['output'];
   MetricsPlanCount: MetricsPlanCount;
   MetricsRevenue: MetricsRevenue;
-  Float: Scalars['Float']['output'];
   MetricsSignInMethodCount: MetricsSignInMethodCount;
   MetricsStatusCount: MetricsStatusCount;
   Mutation: Record<PropertyKey, never>;
@@ -747,6 +769,7 @@ export type AccessExplanationResolvers<ContextType = Context, ParentType extends
 
 export type AdminMetricsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AdminMetrics'] = ResolversParentTypes['AdminMetrics']> = ResolversObject<{
   activeSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  apiUsage?: Resolver<Array<ResolversTypes['MetricsOperationUsage']>, ParentType, ContextType>;
   failedLogins24h?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   revenueMonthToDate?: Resolver<Array<ResolversTypes['MetricsRevenue']>, ParentType, ContextType>;
@@ -811,6 +834,13 @@ export type FeatureFlagEvaluationResolvers<ContextType = Context, ParentType ext
 export type MetricsDailyCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsDailyCount'] = ResolversParentTypes['MetricsDailyCount']> = ResolversObject<{
   count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   date?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MetricsOperationUsageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsOperationUsage'] = ResolversParentTypes['MetricsOperationUsage']> = ResolversObject<{
+  errors?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  operation?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  requests?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type MetricsPlanCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MetricsPlanCount'] = ResolversParentTypes['MetricsPlanCount']> = ResolversObject<{
@@ -903,6 +933,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   FeatureFlag?: FeatureFlagResolvers<ContextType>;
   FeatureFlagEvaluation?: FeatureFlagEvaluationResolvers<ContextType>;
   MetricsDailyCount?: MetricsDailyCountResolvers<ContextType>;
+  MetricsOperationUsage?: MetricsOperationUsageResolvers<ContextType>;
   MetricsPlanCount?: MetricsPlanCountResolvers<ContextType>;
   MetricsRevenue?: MetricsRevenueResolvers<ContextType>;
   MetricsSignInMethodCount?: MetricsSignInMethodCountResolvers<ContextType>;

@@ -7,7 +7,16 @@ export {
   type KeyedCount,
   type MetricsPeriod,
   type MetricsRepository,
+  type OperationUsage,
+  MAX_API_USAGE_OPERATIONS,
 } from './metrics.repository';
+export {
+  API_USAGE_TOPIC,
+  recordApiUsage,
+  startApiUsageConsumer,
+  type ApiUsageBatch,
+  type ApiUsageConsumerOptions,
+} from './api-usage.consumer';
 export {
   createMetricsService,
   DEFAULT_METRICS_RANGE_DAYS,

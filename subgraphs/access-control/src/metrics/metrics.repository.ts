@@ -12,6 +12,19 @@ export interface CurrencyAmount {
   amount: number;
 }
 
+/** Requests and errors of one operation. */
+export interface OperationUsage {
+  /** The name the gateway recorded: a GraphQL name, `anonymous`, `other` or `unknown`. */
+  operation: string;
+  /** `query`, `mutation`, `subscription` or `unknown`. */
+  type: string;
+  requests: number;
+  errors: number;
+}
+
+/** Most operations `apiUsage` lists. */
+export const MAX_API_USAGE_OPERATIONS = 50;
+
 /** A half-open interval of instants: `from` inclusive, `to` exclusive. */
 export interface MetricsPeriod {
   from: Date;
@@ -87,6 +100,21 @@ export const metricQueries = {
       AND created_at < ${to}::timestamptz
     GROUP BY 1 ORDER BY count DESC, key`,
 
+  /**
+   * Gateway requests per operation over the UTC days the period touches (usage is kept per day), busiest first:
+   * a range read of the (day, ...) primary key, summed per operation (text: sums exceed int4).
+   */
+  apiUsage: ({ from, to }: MetricsPeriod): Prisma.Sql => Prisma.sql`
+    SELECT operation, operation_type AS type,
+           sum(count)::text AS requests,
+           coalesce(sum(count) FILTER (WHERE outcome = 'error'), 0)::text AS errors
+    FROM api_usage_daily
+    WHERE day >= (${from}::timestamptz AT TIME ZONE 'UTC')::date
+      AND day <= ((${to}::timestamptz - interval '1 millisecond') AT TIME ZONE 'UTC')::date
+    GROUP BY operation, operation_type
+    ORDER BY sum(count) DESC, operation, operation_type
+    LIMIT ${MAX_API_USAGE_OPERATIONS}`,
+
   subscriptionTiers: (): Prisma.Sql => Prisma.sql`
     SELECT p.code AS key, count(*)::int AS count
     FROM subscriptions s
@@ -107,6 +135,8 @@ export interface MetricsRepository {
   userGrowth(period: MetricsPeriod): Promise<KeyedCount[]>;
   signInMethods(period: MetricsPeriod): Promise<KeyedCount[]>;
   subscriptionTiers(): Promise<KeyedCount[]>;
+  /** The {@link MAX_API_USAGE_OPERATIONS} busiest operations of the days the period touches. */
+  apiUsage(period: MetricsPeriod): Promise<OperationUsage[]>;
 }
 
 /** The {@link MetricsRepository} over Prisma's raw queries. */
@@ -130,5 +160,11 @@ export function createMetricsRepository(prisma: PrismaClient): MetricsRepository
     userGrowth: (period) => counts(metricQueries.userGrowth(period)),
     signInMethods: (period) => counts(metricQueries.signInMethods(period)),
     subscriptionTiers: () => counts(metricQueries.subscriptionTiers()),
+    async apiUsage(period) {
+      const rows = await prisma.$queryRaw<
+        Array<{ operation: string; type: string; requests: string; errors: string }>
+      >(metricQueries.apiUsage(period));
+      return rows.map((row) => ({ ...row, requests: Number(row.requests), errors: Number(row.errors) }));
+    },
   };
 }

@@ -5,6 +5,7 @@ import {
   type CurrencyAmount,
   type MetricsPeriod,
   type MetricsRepository,
+  type OperationUsage,
 } from './metrics.repository';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -29,6 +30,8 @@ export interface AdminMetricsSnapshot extends MetricsPeriod {
   userGrowth: Array<{ date: string; count: number }>;
   signInMethods: Array<{ method: string; count: number }>;
   subscriptionTiers: Array<{ planCode: string; count: number }>;
+  /** Gateway requests per operation over the UTC days the period touches, busiest first (at most 50). */
+  apiUsage: OperationUsage[];
 }
 
 /** Computes the admin metrics. Authorization is the caller's (the `users:read` rule of `adminMetrics`). */
@@ -91,6 +94,7 @@ export function createMetricsService(options: MetricsServiceOptions): MetricsSer
         userGrowth,
         signInMethods,
         subscriptionTiers,
+        apiUsage,
       ] = await Promise.all([
         repository.totalUsers(),
         repository.usersByStatus(),
@@ -101,6 +105,7 @@ export function createMetricsService(options: MetricsServiceOptions): MetricsSer
         repository.userGrowth(period),
         repository.signInMethods(period),
         repository.subscriptionTiers(),
+        repository.apiUsage(period),
       ]);
       return {
         ...period,
@@ -113,6 +118,7 @@ export function createMetricsService(options: MetricsServiceOptions): MetricsSer
         userGrowth: userGrowth.map(({ key, count }) => ({ date: key, count })),
         signInMethods: signInMethods.map(({ key, count }) => ({ method: key, count })),
         subscriptionTiers: subscriptionTiers.map(({ key, count }) => ({ planCode: key, count })),
+        apiUsage,
       };
     },
   };

@@ -109,6 +109,20 @@ const subscriptions: SeededSubscription[] = [
   { plan: 'metrics-idle', status: 'CANCELED' },
 ];
 
+/** Rows of api_usage_daily, as access-control's consumer writes them; `dayOffset` in days before NOW's day. */
+const usage: Array<{ dayOffset: number; operation: string; type: string; outcome: string; count: number }> = [
+  { dayOffset: 0, operation: 'GetUser', type: 'query', outcome: 'ok', count: 5 },
+  { dayOffset: 0, operation: 'GetUser', type: 'query', outcome: 'error', count: 2 },
+  { dayOffset: 3, operation: 'GetUser', type: 'query', outcome: 'ok', count: 4 },
+  { dayOffset: 3, operation: 'CreateThing', type: 'mutation', outcome: 'ok', count: 3 },
+  // Beyond 32 bits: sums must stay exact.
+  { dayOffset: 1, operation: 'Busy', type: 'query', outcome: 'ok', count: 3_000_000_000 },
+  // Outside the days the period touches (before its first day; after its last).
+  { dayOffset: 11, operation: 'Old', type: 'query', outcome: 'ok', count: 100 },
+  { dayOffset: -1, operation: 'Future', type: 'query', outcome: 'ok', count: 50 },
+];
+const utcDay = (offset: number) => new Date(NOW.getTime() - offset * DAY).toISOString().slice(0, 10);
+
 /** Users besides those of `seed()`: statuses, sign-up days inside and outside the period, deleted ones. */
 const extraUsers: Array<{ status: string; createdAt: Date; deleted?: boolean }> = [
   { status: 'ACTIVE', createdAt: ago(9 * DAY) },
@@ -183,6 +197,12 @@ beforeAll(async () => {
       [ids.member, subscription.status, ago(DAY), ago(-DAY), subscription.plan],
     );
   }
+  for (const row of usage) {
+    await db.pool.query(
+      `INSERT INTO api_usage_daily (day, operation, operation_type, outcome, count) VALUES ($1, $2, $3, $4, $5)`,
+      [utcDay(row.dayOffset), row.operation, row.type, row.outcome, row.count],
+    );
+  }
   subgraph = await startTestSubgraph({ name: 'access-control', createApp, prisma: db.prisma, verifier });
 });
 
@@ -239,6 +259,18 @@ async function expectedSnapshot(): Promise<AdminMetricsSnapshot> {
   const live24 = sessions.filter(
     (s) => s.revokedAt === null && s.expiresAt > NOW && s.lastActivityAt.getTime() > NOW.getTime() - 30 * DAY,
   );
+  const firstDate = PERIOD.from.toISOString().slice(0, 10);
+  const lastDate = new Date(PERIOD.to.getTime() - 1).toISOString().slice(0, 10);
+  const operations = new Map<string, { operation: string; type: string; requests: number; errors: number }>();
+  for (const row of usage) {
+    const date = utcDay(row.dayOffset);
+    if (date < firstDate || date > lastDate) continue;
+    const key = `${row.operation}/${row.type}`;
+    const entry = operations.get(key) ?? { operation: row.operation, type: row.type, requests: 0, errors: 0 };
+    entry.requests += row.count;
+    if (row.outcome === 'error') entry.errors += row.count;
+    operations.set(key, entry);
+  }
   const tiers = tally(
     subscriptions.filter((s) => s.status === 'ACTIVE' || s.status === 'TRIALING'),
     (s) => s.plan,
@@ -262,6 +294,9 @@ async function expectedSnapshot(): Promise<AdminMetricsSnapshot> {
     subscriptionTiers: [...tiers.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([planCode, count]) => ({ planCode, count })),
+    apiUsage: [...operations.values()].sort(
+      (a, b) => b.requests - a.requests || a.operation.localeCompare(b.operation),
+    ),
   };
 }
 
@@ -276,6 +311,11 @@ describe('MetricsService.snapshot', () => {
     expect(expected.userGrowth.some((day) => day.count === 0)).toBe(true);
     expect(expected.signInMethods[0]).toEqual({ method: 'oauth:google', count: 3 });
     expect(expected.revenueYearToDate.find((r) => r.currency === 'USD')?.amount).toBeGreaterThan(2 ** 31);
+    expect(expected.apiUsage).toEqual([
+      { operation: 'Busy', type: 'query', requests: 3_000_000_000, errors: 0 },
+      { operation: 'GetUser', type: 'query', requests: 11, errors: 2 },
+      { operation: 'CreateThing', type: 'mutation', requests: 3, errors: 0 },
+    ]);
     expect(await service.snapshot(PERIOD)).toEqual(expected);
   });
 
@@ -289,6 +329,24 @@ describe('MetricsService.snapshot', () => {
     const signUps = users.filter((user) => user.createdAt >= ago(30 * DAY) && user.createdAt < NOW).length;
     expect(signUps).toBe(6);
     expect(snapshot.userGrowth.reduce((sum, day) => sum + day.count, 0)).toBe(signUps);
+  });
+});
+
+describe('API usage', () => {
+  it('lists the 50 most requested operations', async () => {
+    // A day of its own, far from the other rows: 55 operations, `Op54` the busiest.
+    const day = utcDay(200);
+    for (let i = 0; i < 55; i += 1) {
+      await db.pool.query(
+        `INSERT INTO api_usage_daily (day, operation, operation_type, outcome, count) VALUES ($1, $2, 'query', 'ok', $3)`,
+        [day, `Op${i}`, i + 1],
+      );
+    }
+    const service = createMetricsService({ prisma: db.prisma, now: () => NOW });
+    const { apiUsage } = await service.snapshot({ from: ago(200 * DAY), to: ago(199 * DAY) });
+    expect(apiUsage).toHaveLength(50);
+    expect(apiUsage[0]).toEqual({ operation: 'Op54', type: 'query', requests: 55, errors: 0 });
+    expect(apiUsage.at(-1)?.operation).toBe('Op5');
   });
 });
 
@@ -323,6 +381,7 @@ describe('Query.adminMetrics', () => {
       from to totalUsers usersByStatus { status count } activeSessions failedLogins24h
       revenueMonthToDate { currency amount } revenueYearToDate { currency amount }
       userGrowth { date count } signInMethods { method count } subscriptionTiers { planCode count }
+      apiUsage { operation type requests errors }
     }
   }`;
   const variables = { from: PERIOD.from.toISOString(), to: PERIOD.to.toISOString() };
@@ -401,6 +460,15 @@ describe('query plans', () => {
       expect(scan['Node Type']).not.toBe('Seq Scan');
       expect(scan['Index Name']).toMatch(/action_created_at/);
     }
+  });
+
+  it('API usage: api_usage_daily is read through its (day, ...) primary key', async () => {
+    const plan = await planOf(metricQueries.apiUsage(PERIOD));
+    const scans = scansOf(plan, 'api_usage_daily');
+    expect(scans.length).toBeGreaterThan(0);
+    for (const scan of scans) expect(scan['Node Type']).not.toBe('Seq Scan');
+    // An index scan names the index itself; a bitmap heap scan has it on its Bitmap Index Scan child.
+    expect(plan.some((node) => node['Index Name'] === 'api_usage_daily_pkey')).toBe(true);
   });
 
   it('active sessions: sessions are read through an index', async () => {

@@ -1,5 +1,5 @@
 import type { PrismaClient } from '@gatehouse/db';
-import { isUuid } from '@gatehouse/service';
+import { isUuid, readEffectiveAccess } from '@gatehouse/service';
 import type { PermissionModel, RolePermissionGrant } from '../models';
 
 /** Reads of the permission registry and of who holds which permission. */
@@ -62,23 +62,8 @@ export function createPermissionRepository(prisma: PrismaClient): PermissionRepo
       });
     },
     async effectiveKeysForUsers(userIds, now) {
-      const valid = [...new Set(userIds.filter(isUuid))];
-      if (valid.length === 0) return [];
-      return prisma.$queryRaw<{ userId: string; key: string }[]>`
-        WITH RECURSIVE granted AS (
-          SELECT ur.user_id, r.id AS role_id, r.parent_role_id
-            FROM "user_roles" ur JOIN "roles" r ON r.id = ur.role_id
-           WHERE ur.user_id = ANY(${valid}::uuid[]) AND ur.scope = '*'
-             AND (ur.expires_at IS NULL OR ur.expires_at > ${now}::timestamptz)
-          UNION
-          SELECT g.user_id, p.id, p.parent_role_id
-            FROM granted g JOIN "roles" p ON p.id = g.parent_role_id
-        )
-        SELECT DISTINCT g.user_id::text AS "userId", pm.key
-          FROM granted g
-          JOIN "role_permissions" rp ON rp.role_id = g.role_id
-          JOIN "permissions" pm ON pm.id = rp.permission_id
-         ORDER BY 1, 2`;
+      const access = await readEffectiveAccess(prisma, userIds, now);
+      return access.flatMap(({ userId, permissions }) => permissions.map((key) => ({ userId, key })));
     },
   };
 }

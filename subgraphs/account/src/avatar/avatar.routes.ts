@@ -3,6 +3,7 @@ import { AppError, AuthenticationError, ErrorCode } from '@gatehouse/errors';
 import { childForRequest, type Logger } from '@gatehouse/logger';
 import {
   bearerTokenFrom,
+  readBodyUpTo,
   sendJson,
   type AccessTokenVerifier,
   type RouteHandler,
@@ -65,46 +66,6 @@ const APP_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
  * an unwanted upload is never read into memory and cannot be mistaken for the next request.
  */
 const CLOSE = { connection: 'close' } as const;
-
-/**
- * The request body, or null as soon as it exceeds `limit` bytes. Nothing beyond the limit is kept: once it is
- * exceeded, the remaining bytes are discarded as they arrive (the caller answers 413 and closes the connection).
- */
-function readBodyUpTo(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const finish = (result: Buffer | null) => {
-      settled = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        chunks.length = 0;
-        // Without a 'data' listener the still-flowing stream drops what arrives until the socket closes.
-        finish(null);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(Buffer.concat(chunks, size));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      req.off('data', onData);
-      reject(error);
-    };
-    req.once('error', fail);
-    // A client that gives up mid-upload: 'close' without 'end'.
-    req.once('close', () => fail(new Error('the request was closed before its body was complete')));
-  });
-}
 
 /**
  * REST endpoint for avatars (served by the account subgraph; the gateway forwards it):

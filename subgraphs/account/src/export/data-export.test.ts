@@ -393,6 +393,34 @@ async function seedUser(label: string, admin?: { id: string }): Promise<Seeded> 
       dueAt: at('2031-04-15T00:00:00.000Z'),
       paidAt: at('2031-04-15T00:01:00.000Z'),
       providerInvoiceId: secret('provider-invoice'),
+      billingReason: 'SUBSCRIPTION_CYCLE',
+      taxRateBps: 1900,
+      lineItems: {
+        create: [
+          { position: 0, kind: 'SUBSCRIPTION', description: `Pro ${tag}`, unitAmount: 2400, amount: 2400 },
+          { position: 1, kind: 'CREDIT', description: `Credit ${tag}`, unitAmount: -500, amount: -500 },
+        ],
+      },
+    },
+  });
+  await p.billingCustomer.create({
+    data: { userId, providerCustomerId: `cus_${tag}`, creditBalance: 250, currency: 'EUR', country: 'DE' },
+  });
+  await p.apiKey.create({
+    data: {
+      userId,
+      name: `Server ${tag}`,
+      prefix: `pfx${tag}`,
+      secretHash: secret('api-key-hash'),
+      scopes: ['usage:write'],
+    },
+  });
+  await p.webhookEndpoint.create({
+    data: {
+      userId,
+      url: `https://hooks.example.test/${tag}`,
+      secretEncrypted: secret('webhook-secret'),
+      eventTypes: ['payment.succeeded'],
     },
   });
   await p.payment.create({
@@ -570,9 +598,29 @@ async function expectedFromDatabase(userId: string) {
       `SELECT id, number, subscription_id AS "subscriptionId", status::text AS status, currency,
               subtotal_amount AS "subtotalAmount", tax_amount AS "taxAmount", total_amount AS "totalAmount",
               amount_paid AS "amountPaid", amount_due AS "amountDue", period_start AS "periodStart",
-              period_end AS "periodEnd", due_at AS "dueAt", paid_at AS "paidAt", created_at AS "createdAt"
+              period_end AS "periodEnd", due_at AS "dueAt", paid_at AS "paidAt", created_at AS "createdAt",
+              billing_reason::text AS "billingReason", tax_rate_bps AS "taxRateBps", credit_applied AS "creditApplied",
+              (SELECT coalesce(json_agg(json_build_object('kind', l.kind, 'description', l.description,
+                        'quantity', l.quantity, 'unitAmount', l.unit_amount, 'amount', l.amount,
+                        'periodStart', l.period_start, 'periodEnd', l.period_end) ORDER BY l.position, l.id), '[]')
+                 FROM invoice_line_items l WHERE l.invoice_id = invoices.id) AS lines
          FROM invoices WHERE user_id = $1 ORDER BY created_at, id`,
     ),
+    apiKeys: await q(
+      `SELECT id, name, prefix, scopes, last_used_at AS "lastUsedAt", expires_at AS "expiresAt",
+              revoked_at AS "revokedAt", created_at AS "createdAt"
+         FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`,
+    ),
+    webhookEndpoints: await q(
+      `SELECT id, url, description, event_types AS events, active, created_at AS "createdAt"
+         FROM webhook_endpoints WHERE user_id = $1 ORDER BY created_at, id`,
+    ),
+    billingCustomer: (
+      await q(
+        `SELECT provider, provider_customer_id AS "providerCustomerId", credit_balance AS "creditBalance", currency,
+                country, created_at AS "createdAt" FROM billing_customers WHERE user_id = $1`,
+      )
+    )[0],
     payments: await q(
       `SELECT id, invoice_id AS "invoiceId", payment_method_id AS "paymentMethodId", amount, currency,
               status::text AS status, attempt_count AS "attemptCount", failure_code AS "failureCode",
@@ -712,6 +760,8 @@ describe('data export of a seeded user', () => {
       'invoices',
       'payments',
       'paymentMethods',
+      'apiKeys',
+      'webhookEndpoints',
       'emailDeliveries',
     ] as const;
     // The export's own mail is queued after the document was built.
@@ -721,6 +771,9 @@ describe('data export of a seeded user', () => {
       expect({ [name]: document[name].length }).not.toEqual({ [name]: 0 });
     }
     expect(document.usageRecords[0]?.quantity).toBe('9007199254740993');
+    expect(document.billingCustomer).toEqual(db$.billingCustomer);
+    expect(document.billingCustomer?.creditBalance).toBe(250);
+    expect(document.invoices[0]?.lines.map((line) => line.amount)).toEqual([2400, -500]);
     expect(document.sessions).toHaveLength(2);
     // The export sees itself RUNNING (it is being built), and the earlier one as the database held it then.
     expect(document.dataExports).toEqual(

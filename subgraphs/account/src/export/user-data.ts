@@ -47,6 +47,12 @@ export interface UserDataDocument {
   payments: ExportedPayment[];
   /** Cards and other payment methods, as much as we hold of them (never full numbers, which we never store). */
   paymentMethods: ExportedPaymentMethod[];
+  /** The user as a customer of the payment provider: the credit balance owed to them and the billing country. */
+  billingCustomer: ExportedBillingCustomer | null;
+  /** API keys for the REST API: names and public prefixes (never the secrets, of which we keep only hashes). */
+  apiKeys: ExportedApiKey[];
+  /** Webhook endpoints the user registered (never the signing secrets). */
+  webhookEndpoints: ExportedWebhookEndpoint[];
   /** E-mails sent to the user: envelope and status only (contents are not kept after sending). */
   emailDeliveries: ExportedEmailDelivery[];
   /** Audit entries the user made, or made by someone else about the user's account. */
@@ -232,6 +238,54 @@ export interface ExportedInvoice {
   dueAt: string | null;
   paidAt: string | null;
   createdAt: string;
+  billingReason: string;
+  /** Basis points (2000 = 20 %). */
+  taxRateBps: number;
+  creditApplied: number;
+  lines: ExportedInvoiceLine[];
+}
+
+/** One line of an invoice; amounts in minor units of the invoice's currency. */
+export interface ExportedInvoiceLine {
+  kind: string;
+  description: string;
+  quantity: number;
+  unitAmount: number;
+  amount: number;
+  periodStart: string | null;
+  periodEnd: string | null;
+}
+
+/** `billing_customers` row. */
+export interface ExportedBillingCustomer {
+  provider: string;
+  providerCustomerId: string;
+  creditBalance: number;
+  currency: string | null;
+  country: string | null;
+  createdAt: string;
+}
+
+/** `api_keys` row without the secret's hash. */
+export interface ExportedApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  createdAt: string;
+}
+
+/** `webhook_endpoints` row without the signing secret. */
+export interface ExportedWebhookEndpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  events: string[];
+  active: boolean;
+  createdAt: string;
 }
 
 /** `payments` row. `amount` is in minor units of `currency`. */
@@ -369,6 +423,9 @@ export async function gatherUserData(
     invoices,
     payments,
     paymentMethods,
+    billingCustomer,
+    apiKeys,
+    webhookEndpoints,
     deliveries,
     audit,
     exports,
@@ -504,6 +561,21 @@ export async function gatherUserData(
         dueAt: true,
         paidAt: true,
         createdAt: true,
+        billingReason: true,
+        taxRateBps: true,
+        creditApplied: true,
+        lineItems: {
+          select: {
+            kind: true,
+            description: true,
+            quantity: true,
+            unitAmount: true,
+            amount: true,
+            periodStart: true,
+            periodEnd: true,
+          },
+          orderBy: [{ position: 'asc' }, { id: 'asc' }],
+        },
       },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     }),
@@ -536,6 +608,36 @@ export async function gatherUserData(
         isDefault: true,
         createdAt: true,
       },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    }),
+    prisma.billingCustomer.findUnique({
+      where: { userId },
+      select: {
+        provider: true,
+        providerCustomerId: true,
+        creditBalance: true,
+        currency: true,
+        country: true,
+        createdAt: true,
+      },
+    }),
+    prisma.apiKey.findMany({
+      ...byUser,
+      select: {
+        id: true,
+        name: true,
+        prefix: true,
+        scopes: true,
+        lastUsedAt: true,
+        expiresAt: true,
+        revokedAt: true,
+        createdAt: true,
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    }),
+    prisma.webhookEndpoint.findMany({
+      ...byUser,
+      select: { id: true, url: true, description: true, eventTypes: true, active: true, createdAt: true },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     }),
     prisma.emailDelivery.findMany({
@@ -669,13 +771,18 @@ export async function gatherUserData(
       periodStart: iso(row.periodStart),
       recordedAt: iso(row.recordedAt),
     })),
-    invoices: invoices.map((row) => ({
+    invoices: invoices.map(({ lineItems, ...row }) => ({
       ...row,
       periodStart: isoOrNull(row.periodStart),
       periodEnd: isoOrNull(row.periodEnd),
       dueAt: isoOrNull(row.dueAt),
       paidAt: isoOrNull(row.paidAt),
       createdAt: iso(row.createdAt),
+      lines: lineItems.map((line) => ({
+        ...line,
+        periodStart: isoOrNull(line.periodStart),
+        periodEnd: isoOrNull(line.periodEnd),
+      })),
     })),
     payments: payments.map((row) => ({
       ...row,
@@ -683,6 +790,21 @@ export async function gatherUserData(
       createdAt: iso(row.createdAt),
     })),
     paymentMethods: paymentMethods.map((row) => ({ ...row, createdAt: iso(row.createdAt) })),
+    billingCustomer: billingCustomer
+      ? { ...billingCustomer, createdAt: iso(billingCustomer.createdAt) }
+      : null,
+    apiKeys: apiKeys.map((row) => ({
+      ...row,
+      lastUsedAt: isoOrNull(row.lastUsedAt),
+      expiresAt: isoOrNull(row.expiresAt),
+      revokedAt: isoOrNull(row.revokedAt),
+      createdAt: iso(row.createdAt),
+    })),
+    webhookEndpoints: webhookEndpoints.map(({ eventTypes, ...row }) => ({
+      ...row,
+      events: eventTypes,
+      createdAt: iso(row.createdAt),
+    })),
     emailDeliveries: deliveries.map((row) => ({
       ...row,
       createdAt: iso(row.createdAt),

@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { InvoiceBillingReason, Payment, Prisma, PrismaClient } from '@gatehouse/db';
-import { sendJson, type RouteHandler } from '@gatehouse/service';
+import { readBodyUpTo, sendJson, type RouteHandler } from '@gatehouse/service';
 import type Stripe from 'stripe';
 import type { PaymentProvider } from '../stripe';
 import {
@@ -39,29 +38,6 @@ export interface StripeWebhookRouteOptions {
 
 /** Outcome of one event, for logs and the response body. */
 type Handling = 'applied' | 'ignored' | 'duplicate';
-
-class BodyTooLargeError extends Error {}
-
-function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
-}
 
 /** `metadata` of our PaymentIntents: `payment_id`, `attempt` (see the charging service). */
 function ourMetadata(object: { metadata?: Stripe.Metadata | null }): {
@@ -239,11 +215,8 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
       sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'POST' });
       return true;
     }
-    let raw: Buffer;
-    try {
-      raw = await readRawBody(req, MAX_BODY_BYTES);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
+    const raw = await readBodyUpTo(req, MAX_BODY_BYTES);
+    if (raw === null) {
       sendJson(res, 413, { error: 'Request body too large' }, { connection: 'close' });
       return true;
     }

@@ -24,12 +24,27 @@ const limitsSchema = z
     error: 'Each limit key once.',
   });
 
-const featuresSchema = z.array(z.string().trim().min(1).max(200)).max(50);
+/**
+ * Plan copy is plain text shown on pricing pages, invoices and mail: markup and control characters are refused
+ * (not escaped), so nothing stored can turn into a script wherever it is rendered.
+ */
+const plainText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((text) => !/[<>]/.test(text), { error: 'HTML is not allowed; use plain text.' })
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    .refine((text) => !/[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/.test(text), {
+      error: 'Control characters are not allowed.',
+    });
+
+const featuresSchema = z.array(plainText(200).pipe(z.string().min(1))).max(50);
 
 const createSchema = z.strictObject({
   code: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'Lower-case letters, digits and -.' }),
-  name: z.string().trim().min(1).max(100),
-  description: z.string().trim().max(2000).nullish(),
+  name: plainText(100).pipe(z.string().min(1)),
+  description: plainText(2000).nullish(),
   priceAmount: z.number().int().min(0).max(MAX_PRICE),
   currency: z
     .string()
@@ -43,8 +58,8 @@ const createSchema = z.strictObject({
 });
 
 const updateSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100).nullish(),
-  description: z.string().trim().max(2000).nullish(),
+  name: plainText(100).pipe(z.string().min(1)).nullish(),
+  description: plainText(2000).nullish(),
   priceAmount: z.number().int().min(0).max(MAX_PRICE).nullish(),
   trialDays: z.number().int().min(0).max(365).nullish(),
   features: featuresSchema.nullish(),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { constantTimeEqual } from '@gatehouse/crypto';
 import { AppError, AuthenticationError, ErrorCode, ValidationError } from '@gatehouse/errors';
 import { childForRequest, type Logger } from '@gatehouse/logger';
-import { bearerTokenFrom, isUuid, sendJson, type RouteHandler } from '@gatehouse/service';
+import { bearerTokenFrom, isUuid, readBodyUpTo, sendJson, type RouteHandler } from '@gatehouse/service';
 import { looksLikeApiKey, type ApiKeyService } from '../api-keys';
 import type { UsageService } from './usage.service';
 import { QuotaExceededError } from './usage.errors';
@@ -80,41 +80,6 @@ const serviceBodySchema = apiKeyBodySchema.extend({
 function isJsonContentType(contentType: string | undefined): boolean {
   const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase() ?? '';
   return mediaType === 'application/json' || mediaType.endsWith('+json');
-}
-
-/** The body, or null as soon as it exceeds `limit` bytes (the rest is discarded as it arrives). */
-function readBodyUpTo(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const finish = (result: Buffer | null) => {
-      settled = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        chunks.length = 0;
-        finish(null);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(Buffer.concat(chunks, size));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      req.off('data', onData);
-      reject(error);
-    };
-    req.once('error', fail);
-    req.once('close', () => fail(new Error('the request was closed before its body was complete')));
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient } from '@gatehouse/db';
-import { isUuid } from '@gatehouse/service';
+import { isUuid, readEffectiveAccess } from '@gatehouse/service';
 import type { UserModel } from '../models';
 
 /** What sign-in and registration need of an account, the password hash included. Never handed to resolvers. */
@@ -151,27 +151,9 @@ export function createAccountRepository(prisma: PrismaClient): AccountRepository
       ]);
     },
     async accessClaims(userId) {
-      const rows = await prisma.$queryRaw<{ roles: string[]; permissions: string[] }[]>`
-        WITH RECURSIVE direct AS (
-          SELECT r.id, r.name, r.parent_role_id
-          FROM "user_roles" ur JOIN "roles" r ON r.id = ur.role_id
-          WHERE ur.user_id = ${userId}::uuid AND ur.scope = '*'
-            AND (ur.expires_at IS NULL OR ur.expires_at > now())
-        ), inherited AS (
-          SELECT id, parent_role_id FROM direct
-          UNION
-          SELECT p.id, p.parent_role_id FROM "roles" p JOIN inherited i ON p.id = i.parent_role_id
-        )
-        SELECT
-          ARRAY(SELECT DISTINCT name FROM direct ORDER BY 1) AS roles,
-          ARRAY(
-            SELECT DISTINCT pm.key
-            FROM inherited i
-            JOIN "role_permissions" rp ON rp.role_id = i.id
-            JOIN "permissions" pm ON pm.id = rp.permission_id
-            ORDER BY 1
-          ) AS permissions`;
-      return { roles: rows[0]?.roles ?? [], permissions: rows[0]?.permissions ?? [] };
+      // The database's clock, as before: grants must outlive the statement's `now()`.
+      const [access] = await readEffectiveAccess(prisma, [userId]);
+      return { roles: access?.roles ?? [], permissions: access?.permissions ?? [] };
     },
   };
 }
