@@ -60,6 +60,8 @@ export function startAuditEventRelay(options: AuditEventRelayOptions): AuditEven
     const next = new pg.Client(connection);
     client = next;
     next.on('error', (err) => {
+      // Closing (or the database shutting down after we closed) is not a lost connection.
+      if (closed || client !== next) return;
       logger.warn({ err }, 'audit event relay: connection lost');
       scheduleReconnect(next);
     });

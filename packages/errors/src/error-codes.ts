@@ -21,6 +21,21 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The HTTP status a plain REST route answers for each code (GraphQL answers 200 with `extensions.code`). */
+export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, number>> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+  QUOTA_EXCEEDED: 429,
+  PAYMENT_FAILED: 402,
+  PAYMENT_METHOD_IN_USE: 409,
+};
+
 /**
  * Codes Apollo Server assigns to request errors caused by the client (see `ApolloServerErrorCode`
  * in `@apollo/server/errors`). Their messages describe the client's own request, so they are safe to return.

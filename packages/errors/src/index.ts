@@ -1,4 +1,4 @@
-export { APOLLO_CLIENT_ERROR_CODES, ErrorCode, isErrorCode } from './error-codes';
+export { APOLLO_CLIENT_ERROR_CODES, ErrorCode, HTTP_STATUS_BY_ERROR_CODE, isErrorCode } from './error-codes';
 export {
   AppError,
   AuthenticationError,

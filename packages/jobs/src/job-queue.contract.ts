@@ -184,6 +184,17 @@ export function describeJobQueueContract(name: string, factory: () => JobQueue |
       expect(() => queue.process('single', async () => undefined)).toThrow('already registered');
     });
 
+    it('reports the jobs waiting per name (ready and delayed), not those done', async () => {
+      await queue.enqueue('backlog', { n: 1 });
+      await queue.enqueue('backlog', { n: 2 });
+      await queue.enqueue('backlog', { n: 3 }, { delayMs: 60_000 });
+      expect((await queue.depths()).backlog).toBe(3);
+      const seen: number[] = [];
+      queue.process<{ n: number }>('backlog', async ({ n }) => void seen.push(n));
+      await waitFor(() => seen.length === 2, { what: 'ready jobs run' });
+      await waitFor(async () => (await queue.depths()).backlog === 1, { what: 'depth after the run' });
+    });
+
     it('answers ping', async () => {
       await expect(queue.ping()).resolves.toBeUndefined();
     });

@@ -18,6 +18,11 @@ export interface JobQueue {
   process<T>(name: string, handler: JobHandler<T>, options?: ProcessOptions): void;
   /** Jobs of `name` that used up their attempts, most recent first. */
   failedJobs(name: string, options?: { limit?: number }): Promise<FailedJob[]>;
+  /**
+   * Jobs waiting to run (ready or delayed, retries included; not those running), per job name this queue has
+   * enqueued or processed: the queue-depth metric. A backlog that keeps growing means the workers fall behind.
+   */
+  depths(): Promise<Record<string, number>>;
   /** Resolves when the backing store is reachable; rejects otherwise (used by health checks). */
   ping(): Promise<void>;
   /** Stops taking new jobs, waits for running handlers to finish, then releases connections. Idempotent. */

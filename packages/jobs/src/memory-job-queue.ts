@@ -34,6 +34,8 @@ interface Lane {
   handler?: JobHandler<unknown>;
   concurrency: number;
   running: number;
+  /** Waiting for their delay (or their retry's backoff). */
+  delayed: number;
   ready: Job[];
   failed: FailedJob[];
 }
@@ -83,6 +85,12 @@ export class MemoryJobQueue implements JobQueue {
     return (this.lanes.get(name)?.failed ?? []).slice(-limit).reverse();
   }
 
+  async depths(): Promise<Record<string, number>> {
+    return Object.fromEntries(
+      [...this.lanes].map(([name, lane]) => [name, lane.ready.length + lane.delayed]),
+    );
+  }
+
   async ping(): Promise<void> {
     this.assertOpen();
   }
@@ -103,7 +111,7 @@ export class MemoryJobQueue implements JobQueue {
   private lane(name: string): Lane {
     let lane = this.lanes.get(name);
     if (!lane) {
-      lane = { concurrency: 1, running: 0, ready: [], failed: [] };
+      lane = { concurrency: 1, running: 0, delayed: 0, ready: [], failed: [] };
       this.lanes.set(name, lane);
     }
     return lane;
@@ -112,17 +120,21 @@ export class MemoryJobQueue implements JobQueue {
   /** Makes `job` ready after `delayMs`, never earlier (timers may fire a little early; re-arm then). */
   private schedule(job: Job, delayMs: number): void {
     const dueAt = Date.now() + delayMs;
+    const lane = this.lane(job.name);
     const arm = (wait: number): void => {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         const remaining = dueAt - Date.now();
         if (remaining > 0) return arm(remaining);
+        lane.delayed--;
         this.makeReady(job);
       }, wait);
       this.timers.add(timer);
     };
-    if (delayMs > 0) arm(delayMs);
-    else this.makeReady(job);
+    if (delayMs > 0) {
+      lane.delayed++;
+      arm(delayMs);
+    } else this.makeReady(job);
   }
 
   private makeReady(job: Job): void {

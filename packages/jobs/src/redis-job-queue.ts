@@ -100,6 +100,16 @@ export class RedisJobQueue implements JobQueue {
     this.workers.set(name, worker);
   }
 
+  async depths(): Promise<Record<string, number>> {
+    const entries = await Promise.all(
+      [...this.queues].map(async ([name, queue]) => {
+        const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
+        return [name, (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0)] as const;
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
   async failedJobs(name: string, { limit = 100 }: { limit?: number } = {}): Promise<FailedJob[]> {
     assertJobName(name);
     const jobs = await this.queue(name).getFailed(0, limit - 1);

@@ -284,6 +284,7 @@ describe('mail at rest and without a queue', () => {
       enqueue: () => Promise.reject(new Error('redis is down')),
       process: () => undefined,
       failedJobs: async () => [],
+      depths: () => Promise.reject(new Error('redis is down')),
       ping: () => Promise.reject(new Error('redis is down')),
       close: async () => undefined,
     };
@@ -326,6 +327,7 @@ describe('mail at rest and without a queue', () => {
       enqueue: () => Promise.reject(new Error('redis is down')),
       process: () => undefined,
       failedJobs: async () => [],
+      depths: () => Promise.reject(new Error('redis is down')),
       ping: () => Promise.reject(new Error('redis is down')),
       close: async () => undefined,
     };

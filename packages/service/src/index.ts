@@ -55,6 +55,7 @@ export {
   type RouteHandler,
 } from './http-server';
 export {
+  collectJobQueueDepth,
   createServiceMetrics,
   MAX_OPERATION_NAMES,
   METRIC_NAMES,

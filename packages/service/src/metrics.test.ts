@@ -1,6 +1,12 @@
 import { ConfigError } from '@gatehouse/config';
 import { createLogger } from '@gatehouse/logger';
-import { createServiceMetrics, MAX_OPERATION_NAMES, METRIC_NAMES, metricsSettingsFromEnv } from './metrics';
+import {
+  collectJobQueueDepth,
+  createServiceMetrics,
+  MAX_OPERATION_NAMES,
+  METRIC_NAMES,
+  metricsSettingsFromEnv,
+} from './metrics';
 import { parsePrometheusText, sampleValue } from './metrics.test-support';
 
 const logger = createLogger({ name: 'metrics-test', level: 'silent' });
@@ -95,6 +101,14 @@ describe('collectGauge', () => {
     const after = await samples(metrics);
     expect(sampleValue(after, METRIC_NAMES.jobQueueDepth, { queue: 'mail' })).toBe(0);
     expect(sampleValue(after, METRIC_NAMES.jobQueueDepth, { queue: 'export' })).toBeUndefined();
+  });
+
+  it("reports a job queue's backlog per job name", async () => {
+    const metrics = createServiceMetrics({ service: 'billing', processMetrics: false });
+    collectJobQueueDepth(metrics, { depths: async () => ({ 'mail.send': 4, 'billing.invoice-paid': 0 }) });
+    const scraped = await samples(metrics);
+    expect(sampleValue(scraped, METRIC_NAMES.jobQueueDepth, { queue: 'mail.send' })).toBe(4);
+    expect(sampleValue(scraped, METRIC_NAMES.jobQueueDepth, { queue: 'billing.invoice-paid' })).toBe(0);
   });
 
   it('keeps the last value and counts the failure when a collector throws', async () => {

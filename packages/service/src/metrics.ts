@@ -499,3 +499,19 @@ export async function serveMetrics(
   res.end(req.method === 'HEAD' ? undefined : body);
   return true;
 }
+
+/**
+ * Reports a job queue's backlog (jobs waiting per job name) as `jobQueueDepth`, read at scrape time (at most every
+ * 15 s). Structural, so the kit does not depend on @gatehouse/jobs.
+ */
+export function collectJobQueueDepth(
+  metrics: ServiceMetrics,
+  queue: { depths(): Promise<Record<string, number>> },
+): void {
+  metrics.collectGauge(
+    metrics.gauges.jobQueueDepth,
+    async () =>
+      Object.entries(await queue.depths()).map(([name, value]) => ({ labels: { queue: name }, value })),
+    { minIntervalMs: 15_000 },
+  );
+}

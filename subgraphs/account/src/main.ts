@@ -5,6 +5,7 @@
 import './instrument';
 import type { EventBus } from '@gatehouse/events';
 import {
+  collectJobQueueDepth,
   runService,
   startSubgraph,
   type RunningSubgraph,
@@ -29,7 +30,7 @@ export function start(
     ...kit,
     createApp(runtime) {
       const config = loadConfigOrExit(accountConcerns, runtime.env);
-      const { services, close } = createAccountServices({
+      const { services, close, jobQueue } = createAccountServices({
         prisma: runtime.prisma,
         logger: runtime.logger,
         config,
@@ -37,6 +38,7 @@ export function start(
         ...(events ? { events } : {}),
       });
       runtime.onStop(close);
+      collectJobQueueDepth(runtime.metrics, jobQueue);
       return createApp({ ...runtime, account: services });
     },
   });

@@ -6,6 +6,7 @@ import './instrument';
 import { loadConfigOrExit } from '@gatehouse/config';
 import type { EventBus } from '@gatehouse/events';
 import {
+  collectJobQueueDepth,
   runService,
   startSubgraph,
   type RunningSubgraph,
@@ -38,6 +39,7 @@ export function start(
         ...(events ? { events } : {}),
       });
       runtime.onStop(() => billing.close());
+      collectJobQueueDepth(runtime.metrics, billing.jobQueue);
       return createApp({ ...runtime, billing: billing.services, routes: billing.routes, kv: runtime.kv });
     },
   });

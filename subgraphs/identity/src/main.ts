@@ -6,6 +6,7 @@ import './instrument';
 import type { EventBus } from '@gatehouse/events';
 import { loadConfigOrExit } from '@gatehouse/config';
 import {
+  collectJobQueueDepth,
   runService,
   startSubgraph,
   type RunningSubgraph,
@@ -30,7 +31,7 @@ export function start(
     ...kit,
     async createApp(runtime) {
       const config = loadConfigOrExit(identityConcerns, runtime.env);
-      const { services, close } = await createIdentityServices({
+      const { services, close, jobQueue } = await createIdentityServices({
         prisma: runtime.prisma,
         logger: runtime.logger,
         config,
@@ -40,6 +41,7 @@ export function start(
         geo: await openGeoLocator(),
       });
       runtime.onStop(close);
+      collectJobQueueDepth(runtime.metrics, jobQueue);
       // Live sessions (not revoked, not expired), counted in PostgreSQL at most every 30 s of scrapes.
       runtime.metrics.collectGauge(
         runtime.metrics.gauges.activeSessions,

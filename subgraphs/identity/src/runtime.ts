@@ -6,7 +6,7 @@ import {
 } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
 import { createEventBus, type EventBus } from '@gatehouse/events';
-import { createJobQueue } from '@gatehouse/jobs';
+import { createJobQueue, type JobQueue } from '@gatehouse/jobs';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
 import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
@@ -108,7 +108,7 @@ const DEFAULT_PASSWORD_MIN_LENGTH = 12;
  */
 export async function createIdentityServices(
   options: CreateIdentityServicesOptions,
-): Promise<{ services: IdentityServices; kv: KeyValueStore; close(): Promise<void> }> {
+): Promise<{ services: IdentityServices; kv: KeyValueStore; jobQueue: JobQueue; close(): Promise<void> }> {
   const { prisma, logger, config } = options;
   const privateKey = config.signing.JWT_PRIVATE_KEY;
   if (!privateKey) {
@@ -357,6 +357,7 @@ export async function createIdentityServices(
   return {
     services,
     kv,
+    jobQueue,
     async close() {
       purgeSchedule.stop();
       partitionSchedule.stop();

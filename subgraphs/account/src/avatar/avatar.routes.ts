@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, AuthenticationError, ErrorCode } from '@gatehouse/errors';
+import { AppError, AuthenticationError, ErrorCode, HTTP_STATUS_BY_ERROR_CODE } from '@gatehouse/errors';
 import { childForRequest, type Logger } from '@gatehouse/logger';
 import {
   bearerTokenFrom,
@@ -51,16 +51,6 @@ const AVATAR_ERROR_STATUS: Record<AvatarErrorCode, number> = {
   [AvatarErrorCode.AVATAR_CORRUPT]: 400,
 };
 
-const APP_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.BAD_USER_INPUT]: 400,
-  [ErrorCode.UNAUTHENTICATED]: 401,
-  [ErrorCode.FORBIDDEN]: 403,
-  [ErrorCode.NOT_FOUND]: 404,
-  [ErrorCode.CONFLICT]: 409,
-  [ErrorCode.RATE_LIMITED]: 429,
-  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
-};
-
 /**
  * Sent when the request body was not (fully) read: the connection is closed after the response, so the rest of
  * an unwanted upload is never read into memory and cannot be mistaken for the next request.
@@ -108,7 +98,11 @@ export function createAvatarRoutes(options: AvatarRoutesOptions): RouteHandler {
       });
       return;
     }
-    const status = error instanceof AppError ? APP_ERROR_STATUS[error.code] : undefined;
+    // An internal error is logged and answered generically below, whatever its message.
+    const status =
+      error instanceof AppError && error.code !== ErrorCode.INTERNAL_SERVER_ERROR
+        ? HTTP_STATUS_BY_ERROR_CODE[error.code]
+        : undefined;
     if (error instanceof AppError && status !== undefined) {
       const reason = (error.details as { reason?: unknown } | undefined)?.reason;
       sendJson(res, status, {

@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { constantTimeEqual } from '@gatehouse/crypto';
-import { AppError, AuthenticationError, ErrorCode, ValidationError } from '@gatehouse/errors';
+import {
+  AppError,
+  AuthenticationError,
+  ErrorCode,
+  ValidationError,
+  HTTP_STATUS_BY_ERROR_CODE,
+} from '@gatehouse/errors';
 import { childForRequest, type Logger } from '@gatehouse/logger';
 import { bearerTokenFrom, isUuid, readBodyUpTo, sendJson, type RouteHandler } from '@gatehouse/service';
 import { looksLikeApiKey, type ApiKeyService } from '../api-keys';
@@ -51,17 +57,6 @@ export interface UsageRoutesOptions {
 
 /** Who reports: a customer's server (API key, usage of its owner) or one of our services (any user). */
 type Principal = { kind: 'apiKey'; userId: string } | { kind: 'service' };
-
-const APP_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.BAD_USER_INPUT]: 400,
-  [ErrorCode.UNAUTHENTICATED]: 401,
-  [ErrorCode.FORBIDDEN]: 403,
-  [ErrorCode.NOT_FOUND]: 404,
-  [ErrorCode.CONFLICT]: 409,
-  [ErrorCode.QUOTA_EXCEEDED]: 429,
-  [ErrorCode.RATE_LIMITED]: 429,
-  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
-};
 
 /** Sent when the body was not (fully) read, so its rest is never taken for the next request. */
 const CLOSE = { connection: 'close' } as const;
@@ -124,7 +119,11 @@ export function createUsageRoutes(options: UsageRoutesOptions): RouteHandler {
   }
 
   function sendError(error: unknown, res: ServerResponse, logger: Logger): void {
-    const status = error instanceof AppError ? APP_ERROR_STATUS[error.code] : undefined;
+    // An internal error is logged and answered generically below, whatever its message.
+    const status =
+      error instanceof AppError && error.code !== ErrorCode.INTERNAL_SERVER_ERROR
+        ? HTTP_STATUS_BY_ERROR_CODE[error.code]
+        : undefined;
     if (error instanceof AppError && status !== undefined) {
       const details = error.details as { reason?: unknown } | undefined;
       const reason = details && !Array.isArray(details) ? details.reason : undefined;
