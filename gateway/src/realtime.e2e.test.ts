@@ -294,6 +294,51 @@ it("never delivers another user's payment event", async () => {
   expect(feeds.ada.items.some((item) => item.id === 'evt-grace')).toBe(false);
 });
 
+it('resolves the subscription of a payment event through the supergraph, as the viewer', async () => {
+  const plan = await supergraph.db.prisma.subscriptionPlan.create({
+    data: { code: 'pro-live', name: 'Pro', priceAmount: 2900, currency: 'USD', interval: 'MONTH' },
+  });
+  const start = new Date('2031-03-01T00:00:00.000Z');
+  await supergraph.db.prisma.subscription.create({
+    data: {
+      userId: ids.linus,
+      planId: plan.id,
+      status: 'ACTIVE',
+      priceAmount: 2900,
+      currency: 'USD',
+      currentPeriodStart: start,
+      currentPeriodEnd: new Date('2031-04-01T00:00:00.000Z'),
+      billingCycleAnchor: start,
+    },
+  });
+  const token = await supergraph.signer.sign({ userId: ids.linus, roles: ['member'] });
+  const feed = connect(bearer(token)).subscribe<{ id: string; subscription: unknown }>(
+    'paymentEvents',
+    'id subscription',
+  );
+  const event = (id: string) => ({
+    id,
+    type: 'payment.succeeded',
+    userId: ids.linus,
+    data: { amount: 2900, currency: 'USD' },
+    createdAt: new Date().toISOString(),
+  });
+  await untilLive(
+    feed,
+    () => supergraph.events.publish(BILLING_EVENTS_TOPIC, event('probe-linus')),
+    (item) => item.id === 'probe-linus',
+  );
+  await supergraph.events.publish(BILLING_EVENTS_TOPIC, event('evt-linus'));
+  await expect(feed.next((item) => item.id === 'evt-linus')).resolves.toMatchObject({
+    subscription: {
+      status: 'ACTIVE',
+      currentPeriodEnd: '2031-04-01T00:00:00.000Z',
+      plan: { code: 'pro-live' },
+      price: { amount: 2900, currency: 'USD' },
+    },
+  });
+});
+
 it('refuses auditEvents without audit:read and streams audit rows to an administrator', async () => {
   const member = await supergraph.signer.sign({ userId: ids.linus, roles: ['member'], permissions: [] });
   const refused = connect(bearer(member)).subscribe('auditEvents', 'id');

@@ -57,6 +57,8 @@ export interface RealtimeServer {
 }
 
 interface ConnectionState {
+  /** The verified `Authorization` header, for queries through the supergraph as this user. */
+  authorization: string;
   viewer: Viewer;
   expiresAt: number;
   expiryTimer: NodeJS.Timeout;
@@ -160,7 +162,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
           Math.min(Math.max(expiresAt - now(), 0), MAX_TIMER_MS),
         );
         expiryTimer.unref();
-        states.set(socket, { viewer, expiresAt, expiryTimer, sessionStreams: { open: 0 } });
+        states.set(socket, { viewer, authorization, expiresAt, expiryTimer, sessionStreams: { open: 0 } });
         return true;
       },
       onSubscribe(ctx) {
@@ -184,6 +186,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
         if (!state) throw new Error('realtime: operation on an unauthenticated connection');
         return {
           viewer: state.viewer,
+          graph: (query) => queryGraph(state.authorization, query),
           expiresAt: state.expiresAt,
           maxSubscriptions,
           sessionStreams: state.sessionStreams,
@@ -225,6 +228,29 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
 
   let attached: Server | undefined;
   let closed: Promise<void> | undefined;
+
+  /**
+   * Runs a query through the gateway's own HTTP `/graphql` (the federated graph: every subgraph, every shield rule)
+   * as the connection's user: how event payloads get fields from the supergraph. Token checks, rate limits and
+   * query limits apply exactly as to any HTTP request.
+   */
+  async function queryGraph(authorization: string, query: string): Promise<unknown> {
+    const address = attached?.address();
+    if (!address || typeof address === 'string') throw new Error('realtime: the gateway is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const response = await fetch(
+      `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}/graphql`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'apollo-require-preflight': 'true', authorization },
+        body: JSON.stringify({ query }),
+        signal: AbortSignal.timeout(10_000),
+      },
+    );
+    const body = (await response.json()) as { data?: unknown; errors?: { message: string }[] };
+    if (body.errors?.length) throw new GraphQLError(body.errors[0]!.message);
+    return body.data;
+  }
   return {
     attach(server) {
       attached = server;

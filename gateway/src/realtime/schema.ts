@@ -112,6 +112,11 @@ export const REALTIME_SDL = /* GraphQL */ `
     "The event's data (amounts in integer minor units), as billing's webhooks carry it."
     data: JSON!
     createdAt: DateTime!
+    """
+    The viewer's current subscription after the event, resolved through the supergraph when selected (one query per
+    event, as the viewer): { id status currentPeriodEnd cancelAtPeriodEnd plan { code name } price { amount currency } }.
+    """
+    subscription: JSON
   }
 
   enum AuditOutcome {
@@ -144,6 +149,10 @@ export const REALTIME_SDL = /* GraphQL */ `
   }
 `;
 
+/** What `PaymentEvent.subscription` reads through the supergraph. */
+const SUBSCRIPTION_QUERY =
+  '{ mySubscription { id status currentPeriodEnd cancelAtPeriodEnd plan { code name } price { amount currency } } }';
+
 export function buildRealtimeSchema(): GraphQLSchema {
   return buildSchema(REALTIME_SDL);
 }
@@ -151,6 +160,8 @@ export function buildRealtimeSchema(): GraphQLSchema {
 /** What one connection's operations know about it. */
 export interface RealtimeContext {
   readonly viewer: Viewer;
+  /** A query through the federated graph as the viewer (event fields resolved from the supergraph). */
+  readonly graph: (query: string) => Promise<unknown>;
   /** Epoch milliseconds. */
   readonly expiresAt: number;
   readonly maxSubscriptions: number;
@@ -261,7 +272,7 @@ export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0][
       },
     });
 
-  const paymentEvents: SubscribeRoot = (_args, { viewer, onOverflow }) =>
+  const paymentEvents: SubscribeRoot = (_args, { viewer, graph, onOverflow }) =>
     new EventStream({
       bus,
       topics: [BILLING_EVENTS_TOPIC],
@@ -278,6 +289,10 @@ export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0][
             userId: event.userId,
             data: event.data,
             createdAt: event.createdAt,
+            // A function: graphql-js's default resolver calls it only when the client selects the field.
+            subscription: async () =>
+              ((await graph(SUBSCRIPTION_QUERY)) as { mySubscription?: unknown } | null)?.mySubscription ??
+              null,
           },
         };
       },
