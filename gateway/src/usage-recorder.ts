@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ApolloServerPlugin, BaseContext, GraphQLResponse } from '@apollo/server';
-import type { EventBus } from '@gatehouse/events';
+import { API_USAGE_TOPIC, type EventBus } from '@gatehouse/events';
 import type { Logger } from '@gatehouse/logger';
-import { MAX_OPERATION_NAMES } from '@gatehouse/service';
+import { createOperationLabeler, MAX_OPERATION_NAMES } from '@gatehouse/service';
 
 /**
  * The topic the gateway publishes its usage batches on. Access-control's consumer subscribes to the same string
  * (`subgraphs/access-control/src/metrics/api-usage.consumer.ts`); the two must stay equal.
  */
-export const API_USAGE_TOPIC = 'gateway.api-usage';
+export { API_USAGE_TOPIC };
 
 /** Default time between two flushes. */
 export const DEFAULT_USAGE_FLUSH_INTERVAL_MS = 30_000;
@@ -69,7 +69,6 @@ export interface UsageRecorder {
   stop(): Promise<void>;
 }
 
-const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
 const OPERATION_TYPES = new Set(['query', 'mutation', 'subscription']);
 const SEPARATOR = '\u0000';
 
@@ -90,15 +89,7 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
   const maxNames = options.maxOperationNames ?? MAX_OPERATION_NAMES;
   const intervalMs = options.flushIntervalMs ?? DEFAULT_USAGE_FLUSH_INTERVAL_MS;
 
-  const names = new Set<string>();
-  function operationLabel(name: string | null | undefined): string {
-    if (name === null || name === undefined || name === '') return 'anonymous';
-    if (!GRAPHQL_NAME.test(name)) return 'other';
-    if (names.has(name)) return name;
-    if (names.size >= maxNames) return 'other';
-    names.add(name);
-    return name;
-  }
+  const operationLabel = createOperationLabeler(maxNames);
 
   let counts = new Map<string, number>();
   function add(key: string, count: number): void {

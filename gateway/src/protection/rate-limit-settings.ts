@@ -2,6 +2,7 @@ import type { EventBus, Unsubscribe } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
 import {
+  PUBLISHED_RATE_LIMITS_KEY,
   SETTINGS,
   SETTINGS_CHANGED_TOPIC,
   type SettingsChangedEvent,
@@ -19,8 +20,7 @@ import type { RateLimitPolicy } from './protection-plugin';
  * No published value, or one this release cannot read, means the RATE_LIMIT_* environment applies.
  */
 
-/** Where access-control publishes the stored `rateLimits` (JSON); absent while the setting was never stored. */
-export const PUBLISHED_RATE_LIMITS_KEY = 'settings:published:rateLimits:v1';
+export { PUBLISHED_RATE_LIMITS_KEY };
 
 /** The limits the gateway enforces, in the shape of the `rateLimits` setting. */
 export type RateLimitSettings = SettingValue<'rateLimits'>;

@@ -6,6 +6,7 @@
  * code. The end-to-end tests (realtime*.test.ts) run the real publishers, so a renamed topic fails them.
  * Payloads are validated on arrival: a malformed one is dropped rather than sent half-formed to a browser.
  */
+import { AUDIT_EVENTS_TOPIC, BILLING_EVENTS_TOPIC } from '@gatehouse/events';
 import { z } from 'zod';
 
 export const SESSION_TOPICS = {
@@ -27,13 +28,13 @@ export const SECURITY_TOPICS = {
 } as const;
 
 /** Billing publishes every payment, invoice and subscription event here (`{ id, type, userId, data, createdAt }`). */
-export const BILLING_EVENTS_TOPIC = 'billing.events';
+export { BILLING_EVENTS_TOPIC };
 
 /**
  * Rows written to `audit_logs`, announced after their transaction commits (see the audit_notify migration and
  * docs/realtime.md): `{ id, action, outcome, actorUserId, targetType, targetId, createdAt }`.
  */
-export const AUDIT_EVENTS_TOPIC = 'audit.events';
+export { AUDIT_EVENTS_TOPIC };
 
 const isoDate = z.string().min(1).max(64);
 const id = z.string().min(1).max(200);

@@ -1,9 +1,10 @@
+import { AUDIT_EVENTS_TOPIC } from '@gatehouse/events';
 import pg from 'pg';
 
 /** The NOTIFY channel the `audit_logs_notify` trigger (migration `audit_notify`) announces committed rows on. */
 export const AUDIT_NOTIFY_CHANNEL = 'audit_events';
 /** The event-bus topic the relay republishes them on (the gateway's admin-only `auditEvents` feed). */
-export const AUDIT_EVENTS_TOPIC = 'audit.events';
+export { AUDIT_EVENTS_TOPIC };
 
 /** What the trigger announces: identifiers and the action only (no metadata, address or user agent). */
 export interface AuditEventNotice {

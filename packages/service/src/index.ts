@@ -56,6 +56,7 @@ export {
 } from './http-server';
 export {
   collectJobQueueDepth,
+  createOperationLabeler,
   createServiceMetrics,
   MAX_OPERATION_NAMES,
   METRIC_NAMES,

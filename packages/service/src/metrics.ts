@@ -40,6 +40,24 @@ export const MAX_OPERATION_NAMES = 200;
 const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
+/**
+ * Bounds client-chosen operation names: `anonymous` for none, `other` for anything that is not a GraphQL name or
+ * comes after the first `max` distinct names. Used for metric labels and for the gateway's API-usage counts.
+ */
+export function createOperationLabeler(
+  max: number = MAX_OPERATION_NAMES,
+): (name: string | null | undefined) => string {
+  const seen = new Set<string>();
+  return (name) => {
+    if (name === null || name === undefined || name === '') return 'anonymous';
+    if (!GRAPHQL_NAME.test(name)) return 'other';
+    if (seen.has(name)) return name;
+    if (seen.size >= max) return 'other';
+    seen.add(name);
+    return name;
+  };
+}
+
 /** What a gauge's collector returns: one value, or one per label set (label sets not returned disappear). */
 export type GaugeReading<L extends string> =
   number | ReadonlyArray<{ labels: Record<L, string>; value: number }>;
@@ -235,15 +253,7 @@ export function createServiceMetrics(options: CreateServiceMetricsOptions): Serv
     });
   }
 
-  const operationNames = new Set<string>();
-  function operationLabel(name: string | null | undefined): string {
-    if (name === null || name === undefined || name === '') return 'anonymous';
-    if (!GRAPHQL_NAME.test(name)) return 'other';
-    if (operationNames.has(name)) return name;
-    if (operationNames.size >= MAX_OPERATION_NAMES) return 'other';
-    operationNames.add(name);
-    return name;
-  }
+  const operationLabel = createOperationLabeler();
 
   const httpLabels = ['method', 'route', 'status_code'] as const;
   return {

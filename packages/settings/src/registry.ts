@@ -212,3 +212,9 @@ export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 export function isSettingKey(key: string): key is SettingKey {
   return Object.prototype.hasOwnProperty.call(SETTINGS, key);
 }
+
+/**
+ * Where access-control publishes the stored `rateLimits` for the gateway (which has no database): JSON of the
+ * setting's value in the shared key/value store, no expiry; absent while the setting was never stored.
+ */
+export const PUBLISHED_RATE_LIMITS_KEY = 'settings:published:rateLimits:v1';

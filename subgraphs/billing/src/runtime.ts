@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createEnvelopeCipher, parseEncryptionKeys } from '@gatehouse/crypto';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
 import { ServiceUnavailableError } from '@gatehouse/errors';
-import { createEventBus, type EventBus } from '@gatehouse/events';
+import { BILLING_EVENTS_TOPIC, createEventBus, type EventBus } from '@gatehouse/events';
 import { createJobQueue, type JobQueue } from '@gatehouse/jobs';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
@@ -37,8 +37,8 @@ import { createSubscriptionLifecycle, type SubscriptionLifecycle } from './subsc
 import type { SubscriptionEvent, SubscriptionNotice } from './subscriptions/ports';
 import { createUsageRoutes, createUsageService } from './usage';
 
-/** Topic of the billing events on the event bus (payments, subscriptions): the gateway's `paymentEvents` feed. */
-export const BILLING_EVENTS_TOPIC = 'billing.events';
+/** Topic of the billing events on the event bus: the gateway's `paymentEvents` feed. */
+export { BILLING_EVENTS_TOPIC };
 
 /** One billing event on the bus and to outbound webhooks. `userId` scopes who may see it. */
 export interface BillingBusEvent {

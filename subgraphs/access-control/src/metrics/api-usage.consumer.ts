@@ -1,5 +1,5 @@
 import type { PrismaClient } from '@gatehouse/db';
-import type { EventBus, Unsubscribe } from '@gatehouse/events';
+import { API_USAGE_TOPIC, type EventBus, type Unsubscribe } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { SubgraphAppDependencies } from '@gatehouse/service';
 import { z } from 'zod';
@@ -8,7 +8,7 @@ import { z } from 'zod';
  * The topic the gateway publishes its usage batches on (`gateway/src/usage-recorder.ts`, API_USAGE_TOPIC); the
  * two must stay equal.
  */
-export const API_USAGE_TOPIC = 'gateway.api-usage';
+export { API_USAGE_TOPIC };
 
 /** Largest batch accepted: the gateway bounds names, so a real batch is far below this. */
 const MAX_ENTRIES = 10_000;

@@ -2,6 +2,7 @@ import type { EventBus } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { SubgraphAppDependencies } from '@gatehouse/service';
 import {
+  PUBLISHED_RATE_LIMITS_KEY,
   SETTINGS_CHANGED_TOPIC,
   type SettingKey,
   type SettingsActor,
@@ -21,13 +22,7 @@ import {
  * guarantees the last event it sees comes after the value it must read.
  */
 
-/**
- * Where the gateway reads the published value. Must equal `PUBLISHED_RATE_LIMITS_KEY` of
- * gateway/src/protection/rate-limit-settings.ts (the gateway's rate-limit-settings tests check both sides).
- * JSON of the setting's value, no expiry; absent while the setting was never stored (the gateway then keeps its
- * RATE_LIMIT_* environment).
- */
-export const PUBLISHED_RATE_LIMITS_KEY = 'settings:published:rateLimits:v1';
+export { PUBLISHED_RATE_LIMITS_KEY };
 
 const KEY = 'rateLimits' satisfies SettingKey;
 

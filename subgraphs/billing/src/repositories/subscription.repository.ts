@@ -1,9 +1,9 @@
-import type { PrismaClient, SubscriptionStatus } from '@gatehouse/db';
+import type { Prisma, PrismaClient, SubscriptionStatus } from '@gatehouse/db';
 import { isUuid } from '@gatehouse/service';
 import type { SubscriptionModel } from '../models';
 
-/** Statuses of a subscription that has not ended. */
-const CURRENT_STATUSES: SubscriptionStatus[] = [
+/** Statuses of a subscription that has not ended: at most one such subscription per user. */
+export const CURRENT_STATUSES: SubscriptionStatus[] = [
   'TRIALING',
   'ACTIVE',
   'PAST_DUE',
@@ -11,6 +11,21 @@ const CURRENT_STATUSES: SubscriptionStatus[] = [
   'INCOMPLETE',
   'SUSPENDED',
 ];
+
+/** The columns of a {@link SubscriptionModel}. */
+export const subscriptionColumns = {
+  id: true,
+  userId: true,
+  planId: true,
+  status: true,
+  currentPeriodStart: true,
+  currentPeriodEnd: true,
+  cancelAtPeriodEnd: true,
+  canceledAt: true,
+  trialEndsAt: true,
+  priceAmount: true,
+  currency: true,
+} as const satisfies Prisma.SubscriptionSelect;
 
 export interface SubscriptionRepository {
   /**
@@ -27,19 +42,7 @@ export function createSubscriptionRepository(prisma: PrismaClient): Subscription
       if (valid.length === 0) return [];
       const rows = await prisma.subscription.findMany({
         where: { userId: { in: valid }, status: { in: CURRENT_STATUSES }, endedAt: null },
-        select: {
-          id: true,
-          userId: true,
-          planId: true,
-          status: true,
-          currentPeriodStart: true,
-          currentPeriodEnd: true,
-          cancelAtPeriodEnd: true,
-          canceledAt: true,
-          trialEndsAt: true,
-          priceAmount: true,
-          currency: true,
-        },
+        select: subscriptionColumns,
         orderBy: [{ userId: 'asc' }, { createdAt: 'desc' }],
       });
       const latestPerUser = new Map<string, SubscriptionModel>();

@@ -11,6 +11,7 @@ import type { Logger } from '@gatehouse/logger';
 import { isUuid } from '@gatehouse/service';
 import { BillingErrorCode } from '../error-codes';
 import type { SubscriptionModel } from '../models';
+import { CURRENT_STATUSES, subscriptionColumns } from '../repositories/subscription.repository';
 import type {
   LifecycleCharging,
   LifecycleInvoice,
@@ -59,34 +60,10 @@ export interface SubscriptionLifecycleOptions {
   now?: () => Date;
 }
 
-/** Subscriptions that have not ended: at most one per user. */
-export const CURRENT_STATUSES: SubscriptionStatus[] = [
-  'TRIALING',
-  'ACTIVE',
-  'PAST_DUE',
-  'UNPAID',
-  'INCOMPLETE',
-  'SUSPENDED',
-];
-
 /** Renewal invoices are created this long before the period ends. */
 export const RENEWAL_LEAD_MS = 24 * 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const RENEWAL_BATCH = 100;
-
-const subscriptionColumns = {
-  id: true,
-  userId: true,
-  planId: true,
-  status: true,
-  currentPeriodStart: true,
-  currentPeriodEnd: true,
-  cancelAtPeriodEnd: true,
-  canceledAt: true,
-  trialEndsAt: true,
-  priceAmount: true,
-  currency: true,
-} as const satisfies Prisma.SubscriptionSelect;
 
 type Tx = Prisma.TransactionClient;
 
