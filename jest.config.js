@@ -25,7 +25,7 @@ module.exports = {
     testEnvironment: 'node',
     testMatch: ['<rootDir>/src/**/*.test.ts'],
     transform: { '^.+\\.[cm]?[jt]s$': swc },
-    // jose is ESM-only; let swc turn it into CommonJS for Jest on Node 20.
+    // jose is ESM-only; let swc turn it into CommonJS (Jest requires ESM only under --experimental-vm-modules).
     transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
     // Resolve workspace packages to their TypeScript sources, as `tsx --conditions=source` does.
     testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },

@@ -1,11 +1,8 @@
-// Stops the embedded PostgreSQL that jest.global-setup.ts started (if it started one).
+// Stops the PostgreSQL server that jest.global-setup.ts started (a configured one is left running).
 import type {} from './jest.global-setup'; // the __gatehouseTestPostgres global
-import fs from 'node:fs';
 
 export default async function globalTeardown(): Promise<void> {
-  const started = globalThis.__gatehouseTestPostgres;
-  if (!started) return;
+  const server = globalThis.__gatehouseTestPostgres;
   globalThis.__gatehouseTestPostgres = undefined;
-  await started.server.stop();
-  if (started.ephemeralDataDir) fs.rmSync(started.ephemeralDataDir, { recursive: true, force: true });
+  await server?.stop();
 }

@@ -202,8 +202,10 @@ async function main(): Promise<void> {
     // A partial run (BENCH_CASES) is written aside: latest.json always holds a complete run.
     const written = path.join(dir, CASE_FILTER.length > 0 ? 'partial.json' : 'latest.json');
     fs.writeFileSync(written, body);
+    // The dated copy names the runtime too, so runs on two Node versions the same day sit side by side.
+    const runtime = `node${process.versions.node.split('.')[0]}`;
     if (CASE_FILTER.length === 0)
-      fs.writeFileSync(path.join(dir, `${report.measuredAt.slice(0, 10)}.json`), body);
+      fs.writeFileSync(path.join(dir, `${report.measuredAt.slice(0, 10)}-${runtime}.json`), body);
     printTable(report.results);
     console.log(
       `gateway/subgraph throughput: trivial ${report.gatewayOverhead.trivialThroughputRatio}, ` +

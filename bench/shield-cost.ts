@@ -60,7 +60,7 @@ export interface ShieldCost {
 }
 
 export async function measureShieldCost(seconds = 5): Promise<ShieldCost> {
-  const plain = buildSubgraphSchema({ typeDefs, resolvers });
+  const plain = buildSubgraphSchema([{ typeDefs, resolvers }]);
   const guarded = buildGuardedSubgraphSchema({
     typeDefs,
     resolvers,

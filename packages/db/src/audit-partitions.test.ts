@@ -3,10 +3,15 @@ import { ensureAuditLogPartitions } from './audit-partitions';
 
 type Db = Awaited<ReturnType<typeof migratedScratchDatabase>>;
 
-/** audit_logs_YYYY_MM for the UTC month `offset` months from now. */
+/**
+ * The UTC month the migration ran in, by the database's clock (the one `ensure_audit_log_partitions` reads),
+ * not this process's: the partitions follow the server, whatever the day and whatever its clock says.
+ */
+let migratedMonth: Date;
+
+/** audit_logs_YYYY_MM for the UTC month `offset` months after {@link migratedMonth}. */
 function partitionName(offset: number): string {
-  const now = new Date();
-  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+  const month = new Date(Date.UTC(migratedMonth.getUTCFullYear(), migratedMonth.getUTCMonth() + offset, 1));
   return `audit_logs_${month.getUTCFullYear()}_${String(month.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
@@ -14,6 +19,10 @@ describe('audit_logs partitions', () => {
   let db: Db;
   beforeAll(async () => {
     db = await migratedScratchDatabase();
+    const { rows } = await db.pool.query<{ month: Date }>(
+      `SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS month`,
+    );
+    migratedMonth = rows[0]!.month;
   });
   afterAll(() => db.close());
 

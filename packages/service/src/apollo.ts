@@ -4,8 +4,7 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { shield, type IRules } from 'graphql-shield';
@@ -62,10 +61,9 @@ function withFederationPermissions(permissions: PermissionMap, schema: GraphQLSc
 export function buildGuardedSubgraphSchema(
   options: Pick<SubgraphApolloServerOptions, 'typeDefs' | 'resolvers' | 'permissions'>,
 ): GraphQLSchema {
-  const schema = buildSubgraphSchema({
-    typeDefs: options.typeDefs,
-    resolvers: options.resolvers as GraphQLResolverMap<unknown>,
-  });
+  const schema = buildSubgraphSchema([
+    { typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> },
+  ]);
   const permissionShield = shield(withFederationPermissions(options.permissions, schema), {
     fallbackRule: deny,
     // A function, so every denial is its own error instance rather than one shared, mutable object.

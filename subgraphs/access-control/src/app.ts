@@ -40,6 +40,8 @@ export interface AppDependencies extends SubgraphAppDependencies {
   events?: SettingsStoreOptions['events'];
   /** Overrides the settings store built from `prisma`, `kv` and `events` (tests, or one store per process). */
   settings?: SettingsStore;
+  /** The current instant for the admin metrics (tests pin it). */
+  now?: () => Date;
 }
 export type App = SubgraphApp<Context> & {
   /** Publishes the stored `rateLimits` for the gateway (main() at start; changes publish themselves). */
@@ -67,7 +69,7 @@ export function createApp(deps: AppDependencies): App {
   });
 
   const auditQueries = createAuditQueryService(deps.prisma);
-  const metrics = createMetricsService({ prisma: deps.prisma });
+  const metrics = createMetricsService({ prisma: deps.prisma, ...(deps.now ? { now: deps.now } : {}) });
   // The gateway's rate limits follow the `rateLimits` setting through the shared store.
   const rateLimits = createRateLimitPublisher({
     store:

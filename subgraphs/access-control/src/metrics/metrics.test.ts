@@ -14,8 +14,12 @@ import { createMetricsService, resolveMetricsPeriod, type AdminMetricsSnapshot }
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
-/** The instant the metrics are computed at; every seeded time is relative to it. */
-const NOW = new Date();
+/**
+ * The instant the metrics are computed at; every seeded time is relative to it. Pinned, so no run depends on
+ * today's date: early on the day after a leap day, the 10-day period and the 30-day default both cross a month
+ * boundary, month-to-date holds only this day's payments, and year-to-date starts in January.
+ */
+const NOW = new Date('2028-03-01T06:00:00Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms);
 const PERIOD = { from: ago(10 * DAY), to: NOW };
 
@@ -134,8 +138,24 @@ const extraUsers: Array<{ status: string; createdAt: Date; deleted?: boolean }> 
   { status: 'ACTIVE', createdAt: ago(11 * DAY) },
 ];
 
+/** Every UTC month from the earliest seeded audit row (or the 30-day default period) through NOW's, as `YYYY-MM-01`. */
+function auditMonths(): string[] {
+  const earliest = new Date(Math.min(ago(30 * DAY).getTime(), ...audits.map((a) => a.createdAt.getTime())));
+  const monthStart = (offset: number) =>
+    Date.UTC(earliest.getUTCFullYear(), earliest.getUTCMonth() + offset, 1);
+  const months: string[] = [];
+  for (let offset = 0; monthStart(offset) <= NOW.getTime(); offset += 1) {
+    months.push(new Date(monthStart(offset)).toISOString().slice(0, 10));
+  }
+  return months;
+}
+
 beforeAll(async () => {
   db = await createTestDatabase({ poolMax: 4 });
+  // The migration partitions audit_logs from the month it runs in; the pinned months need their own partitions,
+  // as the monthly job creates them in production (rows outside every partition would land in the default one).
+  for (const month of auditMonths())
+    await db.pool.query('SELECT create_audit_log_partition($1::date)', [month]);
   const summary = await seed(db.prisma, {
     adminEmail: 'admin@example.test',
     adminPassword: 'not-used-in-this-test',
@@ -203,7 +223,12 @@ beforeAll(async () => {
       [utcDay(row.dayOffset), row.operation, row.type, row.outcome, row.count],
     );
   }
-  subgraph = await startTestSubgraph({ name: 'access-control', createApp, prisma: db.prisma, verifier });
+  subgraph = await startTestSubgraph({
+    name: 'access-control',
+    createApp: (deps) => createApp({ ...deps, now: () => NOW }),
+    prisma: db.prisma,
+    verifier,
+  });
 });
 
 afterAll(async () => {
