@@ -29,7 +29,7 @@
  *   - BENCH_GATEWAY_WORKERS=2 — the measured gateway runs as a `node:cluster` of that many workers (GATEWAY_WORKERS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -291,6 +291,9 @@ async function startStack(keys: { publicKey: string; privateKey: string }): Prom
     SEED_ADMIN_PASSWORD,
     JWT_PUBLIC_KEY: keys.publicKey,
     JWT_PRIVATE_KEY: keys.privateKey,
+    // Required in every environment (no secret from the source is accepted): fresh ones per run.
+    ENCRYPTION_KEYS: process.env.ENCRYPTION_KEYS ?? `bench:${randomBytes(32).toString('base64')}`,
+    STORAGE_SIGNING_SECRET: process.env.STORAGE_SIGNING_SECRET ?? randomBytes(32).toString('base64url'),
     GATEWAY_PORT: String(PORTS.GATEWAY),
     IDENTITY_PORT: String(PORTS.IDENTITY),
     ACCOUNT_PORT: String(PORTS.ACCOUNT),

@@ -5,7 +5,8 @@
  * - No REDIS_URL: the services use the in-process store, bus and queue.
  * - Applies migrations, seeds (idempotently: the admin is created once), starts the four subgraphs and the gateway.
  * - Outside production, creates a development JWT key pair under .data/keys when none is configured and
- *   prints a short-lived admin token for the playground.
+ *   prints a short-lived admin token for the playground; likewise ENCRYPTION_KEYS, STORAGE_SIGNING_SECRET and SUBGRAPH_SECRET
+ *   (generated once per install under .data/keys: no secret in the source is ever accepted).
  *
  * Production deployments run each service on its own (see docker-compose.yml); this script is for a laptop.
  */
@@ -18,6 +19,7 @@ import path from 'node:path';
 import {
   concerns,
   DEFAULT_PORTS,
+  ensureDevelopmentSecrets,
   loadConfigOrExit,
   type AuthConfig,
   type TokenSigningConfig,
@@ -53,6 +55,10 @@ const root = path.resolve(__dirname, '..');
 const dataDir = path.join(root, '.data');
 
 async function main(): Promise<void> {
+  // Outside production, ENCRYPTION_KEYS, STORAGE_SIGNING_SECRET and SUBGRAPH_SECRET left unset come from files under
+  // .data/keys, generated on the first start (no secret in the source is ever accepted). Before the config check,
+  // which requires them; the services read them from the environment like any other variable.
+  const generated = ensureDevelopmentSecrets({ env: process.env, keyDir: path.join(dataDir, 'keys') });
   // Every service's configuration is checked here, before anything starts, so one message names every wrong
   // variable. The services read the same environment again when they start.
   const config = loadConfigOrExit({
@@ -71,6 +77,13 @@ async function main(): Promise<void> {
     billing: concerns.http('BILLING', DEFAULT_PORTS.BILLING),
   });
   const logger = createLogger({ name: 'start', level: config.runtime.LOG_LEVEL });
+  if (generated.length > 0) {
+    // The names only: the values are secrets.
+    logger.info(
+      { variables: generated, dir: path.join(dataDir, 'keys') },
+      'development secrets read from .data/keys',
+    );
+  }
   const running: Stoppable[] = [];
 
   let stopping: Promise<void> | undefined;

@@ -2,7 +2,6 @@
 // profile (cache, sanitising), avatar upload, email change, notification preferences with one-click unsubscribe,
 // GDPR export with a signed download link, deactivation with reactivation, and deletion.
 import { deflateSync, crc32 } from 'node:zlib';
-import { INSECURE_DEV_ENCRYPTION_KEYS } from '@gatehouse/config';
 import { createPasswordHasher, deriveSecret, OWASP_ARGON2ID, parseEncryptionKeys } from '@gatehouse/crypto';
 import { UNSUBSCRIBE_SECRET_PURPOSE, createUnsubscribeTokens } from '@gatehouse/mail';
 import { postGraphQL } from '@gatehouse/service';
@@ -241,7 +240,7 @@ it('notification preferences: security locked, product opt-in, one-click unsubsc
 
   // The link a product mail carries (minted with the deployment's derived secret, as the mail worker does).
   const tokens = createUnsubscribeTokens({
-    secret: deriveSecret(parseEncryptionKeys(INSECURE_DEV_ENCRYPTION_KEYS), UNSUBSCRIBE_SECRET_PURPOSE),
+    secret: deriveSecret(parseEncryptionKeys(supergraph.encryptionKeys), UNSUBSCRIBE_SECRET_PURPOSE),
   });
   const link = `${origin}/unsubscribe?token=${tokens.mint({ userId, category: 'product' }).token}`;
   // Opening it (a mail scanner prefetching) changes nothing.

@@ -2,6 +2,7 @@ import { concerns } from '@gatehouse/config';
 import { parsePublicKeys } from '@gatehouse/service';
 import { z } from 'zod';
 import type { SubgraphUrls } from './gateway';
+import { parseTrustProxy, TRUST_NOBODY } from './protection/client-address';
 
 /**
  * PLAYGROUND_ENABLED: serve the offline GraphiQL at /playground. Unset means "on, except in production", so a
@@ -77,6 +78,29 @@ export const rateLimitConcern = z.object({
   RATE_LIMIT_READ_PER_IP: count(1, 10_000_000, 6000),
   RATE_LIMIT_READ_PER_USER: count(1, 10_000_000, 3000),
   RATE_LIMIT_REST_PER_IP: count(1, 10_000_000, 300),
+});
+
+/**
+ * TRUST_PROXY: which proxies in front of the gateway may say who the client is, in `X-Forwarded-For`. Unset (or
+ * `0`): nobody, the client is the TCP peer and the header is ignored. A number N: the N nearest hops are proxies
+ * (`1` for one load balancer). A comma-separated list of addresses and CIDR ranges (`10.0.0.0/8,fd00::/8`): the
+ * header is walked from the right past addresses inside them. The result keys rate limits and is the
+ * `X-Forwarded-For` the subgraphs get. Trusting a proxy that does not overwrite the header lets clients pick
+ * their address.
+ */
+export const trustProxyConcern = z.object({
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return TRUST_NOBODY;
+      try {
+        return parseTrustProxy(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 /**
@@ -163,11 +187,13 @@ export const gatewayConcerns = {
   runtime: concerns.runtime,
   http: concerns.http('GATEWAY', 4000),
   subgraphs: concerns.subgraphs,
+  subgraphSecret: concerns.subgraphSecret,
   playground: playgroundConcern,
   supergraph: supergraphConcern,
   wellKnown: wellKnownConcern,
   gatewayAuth: gatewayAuthConcern,
   rateLimit: rateLimitConcern,
+  trustProxy: trustProxyConcern,
   queryLimits: queryLimitsConcern,
   cors: corsConcern,
   workers: workersConcern,

@@ -153,6 +153,21 @@ describe('federated queries through the gateway', () => {
     });
   });
 
+  it("issue #14: forwards identity's OAuth completion cookie to identity, and no other cookie", async () => {
+    identityProxy.requests.length = 0;
+    const binding = 'b'.repeat(43);
+
+    await postGraphQL(graphqlUrl, '{ me { email } }', {
+      headers: { cookie: `session=abc; gatehouse_oauth_result=${binding}; gh_csrf=x` },
+    });
+    await postGraphQL(graphqlUrl, '{ me { email } }', {
+      headers: { cookie: 'session=abc; gatehouse_oauth_result=not-a-token' },
+    });
+
+    expect(identityProxy.requests[0]?.cookie).toBe(`gatehouse_oauth_result=${binding}`);
+    expect(identityProxy.requests[1]?.cookie).toBeUndefined();
+  });
+
   it('forwards the id it generated when the client sent none', async () => {
     identityProxy.requests.length = 0;
 
@@ -198,11 +213,19 @@ describe('errors through the gateway', () => {
     expect(JSON.stringify(response.body)).not.toMatch(/stacktrace|exception|response|127\.0\.0\.1/);
   });
 
-  it('rejects invalid queries at the gateway with GRAPHQL_VALIDATION_FAILED', async () => {
-    const { status, body } = await postGraphQL(graphqlUrl, '{ plans { nope } }');
+  it('rejects invalid queries at the gateway with GRAPHQL_VALIDATION_FAILED (400 only for graphql-response+json)', async () => {
+    const { status, body } = await postGraphQL(graphqlUrl, '{ plans { nope } }', {
+      headers: { accept: 'application/graphql-response+json' },
+    });
+    // GraphQL over HTTP: an application/json answer says nothing through its status.
+    const legacy = await postGraphQL(graphqlUrl, '{ plans { nope } }', {
+      headers: { accept: 'application/json' },
+    });
 
     expect(status).toBe(400);
     expect(body.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+    expect(legacy.status).toBe(200);
+    expect(legacy.body.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
   });
 });
 

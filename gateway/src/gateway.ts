@@ -11,19 +11,24 @@ import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disa
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ErrorCode, formatGraphQLError, isErrorCode, ServiceUnavailableError } from '@gatehouse/errors';
 import { REQUEST_ID_HEADER, type Logger } from '@gatehouse/logger';
-import { setTraceHeaders, type Viewer } from '@gatehouse/service';
+import { setTraceHeaders, SUBGRAPH_SECRET_HEADER, type Viewer } from '@gatehouse/service';
 import { GraphQLError } from 'graphql';
 import fetch from 'node-fetch';
+import { createGraphQLOverHttpStatus, type GraphQLOverHttpStatus } from './graphql-over-http';
 import { SUBGRAPHS, type SubgraphName } from './subgraphs';
 import { playgroundLandingPagePlugin } from './playground';
 import type { GatewayAuthenticator } from './protection/authentication';
+import { peerAddressOf, type ClientAddressResolver } from './protection/client-address';
 import { csrfRefused, requestTimedOut } from './protection/errors';
-import type { HttpEdge } from './protection/http-edge';
+import { readCookie, type HttpEdge } from './protection/http-edge';
 import {
   createGraphQLGuard,
   type GraphQLGuard,
   type ProtectionPluginOptions,
 } from './protection/protection-plugin';
+
+/** identity's COMPLETION_COOKIE (subgraphs/identity/src/oauth/oauth.service.ts). */
+const OAUTH_COMPLETION_COOKIE = 'gatehouse_oauth_result';
 
 /** What the gateway keeps from an incoming request: only what it forwards to subgraphs. */
 export interface GatewayContext {
@@ -34,20 +39,20 @@ export interface GatewayContext {
   /** The client's `User-Agent`, forwarded so identity records the device of a session, not the gateway's. */
   readonly userAgent?: string;
   /**
-   * The address the request came from, sent to subgraphs as the only `X-Forwarded-For` entry. A client's own
-   * `X-Forwarded-For` is dropped: it is whatever the client wants it to be. (Behind a trusted load balancer the
-   * gateway would have to read that balancer's header instead; that is a deployment setting still to come.)
+   * The client's canonical address (protection/client-address.ts): the TCP peer, or behind proxies trusted by
+   * TRUST_PROXY the address they vouch for in `X-Forwarded-For`. Sent to subgraphs as the only
+   * `X-Forwarded-For` entry; whatever else the client put in that header is dropped.
    */
   readonly clientIp?: string;
+  /**
+   * Identity's OAuth completion cookie (`gatehouse_oauth_result`, set by a REST-started flow's callback), forwarded
+   * to identity alone: `completeOAuthLogin` redeems such a flow's code only in the browser that started it.
+   */
+  readonly oauthCompletion?: string;
   /** The verified token's viewer (when the gateway authenticates); keys the per-user rate limit. */
   readonly viewer?: Viewer;
   /** Whether identity recorded the viewer's session as revoked; awaited before anything is executed. */
   readonly sessionRevoked?: Promise<boolean>;
-}
-
-/** The address of the peer, without the IPv4-mapped IPv6 prefix. */
-export function clientIpOf(req: IncomingMessage): string | undefined {
-  return req.socket.remoteAddress?.replace(/^::ffff:/, '');
 }
 
 /**
@@ -57,15 +62,21 @@ export function clientIpOf(req: IncomingMessage): string | undefined {
  * GatewayContext ever reach a subgraph: a client's own `x-gatehouse-*`, `x-user-*` or `x-forwarded-*` headers
  * are never copied (SubgraphDataSource builds each subgraph request's headers from scratch).
  */
-export function createGatewayContext(options: { authenticator?: GatewayAuthenticator } = {}) {
-  const { authenticator } = options;
+export function createGatewayContext(
+  options: { authenticator?: GatewayAuthenticator; clientAddress?: ClientAddressResolver } = {},
+) {
+  const { authenticator, clientAddress = peerAddressOf } = options;
   return async (input: { req: IncomingMessage; requestId: string }): Promise<GatewayContext> => {
     const { requestId, req } = input;
     const { authorization, 'user-agent': userAgent } = req.headers;
-    const clientIp = clientIpOf(req);
+    const clientIp = clientAddress(req);
+    const cookie = readCookie(req.headers.cookie, OAUTH_COMPLETION_COOKIE);
+    // Only a well-formed value (generateToken(32)) crosses; identity compares its hash in constant time.
+    const oauthCompletion = cookie && /^[A-Za-z0-9_-]{43}$/.test(cookie) ? cookie : undefined;
     const viewer = authenticator ? await authenticator.authenticate(authorization) : undefined;
     return {
       requestId,
+      ...(oauthCompletion === undefined ? {} : { oauthCompletion }),
       ...(authorization === undefined ? {} : { authorization }),
       ...(userAgent === undefined ? {} : { userAgent }),
       ...(clientIp === undefined ? {} : { clientIp }),
@@ -87,6 +98,8 @@ export interface CreateGatewayOptions {
   readonly supergraphSdl: string;
   /** GraphQL endpoint of each subgraph; overrides the routing URLs baked into the supergraph. */
   readonly subgraphUrls: SubgraphUrls;
+  /** SUBGRAPH_SECRET: sent on every subgraph request; subgraphs answer nothing else (health probes aside). */
+  readonly subgraphSecret: string;
   readonly logger: Logger;
   /** Production turns off introspection and field suggestions. */
   readonly production: boolean;
@@ -133,21 +146,28 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     url: string,
     fetcher: Fetcher,
     private readonly logger: Logger,
+    private readonly subgraphSecret: string,
   ) {
     super({ url, fetcher });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     // Health checks and schema loading run without an incoming request, so the context can be empty.
-    const { requestId, authorization, userAgent, clientIp } = context as Partial<GatewayContext>;
+    const { requestId, authorization, userAgent, clientIp, oauthCompletion } =
+      context as Partial<GatewayContext>;
     const headers = request.http?.headers;
     if (!headers) return;
+    headers.set(SUBGRAPH_SECRET_HEADER, this.subgraphSecret);
     if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
     // The request's trace continues in the subgraph (W3C traceparent).
     setTraceHeaders(headers);
     if (authorization) headers.set('authorization', authorization);
     if (userAgent) headers.set('user-agent', userAgent);
     if (clientIp) headers.set('x-forwarded-for', clientIp);
+    // The one cookie any subgraph gets, and only identity (see GatewayContext.oauthCompletion).
+    if (oauthCompletion && this.subgraphName === 'identity') {
+      headers.set('cookie', `${OAUTH_COMPLETION_COOKIE}=${oauthCompletion}`);
+    }
   }
 
   /**
@@ -213,18 +233,22 @@ function errorBody(error: GraphQLError): string {
 /**
  * Apollo Server with the HTTP edge of `/graphql` around it: the service kit hands every `/graphql` request to
  * `executeHTTPGraphQLRequest`, so this is the one place that sees them all (preflight included) and can put
- * security and CORS headers on every answer, errors too, and bound the request's time.
+ * security and CORS headers on every answer, errors too, bound the request's time, and apply the GraphQL-over-HTTP
+ * status rule of `application/json` answers (graphql-over-http.ts).
  */
 class ProtectedApolloServer extends ApolloServer<GatewayContext> {
   private readonly edge: HttpEdge | undefined;
   private readonly guard: GraphQLGuard<GatewayContext> | undefined;
   private readonly requestTimeoutMs: number | undefined;
+  private readonly status: GraphQLOverHttpStatus<GatewayContext>;
 
   constructor(
     protection: { edge?: HttpEdge; guard?: GraphQLGuard<GatewayContext>; requestTimeoutMs?: number },
     config: ConstructorParameters<typeof ApolloServer<GatewayContext>>[0],
+    status: GraphQLOverHttpStatus<GatewayContext>,
   ) {
     super(config);
+    this.status = status;
     this.edge = protection.edge;
     this.guard = protection.guard;
     this.requestTimeoutMs = protection.requestTimeoutMs;
@@ -248,7 +272,7 @@ class ProtectedApolloServer extends ApolloServer<GatewayContext> {
             (rejected.extensions.http as { status?: number } | undefined)?.status ?? 400,
             errorBody(rejected),
           )
-        : await this.withinTimeout(super.executeHTTPGraphQLRequest(args));
+        : this.status.apply(request, await this.withinTimeout(super.executeHTTPGraphQLRequest(args)));
     }
     if (edge) {
       for (const [name, value] of edge.securityHeaders)
@@ -291,11 +315,18 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       if (!known.has(name)) {
         throw new Error(`The supergraph names subgraph "${name}", which has no configured URL`);
       }
-      return new SubgraphDataSource(name, subgraphUrls[name as SubgraphName], fetcher, logger);
+      return new SubgraphDataSource(
+        name,
+        subgraphUrls[name as SubgraphName],
+        fetcher,
+        logger,
+        options.subgraphSecret,
+      );
     },
   });
 
   const guard = options.protection ? createGraphQLGuard<GatewayContext>(options.protection) : undefined;
+  const status = createGraphQLOverHttpStatus<GatewayContext>();
   const server = new ProtectedApolloServer(
     {
       ...(guard ? { guard } : {}),
@@ -318,8 +349,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         // Without introspection, "Did you mean ...?" suggestions would still leak the schema field by field.
         ...(production ? [ApolloServerPluginDisableSuggestions()] : []),
         ...(guard ? [guard.plugin] : []),
+        status.plugin,
       ],
     },
+    status,
   );
 
   return { server, close: agents.destroy };

@@ -298,3 +298,111 @@ it('puts email, roles, permissions (inherited ones included) and sid into the ac
   expect(claims.permissions).toEqual(expect.arrayContaining(['users:write', 'users:read', 'audit:read']));
   expect(typeof claims.sid).toBe('string');
 });
+
+describe('issue #14: re-registration and mail flooding', () => {
+  const OTHER_PASSWORD = 'another long passphrase 77';
+  const deliveries = (recipient: string, template: string) =>
+    supergraph.db.prisma.emailDelivery.count({ where: { recipient, template } });
+  const newestVerifyMail = async (email: string, count: number) => {
+    // Delivery rows exist at once; the SMTP capture may lag behind the job queue.
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const mails = smtp.messages.filter((m) => m.to.includes(email) && /verify/i.test(m.subject));
+      if (mails.length >= count) return mails[mails.length - 1]!;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`fewer than ${count} verification mails to ${email}`);
+  };
+
+  it('a second register of an unverified address does not replace the first registrant password', async () => {
+    const email = 'alan@example.test';
+    const first = await gql(REGISTER, { input: { email, password: PASSWORD, name: 'Alan Turing' } });
+    const second = await gql(REGISTER, {
+      input: { email, password: OTHER_PASSWORD, name: 'Mallory' },
+    });
+    expect(second.body).toEqual(first.body);
+    // The owner clicks the newest link (the repeat re-sent one).
+    const mail = await newestVerifyMail(email, 2);
+    const verified = await gql(`mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }`, {
+      t: tokenFromMail(mail.text),
+    });
+    expect(verified.body.data).toEqual({ verifyEmail: { emailVerified: true } });
+
+    expect((await login(email)).body.data?.login.__typename).toBe('AuthPayload');
+    expect((await login(email, OTHER_PASSWORD)).body.errors?.[0]?.extensions).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'INVALID_CREDENTIALS' },
+    });
+  });
+
+  it('provider links made before the address was verified do not survive its verification', async () => {
+    const email = 'radia@example.test';
+    await gql(REGISTER, { input: { email, password: PASSWORD, name: 'Radia Perlman' } });
+    const { prisma } = supergraph.db;
+    const user = await prisma.user.findUniqueOrThrow({ where: { email } });
+    // A link planted while nobody had proved the address (no flow of this release makes one; an older one did).
+    await prisma.oAuthAccount.create({
+      data: { userId: user.id, provider: 'github', providerAccountId: 'planted-1', email },
+    });
+    const mail = await newestVerifyMail(email, 1);
+    await gql(`mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }`, {
+      t: tokenFromMail(mail.text),
+    });
+    expect(await prisma.oAuthAccount.count({ where: { userId: user.id } })).toBe(0);
+  });
+
+  it('repeat registrations re-send at most 3 verification mails per 15 minutes, answering the same', async () => {
+    const email = 'kathleen@example.test';
+    const answers = [];
+    for (let i = 0; i < 5; i += 1) {
+      answers.push(
+        (await gql(REGISTER, { input: { email, password: PASSWORD, name: 'Kathleen Booth' } })).body,
+      );
+    }
+    expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(
+      new Set([JSON.stringify({ data: { register: { accepted: true, fieldErrors: [] } } })]),
+    );
+    expect(await deliveries(email, 'verify-email')).toBe(3);
+
+    // A verified owner's "someone registered with your address" mail is throttled the same way.
+    const verifiedEmail = 'dorothy@example.test';
+    await registerAndVerify(verifiedEmail);
+    for (let i = 0; i < 5; i += 1) {
+      await gql(REGISTER, { input: { email: verifiedEmail, password: PASSWORD, name: 'Dorothy' } });
+    }
+    // One welcome after verifying, then 3 notices.
+    expect(await deliveries(verifiedEmail, 'welcome')).toBe(4);
+  });
+
+  it('resendVerificationEmail and requestPasswordReset are throttled per address, with identical answers', async () => {
+    const RESEND = `mutation($e: String!) { resendVerificationEmail(email: $e) }`;
+    const RESET = `mutation($e: String!) { requestPasswordReset(email: $e) }`;
+    const timed = async (query: string, e: string) => {
+      const started = Date.now();
+      const { body } = await gql(query, { e });
+      return { body, ms: Date.now() - started };
+    };
+
+    const unverified = 'joan@example.test';
+    await gql(REGISTER, { input: { email: unverified, password: PASSWORD, name: 'Joan Clarke' } });
+    const resends = [];
+    for (let i = 0; i < 5; i += 1) resends.push(await timed(RESEND, unverified));
+    const unknownResend = await timed(RESEND, 'nobody-here@example.test');
+    for (const { body, ms } of [...resends, unknownResend]) {
+      expect(body).toEqual({ data: { resendVerificationEmail: true } });
+      // The same timing class whether or not a mail went out (minimum duration 250 ms).
+      expect(ms).toBeGreaterThanOrEqual(240);
+    }
+    // The registration's mail and two resends.
+    expect(await deliveries(unverified, 'verify-email')).toBe(3);
+
+    const verified = 'ida@example.test';
+    await registerAndVerify(verified);
+    const resets = [];
+    for (let i = 0; i < 5; i += 1) resets.push(await timed(RESET, verified));
+    for (const { body, ms } of resets) {
+      expect(body).toEqual({ data: { requestPasswordReset: true } });
+      expect(ms).toBeGreaterThanOrEqual(240);
+    }
+    expect(await deliveries(verified, 'password-reset')).toBe(3);
+  });
+});

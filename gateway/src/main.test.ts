@@ -4,6 +4,8 @@ import { createLogger } from '@gatehouse/logger';
 import { start } from './main';
 
 const logger = createLogger({ name: 'gateway-main-test', level: 'silent' });
+/** Set in every start here: unset outside production, the development secret would be written under `.data/`. */
+const SUBGRAPH_SECRET = 'main-test-subgraph-secret-0123456789abcdef';
 
 /** GATEWAY_PORT must be 1-65535, so ask the OS for a free one. */
 async function freePort(): Promise<string> {
@@ -23,7 +25,10 @@ describe('start()', () => {
 
   it('serves the committed supergraph from configuration and turns Apollo telemetry off unless configured', async () => {
     delete process.env.APOLLO_TELEMETRY_DISABLED;
-    const gateway = await start({ env: { GATEWAY_PORT: await freePort(), NODE_ENV: 'production' }, logger });
+    const gateway = await start({
+      env: { GATEWAY_PORT: await freePort(), NODE_ENV: 'production', SUBGRAPH_SECRET },
+      logger,
+    });
     try {
       const typename = await fetch(gateway.url, {
         method: 'POST',
@@ -43,7 +48,7 @@ describe('start()', () => {
 
   it('leaves an explicit APOLLO_TELEMETRY_DISABLED alone', async () => {
     process.env.APOLLO_TELEMETRY_DISABLED = '1';
-    const gateway = await start({ env: { GATEWAY_PORT: await freePort() }, logger });
+    const gateway = await start({ env: { GATEWAY_PORT: await freePort(), SUBGRAPH_SECRET }, logger });
     await gateway.stop();
 
     expect(process.env.APOLLO_TELEMETRY_DISABLED).toBe('1');
@@ -52,10 +57,21 @@ describe('start()', () => {
   it('names the supergraph file it cannot read (SUPERGRAPH_PATH)', async () => {
     await expect(
       start({
-        env: { GATEWAY_PORT: await freePort(), SUPERGRAPH_PATH: '/nonexistent/supergraph.graphql' },
+        env: {
+          GATEWAY_PORT: await freePort(),
+          SUPERGRAPH_PATH: '/nonexistent/supergraph.graphql',
+          SUBGRAPH_SECRET,
+        },
         logger,
       }),
     ).rejects.toThrow('Cannot read the supergraph at /nonexistent/supergraph.graphql; run `npm run compose`');
+  });
+
+  // Issue #14: the subgraphs answer the gateway only, so production cannot run without the shared secret.
+  it('refuses to start in production without SUBGRAPH_SECRET', async () => {
+    await expect(
+      start({ env: { GATEWAY_PORT: await freePort(), NODE_ENV: 'production' }, logger }),
+    ).rejects.toMatchObject({ issues: [expect.objectContaining({ variable: 'SUBGRAPH_SECRET' })] });
   });
 
   it('reports every configuration problem at once', async () => {

@@ -5,7 +5,12 @@ import { ConfigError, loadConfig, type Environment } from '@gatehouse/config';
 import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger, type Logger } from '@gatehouse/logger';
-import { createServiceMetrics, metricsSettingsFromEnv, stopOnSignals } from '@gatehouse/service';
+import {
+  createServiceMetrics,
+  metricsSettingsFromEnv,
+  resolveSubgraphSecret,
+  stopOnSignals,
+} from '@gatehouse/service';
 import { runGatewayCluster } from './cluster';
 import { gatewayConcerns, playgroundEnabled, subgraphUrlsFrom, workersConcern } from './config';
 import { createGatewayProtection, startRateLimitSettingsReader } from './protection';
@@ -86,6 +91,8 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
   if (metricsEndpoint !== configuredMetrics) {
     logger.warn('METRICS_TOKEN is not set: the gateway does not serve /metrics in production');
   }
+  // The subgraphs answer nothing without it; outside production the same development secret as theirs.
+  const subgraphSecret = resolveSubgraphSecret(config.subgraphSecret.SUBGRAPH_SECRET, { production });
   const metrics = createServiceMetrics({ service: 'gateway', logger });
   const ownsKv = options.kv === undefined;
   const kv =
@@ -116,6 +123,7 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
         rateLimit: config.rateLimit,
         queryLimits: config.queryLimits,
         cors: config.cors,
+        trustProxy: config.trustProxy,
       },
       { kv, logger, metrics },
     );
@@ -138,6 +146,7 @@ export async function start(options: StartOptions = {}): Promise<RunningGateway>
   const service = await startGateway({
     supergraphSdl,
     subgraphUrls: subgraphUrlsFrom(config.subgraphs),
+    subgraphSecret,
     logger,
     production,
     playground: playgroundEnabled(production, config.playground),

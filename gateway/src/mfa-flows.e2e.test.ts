@@ -2,8 +2,9 @@
 // server and a local Twilio-compatible SMS API. TOTP codes come from an independent RFC 6238 implementation
 // (@gatehouse/testing's totp, checked against the RFC's test vectors), never from the code under test.
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
-import { postGraphQL } from '@gatehouse/service';
+import { METRIC_NAMES, postGraphQL } from '@gatehouse/service';
 import {
+  deleteRedisKeys,
   parseOtpauthUri,
   startFakeTwilio,
   startTestSmtpServer,
@@ -16,7 +17,7 @@ import { startSupergraph, type Supergraph } from './supergraph.test-support';
 jest.setTimeout(60_000);
 
 const PASSWORD = 'correct horse battery staple 42';
-const USERS = ['ada', 'grace', 'edsger', 'barbara', 'alan', 'katherine'].map(
+const USERS = ['ada', 'grace', 'edsger', 'barbara', 'alan', 'katherine', 'margaret', 'frances', 'radia'].map(
   (name) => `${name}@example.test`,
 );
 
@@ -359,4 +360,85 @@ it('refuses MFA management without an access token or the password, and a malfor
   expect(JSON.stringify(malformed)).not.toMatch(/at \w+ \(|node_modules/);
   const verified = await gql<VerifyData>(VERIFY, { t: pending.mfaToken, c: nextCode(secret) });
   expect(verified.errors).toBeUndefined();
+});
+
+// Issue #14: wrong codes fed the password's failure count, which a correct password clears, so "4 wrong codes, sign
+// in again, 4 more" never locked the account nor mailed its owner.
+describe('second-factor lockout (issue #14)', () => {
+  const wrongCode = (secret: string) => {
+    const valid = [-30, 0, 30].map((s) => totp(secret, { time: Date.now() / 1000 + s }));
+    return ['000000', '111111', '222222'].find((code) => !valid.includes(code))!;
+  };
+  const lockMails = (email: string) =>
+    smtp.messages.filter((m) => m.to.includes(email) && /locked/i.test(m.subject));
+
+  it('4 wrong codes, sign in again with the right password, 4 more: the account locks and the owner is mailed', async () => {
+    const email = USERS[6]!;
+    const { secret } = await enableTotp(await accessToken(email));
+    const first = await challenge(email);
+    for (const remaining of [4, 3, 2, 1]) {
+      const wrong = await gql(VERIFY, { t: first.mfaToken, c: wrongCode(secret) });
+      expect(wrong.errors?.[0]?.extensions).toMatchObject({
+        code: 'UNAUTHENTICATED',
+        details: { reason: 'MFA_CODE_INVALID', attemptsRemaining: remaining },
+      });
+    }
+    // The right password still leads to a challenge, but it buys no fresh guesses.
+    const second = await challenge(email);
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      answers.push(reasonOf(await gql(VERIFY, { t: second.mfaToken, c: wrongCode(secret) })));
+    }
+    expect(answers).toEqual(Array(4).fill('MFA_CHALLENGE_INVALID'));
+    // Locked: even the right password is refused (as sign-in always answers a lock), and the owner was told once.
+    expect(reasonOf(await gql(LOGIN, { input: { email, password: PASSWORD } }))).toBe('INVALID_CREDENTIALS');
+    await smtp.waitForMail((m) => m.to.includes(email) && /locked/i.test(m.subject));
+    expect(lockMails(email)).toHaveLength(1);
+  });
+
+  it('the count survives a Redis flush', async () => {
+    if (!supergraph.redis) throw new Error('REDIS_URL must be set: this test flushes a real Redis');
+    const email = USERS[7]!;
+    const { secret } = await enableTotp(await accessToken(email));
+    const first = await challenge(email);
+    for (let i = 0; i < 4; i++) {
+      expect(reasonOf(await gql(VERIFY, { t: first.mfaToken, c: wrongCode(secret) }))).toBe(
+        'MFA_CODE_INVALID',
+      );
+    }
+    // Everything this supergraph keeps in Redis is gone: the challenge, its counter, the password's KV counter.
+    await deleteRedisKeys(supergraph.redis.url, supergraph.redis.prefix);
+    expect(reasonOf(await gql(VERIFY, { t: first.mfaToken, c: wrongCode(secret) }))).toBe(
+      'MFA_CHALLENGE_INVALID',
+    );
+    const second = await challenge(email);
+    expect(reasonOf(await gql(VERIFY, { t: second.mfaToken, c: wrongCode(secret) }))).toBe(
+      'MFA_CHALLENGE_INVALID',
+    );
+    expect(reasonOf(await gql(LOGIN, { input: { email, password: PASSWORD } }))).toBe('INVALID_CREDENTIALS');
+    await smtp.waitForMail((m) => m.to.includes(email) && /locked/i.test(m.subject));
+  });
+
+  it('the login metric counts a challenge as a challenge, not a success', async () => {
+    const email = USERS[8]!;
+    const { secret } = await enableTotp(await accessToken(email));
+    const logins = async (outcome: string, method: string) => {
+      const metric = await supergraph.identityMetrics.business.logins.get();
+      expect(metric.name).toBe(METRIC_NAMES.logins);
+      return (
+        metric.values.find((v) => v.labels.outcome === outcome && v.labels.method === method)?.value ?? 0
+      );
+    };
+    const before = {
+      success: await logins('success', 'password'),
+      challenged: await logins('mfa_required', 'password'),
+      viaMfa: await logins('success', 'mfa'),
+    };
+    const pending = await challenge(email);
+    expect(await logins('success', 'password')).toBe(before.success);
+    expect(await logins('mfa_required', 'password')).toBe(before.challenged + 1);
+    // The sign-in succeeds with the second factor, and is counted there.
+    expect((await gql(VERIFY, { t: pending.mfaToken, c: nextCode(secret) })).errors).toBeUndefined();
+    expect(await logins('success', 'mfa')).toBe(before.viaMfa + 1);
+  });
 });

@@ -7,9 +7,11 @@ import {
   followOAuthRedirects,
   startFakeGitHub,
   startTestOidcProvider,
+  startTestSmtpServer,
   totp,
   type FakeGitHub,
   type TestOidcProvider,
+  type TestSmtpServer,
 } from '@gatehouse/testing';
 import { freePort, startSupergraph, type Supergraph } from './supergraph.test-support';
 
@@ -23,6 +25,7 @@ let google: TestOidcProvider;
 let github: FakeGitHub;
 let supergraph: Supergraph;
 let gatewayOrigin: string;
+let smtp: TestSmtpServer;
 
 beforeAll(async () => {
   const port = await freePort();
@@ -34,6 +37,7 @@ beforeAll(async () => {
   });
   google = await startTestOidcProvider({ clients: [client('google')] });
   github = await startFakeGitHub(client('github'));
+  smtp = await startTestSmtpServer();
   const passwordHash = await createPasswordHasher(OWASP_ARGON2ID).hash(PASSWORD);
   supergraph = await startSupergraph({
     gatewayPort: port,
@@ -52,6 +56,8 @@ beforeAll(async () => {
       GITHUB_TOKEN_URL: github.tokenUrl,
       GITHUB_API_URL: github.apiUrl,
       OAUTH_REDIRECT_ALLOWLIST: APP,
+      SMTP_URL: smtp.url,
+      PUBLIC_URL: 'https://id.example.test',
     },
   });
 });
@@ -60,6 +66,7 @@ afterAll(async () => {
   await supergraph?.close();
   await github?.close();
   await google?.close();
+  await smtp?.close();
 });
 
 interface GraphQLErrorShape {
@@ -84,6 +91,21 @@ type CompleteData = {
   completeOAuthLogin:
     | { __typename: 'AuthPayload'; accessToken: string; user: { email: string } }
     | { __typename: 'MfaChallenge'; mfaToken: string; methods: string[] };
+};
+
+/** The browser's cookies for the gateway, as a Cookie header. */
+const cookieHeaderOf = (browser: Map<string, Map<string, string>>) =>
+  [...(browser.get(gatewayOrigin) ?? new Map<string, string>())].map(([k, v]) => `${k}=${v}`).join('; ');
+
+/** The app's page in `browser` finishes a REST-started flow: completeOAuthLogin with that browser's cookies. */
+const completeIn = async (browser: Map<string, Map<string, string>>, landed: URL) => {
+  const cookie = cookieHeaderOf(browser);
+  return (
+    await postGraphQL<CompleteData>(supergraph.graphqlUrl, COMPLETE, {
+      variables: { c: landed.searchParams.get('code'), s: landed.searchParams.get('state') },
+      ...(cookie ? { headers: { cookie } } : {}),
+    })
+  ).body as Body<CompleteData>;
 };
 
 /** The browser, from the authorization URL to the app's redirect URI (the provider's user acts as told). */
@@ -189,22 +211,42 @@ it('REST form through the gateway: the state is bound to the browser cookie and 
     cookies: browser,
     until: (url) => url.href.startsWith(APP),
   });
-  const signedIn = await gql<CompleteData>(COMPLETE, {
-    c: landed.searchParams.get('code'),
-    s: landed.searchParams.get('state'),
-  });
+  const signedIn = await completeIn(browser, landed);
   expect(signedIn.data!.completeOAuthLogin).toMatchObject({
     __typename: 'AuthPayload',
     user: { email: 'grace@example.test' },
   });
 
   // The same callback again: the state was consumed.
-  const cookie = [...(browser.get(gatewayOrigin) ?? new Map<string, string>())]
-    .map(([k, v]) => `${k}=${v}`)
-    .join('; ');
+  const cookie = cookieHeaderOf(browser);
   const replay = await fetch(callback, { redirect: 'manual', headers: cookie ? { cookie } : {} });
   expect(replay.status).toBe(400);
   expect(await replay.text()).toContain('OAUTH_STATE_INVALID');
+});
+
+it("issue #14: a REST flow's final redirect forwarded to another browser signs nobody in (login CSRF)", async () => {
+  const start = `${gatewayOrigin}/auth/oauth/github/start?redirect_uri=${encodeURIComponent(APP)}`;
+  const toApp = (browser: Map<string, Map<string, string>>) =>
+    followOAuthRedirects(start, { cookies: browser, until: (url) => url.href.startsWith(APP) });
+
+  // The attacker signs in with their own provider account, stops at the app's redirect and sends it on.
+  github.setNextLogin({
+    id: 6666,
+    login: 'mallory',
+    emails: [{ email: 'mallory@example.test', primary: true, verified: true }],
+  });
+  const attacker = new Map<string, Map<string, string>>();
+  const forwarded = await toApp(attacker);
+  expect(forwarded.searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  // The victim's browser never started a flow: no cookie. Refused, and the code is burnt.
+  const victim = new Map<string, Map<string, string>>();
+  expect(reasonOf(await completeIn(victim, forwarded))).toBe('OAUTH_STATE_INVALID');
+  expect(reasonOf(await completeIn(attacker, forwarded))).toBe('OAUTH_CODE_INVALID');
+  // Another browser's cookie does not do either.
+  const other = new Map<string, Map<string, string>>();
+  await toApp(other);
+  const again = await toApp(attacker);
+  expect(reasonOf(await completeIn(other, again))).toBe('OAUTH_STATE_INVALID');
 });
 
 it('denied consent and provider errors come back to the app as error codes', async () => {
@@ -320,4 +362,51 @@ it('a social sign-in of an account with MFA returns a challenge, finished with a
     { t: second.mfaToken, c: totp(secret, { time: Date.now() / 1000 + 30 }) },
   );
   expect(verified.data).toEqual({ verifyMfa: { user: { email: 'alan@example.test' } } });
+});
+
+describe('issue #14: provider links made before the address was verified', () => {
+  const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accepted } }`;
+  const VERIFY = `mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }`;
+  const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { __typename } }`;
+  /** The token of the newest verification mail to `email`, once there are `count` of them. */
+  async function newestLink(email: string, count: number): Promise<string> {
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const mails = smtp.messages.filter((m) => m.to.includes(email) && /verify/i.test(m.subject));
+      const match = /verify-email\?token=([A-Za-z0-9_%-]+)/.exec(mails[count - 1]?.text ?? '');
+      if (mails.length >= count && match?.[1]) return decodeURIComponent(match[1]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`fewer than ${count} verification mails to ${email}`);
+  }
+  const unverifiedGitHub = (id: number, email: string) =>
+    github.setNextLogin({ id, login: `gh-${id}`, emails: [{ email, primary: true, verified: false }] });
+
+  it('a provider sign-up with an unproved address keeps its link when its own link is clicked', async () => {
+    const email = 'hopper@example.test';
+    unverifiedGitHub(7002, email);
+    expect((await startAndBrowse('github')).landed.searchParams.get('error')).toBe('ACCOUNT_NOT_VERIFIED');
+    expect((await gql(VERIFY, { t: await newestLink(email, 1) })).errors).toBeUndefined();
+    unverifiedGitHub(7002, email);
+    expect((await signInWith('github')).data?.completeOAuthLogin).toMatchObject({ user: { email } });
+  });
+
+  it("someone else's provider sign-up does not survive the owner verifying after registering", async () => {
+    const email = 'turing@example.test';
+    // The attacker's provider account claims the victim's address (unverified): an unverified account, linked.
+    unverifiedGitHub(7001, email);
+    expect((await startAndBrowse('github')).landed.searchParams.get('error')).toBe('ACCOUNT_NOT_VERIFIED');
+    // The owner registers, gets a link (the repeat's) and clicks it.
+    expect((await gql(REGISTER, { input: { email, password: PASSWORD, name: 'Alan' } })).data).toEqual({
+      register: { accepted: true },
+    });
+    expect((await gql(VERIFY, { t: await newestLink(email, 2) })).data).toEqual({
+      verifyEmail: { emailVerified: true },
+    });
+    const user = await supergraph.db.prisma.user.findUniqueOrThrow({ where: { email } });
+    expect(await supergraph.db.prisma.oAuthAccount.count({ where: { userId: user.id } })).toBe(0);
+    unverifiedGitHub(7001, email);
+    expect((await startAndBrowse('github')).landed.searchParams.get('error')).toBe('OAUTH_EMAIL_IN_USE');
+    // The first registration won: the repeat's password was not set either (the owner resets it).
+    expect(reasonOf(await gql(LOGIN, { input: { email, password: PASSWORD } }))).toBe('INVALID_CREDENTIALS');
+  });
 });

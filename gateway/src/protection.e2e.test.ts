@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@gatehouse/config';
 import { createLogger } from '@gatehouse/logger';
+import { auditServer } from 'graphql-http';
 import {
   createAccessTokenSigner,
   generateRsaKeyPair,
@@ -14,6 +15,7 @@ import {
   type AccessTokenSigner,
   type HttpService,
 } from '@gatehouse/service';
+import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
 import { gatewayConcerns } from './config';
 import type { SubgraphUrls } from './gateway';
 import { createGatewayProtection } from './protection';
@@ -32,16 +34,27 @@ const TRUSTED_DOCUMENT = 'query TrustedPlans { plans { code } }';
 const TRUSTED_HASH = createHash('sha256').update(TRUSTED_DOCUMENT).digest('hex');
 
 let supergraph: Supergraph;
-let billingProxy: { url: string; requests: IncomingHttpHeaders[]; close(): Promise<void> };
+let billingProxy: {
+  url: string;
+  /** Headers of GraphQL requests; `restRequests` of the rest (billing's REST routes). */
+  requests: IncomingHttpHeaders[];
+  restRequests: IncomingHttpHeaders[];
+  close(): Promise<void>;
+};
 let gateway: HttpService;
 let trustedGateway: HttpService;
+/** TRUST_PROXY: 127.0.0.1 and 10.0.0.0/8 are proxies (other loopback addresses are not). */
+let proxiedGateway: HttpService;
+/** TRUST_PROXY=1: one load balancer in front. */
+let hopGateway: HttpService;
 let signer: AccessTokenSigner;
 let manifestDir: string;
 
 async function startRecordingProxy(target: string): Promise<typeof billingProxy> {
   const requests: IncomingHttpHeaders[] = [];
+  const restRequests: IncomingHttpHeaders[] = [];
   const server = createServer((req, res) => {
-    if (req.url?.startsWith('/graphql')) requests.push(req.headers);
+    (req.url?.startsWith('/graphql') ? requests : restRequests).push(req.headers);
     const upstream = request(
       new URL(req.url ?? '/', target),
       { method: req.method, headers: req.headers },
@@ -57,6 +70,7 @@ async function startRecordingProxy(target: string): Promise<typeof billingProxy>
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
+    restRequests,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -87,12 +101,14 @@ async function startProtectedGateway(env: Record<string, string>, keys: { public
       rateLimit: config.rateLimit,
       queryLimits: config.queryLimits,
       cors: config.cors,
+      trustProxy: config.trustProxy,
     },
     { kv: supergraph.kv, logger },
   );
   return startGateway({
     supergraphSdl: await readFile(SUPERGRAPH_FILE, 'utf8'),
     subgraphUrls: urls,
+    subgraphSecret: TEST_SUBGRAPH_SECRET,
     logger,
     production: false,
     playground: true,
@@ -130,9 +146,16 @@ beforeAll(async () => {
     { GRAPHQL_TRUSTED_DOCUMENTS: manifest, GRAPHQL_TRUSTED_ONLY: 'true' },
     keys,
   );
+  proxiedGateway = await startProtectedGateway(
+    { TRUST_PROXY: '127.0.0.1/32, 10.0.0.0/8', RATE_LIMIT_AUTH_PER_IP: '3', RATE_LIMIT_REST_PER_IP: '2' },
+    keys,
+  );
+  hopGateway = await startProtectedGateway({ TRUST_PROXY: '1', RATE_LIMIT_AUTH_PER_IP: '3' }, keys);
 });
 
 afterAll(async () => {
+  await hopGateway?.stop();
+  await proxiedGateway?.stop();
   await trustedGateway?.stop();
   await gateway?.stop();
   await billingProxy?.close();
@@ -415,5 +438,233 @@ describe('CORS and security headers', () => {
     }
     expect(answers.graphql.get('content-security-policy')).toContain("default-src 'none'");
     expect(answers.playground.get('content-security-policy')).toContain("script-src 'self'");
+  });
+});
+
+/** A POST sent from `localAddress` (any 127.x.y.z reaches the gateway on 127.0.0.1): another TCP peer. */
+function postFrom(
+  service: HttpService,
+  localAddress: string,
+  body: object,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: GraphQLBody }> {
+  const url = new URL('/graphql', service.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as GraphQLBody,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** A random byte, so every run's clients get rate-limit buckets of their own. */
+const octet = () => 1 + Math.floor(Math.random() * 254);
+const hextet = () => Math.floor(Math.random() * 0xfff0).toString(16);
+/** One `auth` attempt that costs identity nothing (an unknown verification token). */
+const AUTH_ATTEMPT = { query: 'mutation { verifyEmail(token: "not-a-token") { id } }' };
+
+describe('client address (TRUST_PROXY)', () => {
+  it('keys rate limits by the address a trusted proxy vouches for, and sends subgraphs that address', async () => {
+    const alice = `198.18.${octet()}.${octet()}`;
+    const bob = `198.19.${octet()}.${octet()}`;
+    // The client wrote 6.6.6.6 itself; the proxies (127.0.0.1 and 10.0.0.7) appended what they saw.
+    const via = (client: string) => ({ 'x-forwarded-for': `6.6.6.6, ${client}, 10.0.0.7` });
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1)
+      statuses.push((await post(AUTH_ATTEMPT, via(alice), proxiedGateway)).status);
+    const bobStatus = (await post(AUTH_ATTEMPT, via(bob), proxiedGateway)).status;
+    billingProxy.requests.length = 0;
+    await post({ query: '{ plans { code } }' }, via(alice), proxiedGateway);
+
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(bobStatus).toBe(200);
+    expect(billingProxy.requests[0]?.['x-forwarded-for']).toBe(alice);
+  });
+
+  it('ignores X-Forwarded-For from a peer outside the trusted ranges: it is keyed and forwarded as itself', async () => {
+    const peer = `127.${octet()}.${octet()}.${octet()}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const spoofed = { 'x-forwarded-for': `10.0.0.1, 198.18.${octet()}.${i + 1}` };
+      statuses.push((await postFrom(proxiedGateway, peer, AUTH_ATTEMPT, spoofed)).status);
+    }
+    billingProxy.requests.length = 0;
+    const claim = { 'x-forwarded-for': '198.18.0.1' };
+    await postFrom(proxiedGateway, peer, { query: '{ plans { code } }' }, claim);
+    // The same claim through the trusted proxy (127.0.0.1) is believed.
+    await postFrom(proxiedGateway, '127.0.0.1', { query: '{ plans { code } }' }, claim);
+
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(billingProxy.requests.map((headers) => headers['x-forwarded-for'])).toEqual([peer, '198.18.0.1']);
+  });
+
+  it('with a hop count, takes the address the nearest proxy saw, whatever the client wrote left of it', async () => {
+    const client = `198.18.${octet()}.${octet()}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const headers = { 'x-forwarded-for': `203.0.113.${i + 1}, ${client}` };
+      statuses.push((await post(AUTH_ATTEMPT, headers, hopGateway)).status);
+    }
+    const other = await post(
+      AUTH_ATTEMPT,
+      { 'x-forwarded-for': `${client}, 198.19.${octet()}.1` },
+      hopGateway,
+    );
+    billingProxy.requests.length = 0;
+    await post({ query: '{ plans { code } }' }, { 'x-forwarded-for': `6.6.6.6,${client}` }, hopGateway);
+
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(other.status).toBe(200);
+    expect(billingProxy.requests[0]?.['x-forwarded-for']).toBe(client);
+  });
+
+  it('counts the proxied REST routes by the same address, and sends it to their service', async () => {
+    const alice = { 'x-forwarded-for': `198.18.${octet()}.${octet()}` };
+    const bob = { 'x-forwarded-for': `198.19.${octet()}.${octet()}` };
+    const file = async (headers: Record<string, string>) => {
+      const response = await fetch(`${proxiedGateway.url}/files/none.png`, { headers });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const statuses = [await file(alice), await file(alice), await file(alice)];
+    const bobStatus = await file(bob);
+    billingProxy.restRequests.length = 0;
+    const usage = await fetch(`${proxiedGateway.url}/billing/usage`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-forwarded-for': `6.6.6.6, ${bob['x-forwarded-for']}`,
+      },
+      body: '{}',
+    });
+    await usage.arrayBuffer();
+
+    expect(statuses.map((status) => status === 429)).toEqual([false, false, true]);
+    expect(bobStatus).not.toBe(429);
+    expect(billingProxy.restRequests[0]?.['x-forwarded-for']).toBe(bob['x-forwarded-for']);
+  });
+
+  it('counts IPv6 clients of one /64 in one bucket, however their addresses are written', async () => {
+    const prefix = `2001:db8:${hextet()}:${hextet()}`;
+    const neighbours = [`${prefix}::1`, `${prefix}:0:0:0:2`, `${prefix.toUpperCase()}:abcd::3`];
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+
+    const statuses: number[] = [];
+    for (const address of neighbours)
+      statuses.push((await post(AUTH_ATTEMPT, from(address), proxiedGateway)).status);
+    const sameSlash64 = await post(AUTH_ATTEMPT, from(`${prefix}:ffff:ffff:ffff:ffff`), proxiedGateway);
+    const mapped = await post(AUTH_ATTEMPT, from(`::ffff:198.18.${octet()}.${octet()}`), proxiedGateway);
+    const nextSlash64 = await post(AUTH_ATTEMPT, from(`2001:db8:${hextet()}:${hextet()}::1`), proxiedGateway);
+
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(sameSlash64.status).toBe(429);
+    expect(mapped.status).toBe(200);
+    expect(nextSlash64.status).toBe(200);
+  });
+});
+
+describe('auth rate class', () => {
+  it('counts password-checking mutations as auth attempts: they exhaust the budget login shares', async () => {
+    const client = { 'x-forwarded-for': `198.18.${octet()}.${octet()}` };
+    const first = await post({ query: loginAliases(1) }, client, proxiedGateway);
+    const checking = await post(
+      {
+        query:
+          'mutation { a: deleteAccount(password: "guess") b: enrollTotp(password: "guess") { __typename } }',
+      },
+      client,
+      proxiedGateway,
+    );
+    const next = await post({ query: loginAliases(1) }, client, proxiedGateway);
+
+    expect(first.status).toBe(200);
+    // Served (identity refused them: no access token), and counted: 1 + 2 of the 3 auth attempts.
+    expect(checking.status).toBe(200);
+    expect(checking.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(next.status).toBe(429);
+    expect(next.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+});
+
+describe('GraphQL over HTTP', () => {
+  it('passes every MUST and SHOULD of the graphql-http server audit', async () => {
+    const results = await auditServer({ url: `${gateway.url}/graphql` });
+    const required = results.filter((result) => !result.name.startsWith('MAY'));
+    const failing = required
+      .filter((result) => result.status !== 'ok')
+      .map((result) => `${result.id} ${result.name}: ${'reason' in result ? result.reason : ''}`);
+
+    expect(required.length).toBeGreaterThanOrEqual(36);
+    expect(failing).toEqual([]);
+  });
+
+  const accepting = (accept: string) => ({ accept });
+  const JSON_ONLY = 'application/json';
+  const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+
+  it('answers request errors 200 for application/json, 4xx for graphql-response+json, and keeps its refusals', async () => {
+    const requestErrors = [
+      { query: '{' },
+      { query: '{ nope }' },
+      { query: 'query ($name: String!) { __type(name: $name) { name } }', variables: { name: null } },
+      { query: 'query A { __typename }', operationName: 'B' },
+      { query: 'query A { __typename } query B { __typename }' },
+    ];
+    for (const body of requestErrors) {
+      const json = await post(body, accepting(JSON_ONLY));
+      const graphqlResponse = await post(body, accepting(GRAPHQL_RESPONSE));
+      expect([json.status, graphqlResponse.status]).toEqual([200, 400]);
+      expect(json.headers.get('content-type')).toContain(JSON_ONLY);
+      expect(json.body.errors?.length).toBeGreaterThan(0);
+      expect(json.body).not.toHaveProperty('data');
+    }
+
+    // Malformed HTTP and the gateway's own refusals keep their status whatever the client accepts.
+    const notJson = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: JSON_ONLY },
+      body: '{ "not json',
+    });
+    const tooDeep = await post(
+      { query: '{ a { b { c { d { e { f { g { h } } } } } } } }' },
+      accepting(JSON_ONLY),
+    );
+    const forged = await post(
+      { query: '{ __typename }' },
+      { ...accepting(JSON_ONLY), authorization: 'Bearer not.a.jwt' },
+    );
+    const revoked = randomUUID();
+    await recordSessionRevoked(supergraph.kv, revoked);
+    const revokedSession = await post(
+      { query: '{ __typename }' },
+      { ...accepting(JSON_ONLY), authorization: await bearer({ userId: randomUUID(), sessionId: revoked }) },
+    );
+    const limited = { 'x-forwarded-for': `198.18.${octet()}.${octet()}` };
+    const overLimit = await post(
+      { query: loginAliases(4) },
+      { ...accepting(JSON_ONLY), ...limited },
+      proxiedGateway,
+    );
+
+    expect(notJson.status).toBe(400);
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.errors?.[0]?.extensions?.details?.reason).toBe('QUERY_TOO_DEEP');
+    expect(forged.status).toBe(401);
+    expect(revokedSession.status).toBe(401);
+    expect(overLimit.status).toBe(429);
+    expect(overLimit.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 });

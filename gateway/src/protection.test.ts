@@ -4,19 +4,35 @@ import path from 'node:path';
 import { loadConfig } from '@gatehouse/config';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { deleteRedisKeys, redisUrlForTests, uniqueTestPrefix } from '@gatehouse/testing';
-import { buildSchema, parse, type GraphQLError } from 'graphql';
+import {
+  buildSchema,
+  Kind,
+  parse,
+  type FieldDefinitionNode,
+  type GraphQLError,
+  type InputValueDefinitionNode,
+} from 'graphql';
 import { gatewayConcerns } from './config';
 import {
   analyzeOperation,
   AUTH_ROOT_FIELDS,
+  canonicalIp,
+  createClientAddressResolver,
   createHttpEdge,
   createOperationAnalyzer,
   createSlidingWindowLimiter,
+  CREDENTIAL_ARGUMENT,
   millisecondsUntilFits,
+  NOT_AUTH_DESPITE_CREDENTIAL_ARGUMENT,
+  parseTrustProxy,
+  rateLimitChecks,
+  rateLimitSubjectOf,
   trustedDocumentsFrom,
+  type ClientAddressSource,
   type QueryLimits,
+  type RateLimitPolicy,
 } from './protection';
-import { REPOSITORY_ROOT } from './subgraphs';
+import { REPOSITORY_ROOT, SUBGRAPHS } from './subgraphs';
 
 /** Unit tests of the gateway's protections; protection.e2e.test.ts drives them through real HTTP. */
 
@@ -339,11 +355,180 @@ describe('gateway protection configuration', () => {
     ).toEqual(['https://a.example.com', 'http://localhost:5173']);
   });
 
-  it('names only mutations that exist in the identity schema as auth fields', () => {
-    const sdl = readFileSync(path.join(REPOSITORY_ROOT, 'subgraphs/identity/schema.graphql'), 'utf8');
-    const mutation = /type Mutation \{([\s\S]*?)\n\}/.exec(sdl)?.[1] ?? '';
-    const names = new Set([...mutation.matchAll(/^ {2}([a-zA-Z]+)[(:]/gm)].map((m) => m[1]));
-    expect([...AUTH_ROOT_FIELDS].filter((field) => !names.has(field))).toEqual([]);
-    expect(names.has('login')).toBe(true);
+  it('rejects a TRUST_PROXY that is neither a hop count nor addresses and ranges, or trusts everyone', () => {
+    for (const value of [
+      'true',
+      '10.0.0.0/33',
+      'fd00::/129',
+      '10.0.0.1/8/2',
+      'lb.internal',
+      '0.0.0.0/0',
+      '99',
+    ]) {
+      expect(() => loadConfig(gatewayConcerns, { TRUST_PROXY: value })).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ variable: 'TRUST_PROXY' })] }),
+      );
+    }
+    expect(loadConfig(gatewayConcerns, {}).trustProxy.TRUST_PROXY).toEqual({ kind: 'none' });
+    expect(loadConfig(gatewayConcerns, { TRUST_PROXY: '0' }).trustProxy.TRUST_PROXY).toEqual({
+      kind: 'none',
+    });
+    expect(loadConfig(gatewayConcerns, { TRUST_PROXY: '2' }).trustProxy.TRUST_PROXY).toEqual({
+      kind: 'hops',
+      hops: 2,
+    });
+    expect(
+      loadConfig(gatewayConcerns, { TRUST_PROXY: ' 10.0.0.0/8, FD00:0::/8 ,192.0.2.10,::ffff:198.51.100.1' })
+        .trustProxy.TRUST_PROXY,
+    ).toEqual({
+      kind: 'ranges',
+      ranges: ['10.0.0.0/8', 'fd00::/8', '192.0.2.10/32', '198.51.100.1/32'],
+    });
+  });
+
+  it('puts every mutation that takes a password, code or token in the auth class, unless exempted with a reason', () => {
+    // Every Mutation field of the four subgraphs, with the argument and input-field names reachable from it.
+    const mutations = new Map<string, Set<string>>();
+    const inputs = new Map<string, readonly InputValueDefinitionNode[]>();
+    const mutationFields: FieldDefinitionNode[] = [];
+    for (const { name } of SUBGRAPHS) {
+      const sdl = readFileSync(path.join(REPOSITORY_ROOT, 'subgraphs', name, 'schema.graphql'), 'utf8');
+      for (const definition of parse(sdl).definitions) {
+        if (definition.kind === Kind.INPUT_OBJECT_TYPE_DEFINITION) {
+          inputs.set(definition.name.value, definition.fields ?? []);
+        } else if (
+          (definition.kind === Kind.OBJECT_TYPE_DEFINITION ||
+            definition.kind === Kind.OBJECT_TYPE_EXTENSION) &&
+          definition.name.value === 'Mutation'
+        ) {
+          mutationFields.push(...(definition.fields ?? []));
+        }
+      }
+    }
+    const namesUnder = (
+      values: readonly InputValueDefinitionNode[],
+      seen: Set<string>,
+      into: Set<string>,
+    ) => {
+      for (const value of values) {
+        into.add(value.name.value);
+        let type = value.type;
+        while (type.kind !== Kind.NAMED_TYPE) type = type.type;
+        const nested = inputs.get(type.name.value);
+        if (nested && !seen.has(type.name.value)) namesUnder(nested, seen.add(type.name.value), into);
+      }
+      return into;
+    };
+    for (const field of mutationFields) {
+      mutations.set(field.name.value, namesUnder(field.arguments ?? [], new Set(), new Set()));
+    }
+
+    const takesCredential = [...mutations]
+      .filter(([, names]) => [...names].some((name) => CREDENTIAL_ARGUMENT.test(name)))
+      .map(([name]) => name);
+    const unclassified = takesCredential.filter(
+      (name) => !AUTH_ROOT_FIELDS.has(name) && !(name in NOT_AUTH_DESPITE_CREDENTIAL_ARGUMENT),
+    );
+
+    expect(mutations.size).toBeGreaterThan(40);
+    expect(takesCredential).toEqual(
+      expect.arrayContaining(['login', 'deleteAccount', 'disableMfa', 'confirmTotp']),
+    );
+    expect(unclassified).toEqual([]);
+    // Both lists name only mutations that exist, and none is in both.
+    expect([...AUTH_ROOT_FIELDS].filter((name) => !mutations.has(name))).toEqual([]);
+    expect(Object.keys(NOT_AUTH_DESPITE_CREDENTIAL_ARGUMENT).filter((name) => !mutations.has(name))).toEqual(
+      [],
+    );
+    expect(
+      Object.keys(NOT_AUTH_DESPITE_CREDENTIAL_ARGUMENT).filter((name) => AUTH_ROOT_FIELDS.has(name)),
+    ).toEqual([]);
+  });
+});
+
+describe('client address', () => {
+  it('canonicalises addresses: IPv4-mapped IPv6 as IPv4, IPv6 in RFC 5952 form, zones dropped', () => {
+    expect(canonicalIp('203.0.113.7')).toBe('203.0.113.7');
+    expect(canonicalIp('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(canonicalIp('::FFFF:cb00:7107')).toBe('203.0.113.7');
+    expect(canonicalIp('0:0:0:0:0:ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(canonicalIp('2001:0DB8:0000:0000:0000:0000:0000:0001')).toBe('2001:db8::1');
+    expect(canonicalIp('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1');
+    expect(canonicalIp('2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1');
+    expect(canonicalIp('2001:db8::')).toBe('2001:db8::');
+    expect(canonicalIp('::')).toBe('::');
+    expect(canonicalIp('::1')).toBe('::1');
+    expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1');
+    expect(canonicalIp('64:ff9b::198.51.100.7')).toBe('64:ff9b::c633:6407');
+    expect(canonicalIp('1::2:3:4:5:6:7')).toBe('1:0:2:3:4:5:6:7');
+    for (const garbage of ['', 'unknown', '1.2.3', '256.1.1.1', '2001:db8::1::1', '12345::', 'localhost']) {
+      expect(canonicalIp(garbage)).toBeUndefined();
+    }
+  });
+
+  it('rate limits an IPv6 client by its /64 and an IPv4 client by its address', () => {
+    expect(rateLimitSubjectOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(rateLimitSubjectOf('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(rateLimitSubjectOf('2001:db8::1')).toBe('2001:db8::/64');
+    expect(rateLimitSubjectOf('203.0.113.7')).toBe('203.0.113.7');
+
+    const policy: RateLimitPolicy = {
+      windowSeconds: 60,
+      perIp: { auth: 1, write: 1, read: 1 },
+      perUser: { auth: 1, write: 1, read: 1 },
+    };
+    const keyOf = (ip: string) =>
+      rateLimitChecks({ auth: 1, write: 0, read: 0 }, policy, ip, undefined)[0]?.key;
+    // Neighbours in one /64 share a bucket (however the address is written); the next /64 is someone else.
+    expect(keyOf(canonicalIp('2001:DB8:0:7:0:0:0:1')!)).toBe(
+      keyOf(canonicalIp('2001:db8:0:7:dead:beef::9')!),
+    );
+    expect(keyOf('2001:db8:0:7::1')).not.toBe(keyOf('2001:db8:0:8::1'));
+  });
+
+  const request = (
+    remoteAddress: string | undefined,
+    forwardedFor?: string | string[],
+  ): ClientAddressSource => ({
+    socket: { remoteAddress },
+    headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor as string },
+  });
+
+  it('trusts nobody by default: the TCP peer, whatever X-Forwarded-For says', () => {
+    const resolve = createClientAddressResolver();
+    expect(resolve(request('::ffff:198.51.100.1', '203.0.113.7'))).toBe('198.51.100.1');
+    expect(resolve(request('2001:DB8::1'))).toBe('2001:db8::1');
+    expect(resolve(request(undefined, '203.0.113.7'))).toBeUndefined();
+    expect(createClientAddressResolver(parseTrustProxy('0'))(request('10.0.0.1', '1.1.1.1'))).toBe(
+      '10.0.0.1',
+    );
+  });
+
+  it('trusts the N nearest hops: the client is the address the farthest trusted hop saw', () => {
+    const one = createClientAddressResolver(parseTrustProxy('1'));
+    const two = createClientAddressResolver(parseTrustProxy('2'));
+    // The client wrote "6.6.6.6" itself; the load balancer appended the address it saw.
+    expect(one(request('10.0.0.2', '6.6.6.6, 203.0.113.7'))).toBe('203.0.113.7');
+    expect(two(request('10.0.0.2', '6.6.6.6, 203.0.113.7, 10.0.0.1'))).toBe('203.0.113.7');
+    // Repeated headers count as one list; ports and brackets are dropped; IPv6 is canonical.
+    expect(two(request('10.0.0.2', ['6.6.6.6, [2001:DB8::7]:443', '10.0.0.1:80']))).toBe('2001:db8::7');
+    // Fewer entries than hops: the farthest address there is; no header: the peer.
+    expect(two(request('10.0.0.2', '203.0.113.7'))).toBe('203.0.113.7');
+    expect(one(request('10.0.0.2'))).toBe('10.0.0.2');
+    // A trusted hop that wrote garbage vouches for nothing: the last address vouched for.
+    expect(two(request('10.0.0.2', '203.0.113.7, unknown'))).toBe('10.0.0.2');
+  });
+
+  it('walks X-Forwarded-For from the right past trusted ranges, and ignores it from an untrusted peer', () => {
+    const resolve = createClientAddressResolver(parseTrustProxy('10.0.0.0/8, fd00::/8, 127.0.0.1'));
+    expect(resolve(request('10.1.2.3', '6.6.6.6, 203.0.113.7, 10.9.9.9, fd00::1'))).toBe('203.0.113.7');
+    expect(resolve(request('127.0.0.1', '2001:db8::1:0:0:1'))).toBe('2001:db8::1:0:0:1');
+    expect(resolve(request('::ffff:10.1.2.3', '::ffff:203.0.113.7'))).toBe('203.0.113.7');
+    // Spoofed by a client that is not one of the proxies: ignored.
+    expect(resolve(request('198.51.100.1', '10.0.0.1, 203.0.113.7'))).toBe('198.51.100.1');
+    expect(resolve(request('127.0.0.2', '203.0.113.7'))).toBe('127.0.0.2');
+    // Only proxies in the chain: the farthest of them; garbage ends the walk.
+    expect(resolve(request('10.1.2.3', '10.0.0.1'))).toBe('10.0.0.1');
+    expect(resolve(request('10.1.2.3', 'garbage, 10.0.0.1'))).toBe('10.0.0.1');
   });
 });

@@ -15,6 +15,7 @@ import {
   type AccessTokenSigner,
   type HttpService,
 } from '@gatehouse/service';
+import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
 import { SETTINGS } from '@gatehouse/settings';
 import { waitFor } from '@gatehouse/testing';
 import { gatewayConcerns } from './config';
@@ -97,6 +98,7 @@ beforeAll(async () => {
         `${supergraph.subgraphs[name].url}/graphql`,
       ]),
     ) as SubgraphUrls,
+    subgraphSecret: TEST_SUBGRAPH_SECRET,
     logger,
     production: false,
     playground: false,

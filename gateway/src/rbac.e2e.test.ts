@@ -7,7 +7,7 @@ import { startSupergraph, type Supergraph } from './supergraph.test-support';
 jest.setTimeout(60_000);
 
 let supergraph: Supergraph;
-const ids = { admin: '', alice: '', bob: '' };
+const ids = { admin: '', alice: '', bob: '', carol: '', adminRole: '' };
 const tokens = { admin: '', alice: '' };
 
 beforeAll(async () => {
@@ -32,6 +32,18 @@ beforeAll(async () => {
           })
         ).id;
       }
+      // A second administrator, to be demoted.
+      ids.adminRole = (await prisma.role.findUniqueOrThrow({ where: { name: 'admin' } })).id;
+      ids.carol = (
+        await prisma.user.create({
+          data: {
+            email: 'carol@example.test',
+            status: 'ACTIVE',
+            emailVerified: true,
+            roles: { create: [{ roleId: member.id }, { roleId: ids.adminRole }] },
+          },
+        })
+      ).id;
     },
   });
   // Tokens as sign-in issues them; Alice's claims name no permission at all: the rules must look them up live.
@@ -146,4 +158,40 @@ it('administrators read the audit trail page by page and export it as CSV; membe
   });
   expect(forbidden.status).toBe(403);
   expect((await fetch(`${origin}/admin/audit-logs/export?format=csv`)).status).toBe(401);
+});
+
+// Issue #14: `isAdmin`-style checks read the token's `admin` role claim, so a demoted administrator kept reading
+// other users until the token expired. Every check now reads live permissions.
+it('a demoted administrator is refused on the very next request with the same, still valid token', async () => {
+  const carol = await supergraph.signer.sign({
+    userId: ids.carol,
+    email: 'carol@example.test',
+    roles: ['admin', 'member'],
+    permissions: [
+      'users:read',
+      'users:write',
+      'roles:manage',
+      'audit:read',
+      'billing:read',
+      'billing:manage',
+    ],
+  });
+  const READ_BOB = `query($id: ID!) { user(id: $id) { id email } }`;
+  const before = await gql(READ_BOB, { id: ids.bob }, carol);
+  expect(before).toEqual({ data: { user: { id: ids.bob, email: 'bob@example.test' } } });
+
+  const removed = await gql(
+    `mutation($u: ID!, $r: ID!) { removeRole(userId: $u, roleId: $r) { id } }`,
+    { u: ids.carol, r: ids.adminRole },
+    tokens.admin,
+  );
+  expect(removed.errors).toBeUndefined();
+
+  const after = await gql(READ_BOB, { id: ids.bob }, carol);
+  expect(after.data?.user ?? null).toBeNull();
+  expect(after.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  const list = await gql(`{ adminUsers { edges { node { id } } } }`, {}, carol);
+  expect(list.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  // Her own account is still hers.
+  expect(await gql(`{ me { id } }`, {}, carol)).toEqual({ data: { me: { id: ids.carol } } });
 });

@@ -1,7 +1,8 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@gatehouse/logger';
-import { setTraceHeaders } from '@gatehouse/service';
+import { setTraceHeaders, SUBGRAPH_SECRET_HEADER } from '@gatehouse/service';
+import { peerAddressOf, type ClientAddressResolver } from './protection/client-address';
 
 /** Headers of the browser's request that the owning service's REST routes may need. */
 const FORWARDED_REQUEST_HEADERS = [
@@ -50,19 +51,86 @@ export interface RestRoute {
 export interface RestProxyOptions {
   readonly routes: readonly RestRoute[];
   readonly logger: Logger;
+  /** SUBGRAPH_SECRET, sent to the owning service with every request (subgraphs answer nothing else). */
+  readonly subgraphSecret: string;
+  /** Who the client is (TRUST_PROXY), sent as the only `X-Forwarded-For` entry; default the TCP peer. */
+  readonly clientAddress?: ClientAddressResolver;
   /** Default 30 s: an OAuth callback talks to the provider, an avatar upload is decoded and re-encoded. */
   readonly timeoutMs?: number;
 }
 
-function matches(route: RestRoute, pathname: string): boolean {
-  return route.path.endsWith('/') ? pathname.startsWith(route.path) : pathname === route.path;
+/** The `error` of a 400 for a request path that could walk out of a route's prefix (see {@link normaliseRestPath}). */
+export const INVALID_PATH = 'INVALID_PATH';
+
+/** `%2e` (.), `%2f` (/), `%5c` (\\) and `%25` (%, i.e. double encoding), in any case. */
+const ENCODED_SEPARATOR_OR_PERCENT = /%(?:2e|2f|5c|25)/i;
+/** A `%` not followed by two hex digits: not a valid encoding, so not one we can reason about. */
+const MALFORMED_PERCENT = /%(?![0-9a-f]{2})/i;
+
+/**
+ * The path a REST route is matched on and forwarded with, or `null` when the request must be refused: anything that
+ * could make the path mean something else to the owning service (or to `new URL`) than to the matcher. The raw path
+ * must start with `/` and hold no backslash, no encoded `.`, `/`, `\` or `%` (double encoding) and no malformed
+ * `%`; decoded once, it must be valid UTF-8 without control characters, and no segment may be empty (`//`), `.` or
+ * `..`. What is left is forwarded re-encoded segment by segment, so the service sees exactly the path that was
+ * matched.
+ */
+export function normaliseRestPath(rawPath: string): string | null {
+  if (!rawPath.startsWith('/') || rawPath.includes('\\')) return null;
+  if (ENCODED_SEPARATOR_OR_PERCENT.test(rawPath) || MALFORMED_PERCENT.test(rawPath)) return null;
+  const segments = rawPath.slice(1).split('/');
+  const decoded: string[] = [];
+  for (const [index, segment] of segments.entries()) {
+    let value: string;
+    try {
+      value = decodeURIComponent(segment);
+    } catch {
+      return null;
+    }
+    // A trailing slash (`/auth/oauth/`) leaves one empty last segment; an empty one elsewhere is `//`.
+    if (value === '' && index !== segments.length - 1) return null;
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    if (value === '.' || value === '..' || /[\u0000-\u001f\u007f\\]/.test(value)) return null;
+    decoded.push(value);
+  }
+  return `/${decoded.map(encodePathSegment).join('/')}`;
+}
+
+/** encodeURIComponent, except for what RFC 3986 allows as is in a path segment (`: @ $ & + , ; =`). */
+function encodePathSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/%(?:3A|40|24|26|2B|2C|3B|3D)/g, (escape) =>
+    decodeURIComponent(escape),
+  );
+}
+
+/** Whether `route` answers `path` (a path from {@link normaliseRestPath}, never a raw one). */
+export function matchesRestRoute(route: RestRoute, path: string): boolean {
+  return route.path.endsWith('/') ? path.startsWith(route.path) : path === route.path;
+}
+
+/**
+ * The request's normalised path and the route answering it (`route` undefined: none does), or `null` when the path
+ * must be refused with 400 {@link INVALID_PATH}.
+ */
+export function findRestRoute(
+  routes: readonly RestRoute[],
+  rawUrl: string,
+): { path: string; search: string; route: RestRoute | undefined } | null {
+  const queryStart = rawUrl.indexOf('?');
+  const rawPath = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+  const path = normaliseRestPath(rawPath);
+  if (path === null) return null;
+  const search = queryStart === -1 ? '' : rawUrl.slice(queryStart);
+  return { path, search, route: routes.find((candidate) => matchesRestRoute(candidate, path)) };
 }
 
 /**
  * Forwards the plain HTTP routes of the subgraphs (OAuth redirects, avatar upload, unsubscribe links, stored
  * files) so the gateway stays the one public door. Bodies stream through in both directions (an avatar is not
  * buffered here; the owning route enforces its size limit), redirects are passed back to the browser and never
- * followed, only the listed headers cross, and the client's address travels as X-Forwarded-For.
+ * followed, only the listed headers cross, and the client's address travels as X-Forwarded-For. Routes are matched
+ * on the normalised path only ({@link normaliseRestPath}); a path that could escape its prefix is answered 400
+ * `INVALID_PATH` and never reaches a service. Every forwarded request carries SUBGRAPH_SECRET.
  */
 export function createRestProxy(
   options: RestProxyOptions,
@@ -71,9 +139,15 @@ export function createRestProxy(
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   return async (req, res, requestId) => {
-    const url = req.url ?? '/';
-    const pathname = url.split('?', 1)[0] ?? '/';
-    const route = options.routes.find((candidate) => matches(candidate, pathname));
+    const found = findRestRoute(options.routes, req.url ?? '/');
+    // Refused whatever route it looks like: the gateway serves no path with dot segments or encoded separators.
+    if (found === null) {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ error: INVALID_PATH }));
+      return true;
+    }
+    const { path: pathname, search, route } = found;
     if (!route) return false;
     const method = req.method ?? 'GET';
     if (!route.methods.includes(method)) {
@@ -82,7 +156,10 @@ export function createRestProxy(
       return true;
     }
 
-    const headers: Record<string, string> = { 'x-request-id': requestId };
+    const headers: Record<string, string> = {
+      'x-request-id': requestId,
+      [SUBGRAPH_SECRET_HEADER]: options.subgraphSecret,
+    };
     setTraceHeaders({ set: (name, value) => void (headers[name] = value) });
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = req.headers[name];
@@ -95,7 +172,7 @@ export function createRestProxy(
     if (route.forwardAuthorization && typeof req.headers.authorization === 'string') {
       headers.authorization = req.headers.authorization;
     }
-    const clientIp = req.socket.remoteAddress?.replace(/^::ffff:/, '');
+    const clientIp = (options.clientAddress ?? peerAddressOf)(req);
     if (clientIp) headers['x-forwarded-for'] = clientIp;
 
     const maxBodyBytes = route.maxBodyBytes ?? 64 * 1024;
@@ -110,7 +187,10 @@ export function createRestProxy(
       return true;
     }
 
-    const target = new URL(url, route.target);
+    // The normalised path on the route's origin: never `new URL(raw, base)`, which resolves dot segments itself.
+    const target = new URL(route.target);
+    target.pathname = pathname;
+    target.search = search;
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     await new Promise<void>((resolve) => {
       let answered = false;

@@ -5,6 +5,7 @@ import { Script } from 'node:vm';
 import { loadConfig } from '@gatehouse/config';
 import { createLogger } from '@gatehouse/logger';
 import type { HttpService } from '@gatehouse/service';
+import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
 import { gatewayConcerns, playgroundEnabled, subgraphUrlsFrom } from './config';
 import type { SubgraphUrls } from './gateway';
 import { PLAYGROUND_CONTENT_SECURITY_POLICY } from './playground';
@@ -54,6 +55,7 @@ function start(overrides: { production?: boolean; playground?: boolean } = {}): 
   return startGateway({
     supergraphSdl,
     subgraphUrls,
+    subgraphSecret: TEST_SUBGRAPH_SECRET,
     logger,
     production: overrides.production ?? false,
     playground: overrides.playground ?? true,
@@ -256,8 +258,9 @@ describe('gateway configuration', () => {
 
     expect(enabled({})).toBe(true);
     expect(enabled({ PLAYGROUND_ENABLED: 'false' })).toBe(false);
-    expect(enabled({ NODE_ENV: 'production' })).toBe(false);
-    expect(enabled({ NODE_ENV: 'production', PLAYGROUND_ENABLED: 'true' })).toBe(true);
+    const production = { NODE_ENV: 'production', SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET };
+    expect(enabled(production)).toBe(false);
+    expect(enabled({ ...production, PLAYGROUND_ENABLED: 'true' })).toBe(true);
   });
 
   it('routes each subgraph to its configured URL', () => {

@@ -9,20 +9,15 @@ import {
   type MetricsEndpointSettings,
   type ServiceMetrics,
 } from '@gatehouse/service';
-import {
-  clientIpOf,
-  createGateway,
-  createGatewayContext,
-  subgraphReadinessChecks,
-  type SubgraphUrls,
-} from './gateway';
+import { createGateway, createGatewayContext, subgraphReadinessChecks, type SubgraphUrls } from './gateway';
 import { createPlaygroundHandler } from './playground';
 import type { GatewayAuthenticator } from './protection/authentication';
+import { peerAddressOf, rateLimitSubjectOf, type ClientAddressResolver } from './protection/client-address';
 import type { HttpEdge } from './protection/http-edge';
 import type { ProtectionPluginOptions } from './protection/protection-plugin';
 import type { SlidingWindowLimiter } from './protection/sliding-window';
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from './realtime';
-import { createRestProxy, type RestRoute } from './rest-proxy';
+import { createRestProxy, findRestRoute, type RestRoute } from './rest-proxy';
 import type { UsageRecorder } from './usage-recorder';
 import { createWellKnownHandler, type WellKnownOptions } from './well-known';
 
@@ -44,11 +39,18 @@ export interface GatewayProtection {
   readonly maxBodyBytes?: number;
   /** Upper bound for one GraphQL request (503 REQUEST_TIMEOUT after it). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Who the client is (TRUST_PROXY): keys every per-IP limit and is the `X-Forwarded-For` subgraphs get.
+   * Default: the TCP peer.
+   */
+  readonly clientAddress?: ClientAddressResolver;
 }
 
 export interface StartGatewayOptions {
   readonly supergraphSdl: string;
   readonly subgraphUrls: SubgraphUrls;
+  /** SUBGRAPH_SECRET: sent on every request to a subgraph (GraphQL and proxied REST routes). */
+  readonly subgraphSecret: string;
   readonly logger: Logger;
   readonly production: boolean;
   /** Serve the offline GraphiQL at /playground. */
@@ -84,24 +86,22 @@ export interface StartGatewayOptions {
 
 type Route = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
 
-function pathOf(req: IncomingMessage): string {
-  return (req.url ?? '/').split('?', 1)[0] ?? '/';
-}
-
 /** Counts every request to a proxied REST route against the client's address before proxying it. */
 function rateLimitedRest(
   proxy: Route,
   routes: readonly RestRoute[],
   limit: NonNullable<GatewayProtection['restRateLimit']>,
+  clientAddress: ClientAddressResolver,
 ): Route {
-  const matches = (path: string) =>
-    routes.some((route) => (route.path.endsWith('/') ? path.startsWith(route.path) : path === route.path));
   return async (req, res, requestId) => {
-    if (!matches(pathOf(req))) return false;
-    const ip = clientIpOf(req);
+    // On the normalised path, as the proxy matches; a path the proxy refuses (null) goes straight to its 400.
+    const found = findRestRoute(routes, req.url ?? '/');
+    if (found === null) return proxy(req, res, requestId);
+    if (!found.route) return false;
+    const ip = clientAddress(req);
     if (ip) {
       const decision = await limit.limiter.consume([
-        { key: `rest:ip:${ip}`, limit: limit.perIp, windowSeconds: limit.windowSeconds },
+        { key: `rest:ip:${rateLimitSubjectOf(ip)}`, limit: limit.perIp, windowSeconds: limit.windowSeconds },
       ]);
       if (!decision.allowed) {
         req.resume();
@@ -176,9 +176,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
       maxBodyBytes: 512 * 1024,
     },
   ];
-  const proxy = createRestProxy({ logger, routes: restRoutes });
+  const clientAddress = protection.clientAddress ?? peerAddressOf;
+  const proxy = createRestProxy({
+    logger,
+    routes: restRoutes,
+    subgraphSecret: options.subgraphSecret,
+    clientAddress,
+  });
   const rest = protection.restRateLimit
-    ? rateLimitedRest(proxy, restRoutes, protection.restRateLimit)
+    ? rateLimitedRest(proxy, restRoutes, protection.restRateLimit, clientAddress)
     : proxy;
   const routes = [wellKnown, playground, rest].filter((route) => route !== undefined);
   const { edge } = protection;
@@ -195,6 +201,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
           ...limits,
           events,
           authenticator,
+          clientAddress,
           logger,
           metrics,
           production: options.production,
@@ -208,7 +215,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<HttpSe
       host: options.host,
       port: options.port,
       logger,
-      graphql: { server, context: createGatewayContext({ authenticator: protection.authenticator }) },
+      graphql: {
+        server,
+        context: createGatewayContext({ authenticator: protection.authenticator, clientAddress }),
+      },
       readinessChecks: subgraphReadinessChecks(options.subgraphUrls),
       metrics,
       ...(realtime ? { onServer: (httpServer) => realtime?.attach(httpServer) } : {}),

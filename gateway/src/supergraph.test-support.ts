@@ -13,19 +13,23 @@ import { createObjectStorage } from '@gatehouse/storage';
 import {
   createAccessTokenSigner,
   createAccessTokenVerifier,
+  createServiceMetrics,
   createSessionLivenessQuery,
   createSessionStatusChecker,
   generateRsaKeyPair,
   startHttpService,
   type AccessTokenSigner,
   type HttpService,
+  type ServiceMetrics,
 } from '@gatehouse/service';
+import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
 import {
   createTestDatabase,
   deleteRedisKeys,
   testRedisUrl,
   uniqueTestPrefix,
   type TestDatabase,
+  testSecrets,
 } from '@gatehouse/testing';
 import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
 import { startApiUsageConsumer } from '../../subgraphs/access-control/src/metrics';
@@ -77,6 +81,8 @@ export interface Supergraph {
   graphqlUrl: string;
   /** Issues access tokens the subgraphs accept. */
   signer: AccessTokenSigner;
+  /** The ENCRYPTION_KEYS every service of this supergraph was given (random per supergraph). */
+  encryptionKeys: string;
   /**
    * The Redis server and key prefix every service's store, bus and queue use (when REDIS_URL is set): deleting
    * the keys under `prefix` (`deleteRedisKeys`) simulates a Redis flush for this supergraph alone.
@@ -84,6 +90,8 @@ export interface Supergraph {
   redis?: { url: string; prefix: string };
   /** The key/value store identity and every subgraph's session check share (to look at cache entries). */
   kv: KeyValueStore;
+  /** Identity's metrics, as its `/metrics` would serve them (the sign-in counters its resolvers increment). */
+  identityMetrics: ServiceMetrics;
   /** Billing's process-wide services: `runDueWork()` runs the renewal and dunning jobs once. */
   billing: BillingRuntime;
   /** The event bus every service shares (billing events, settings changes). */
@@ -137,8 +145,11 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const storageDir = await mkdtemp(join(tmpdir(), 'gatehouse-storage-'));
     started.push(() => rm(storageDir, { recursive: true, force: true }));
     // Identity and account read the same settings, as they would from one deployment's environment.
+    // One set for the whole supergraph: identity mints unsubscribe links account verifies (derived from the keys).
+    const secrets = testSecrets();
     const env: NodeJS.ProcessEnv = {
       NODE_ENV: 'test',
+      ...secrets,
       JWT_PRIVATE_KEY: keys.privateKeyPem,
       JWT_ISSUER: auth.issuer,
       JWT_AUDIENCE: auth.audience,
@@ -204,8 +215,9 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       isSessionActive: createSessionLivenessQuery(db.prisma),
     });
     const deps = { prisma: db.prisma, logger, verifier, production: false, sessionCheck };
+    const identityMetrics = createServiceMetrics({ service: 'identity', logger, processMetrics: false });
     const apps = {
-      identity: createIdentityApp({ ...deps, identity: identity.services }),
+      identity: createIdentityApp({ ...deps, identity: identity.services, metrics: identityMetrics }),
       account: createAccountApp({ ...deps, account: account.services, kv }),
       'access-control': createAccessControlApp({ ...deps, kv, events }),
       billing: createBillingApp({ ...deps, billing: billing.services, routes: billing.routes, kv }),
@@ -225,6 +237,8 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
         graphql: app as typeof apps.identity,
         ...(app.routes ? { routes: app.routes } : {}),
         readinessChecks: {},
+        // As startSubgraph does: only the gateway (and tests, through postGraphQL) is answered.
+        subgraphSecret: TEST_SUBGRAPH_SECRET,
       });
     }
 
@@ -248,6 +262,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     const gateway = await startGateway({
       supergraphSdl: await readFile(SUPERGRAPH_FILE, 'utf8'),
       subgraphUrls,
+      subgraphSecret: TEST_SUBGRAPH_SECRET,
       logger,
       production: false,
       playground: true,
@@ -265,8 +280,10 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       gateway,
       graphqlUrl: `${gateway.url}/graphql`,
       signer,
+      encryptionKeys: secrets.ENCRYPTION_KEYS,
       ...(redisUrl ? { redis: { url: redisUrl, prefix } } : {}),
       kv,
+      identityMetrics,
       billing,
       events,
       usage,

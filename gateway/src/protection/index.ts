@@ -7,10 +7,17 @@ import {
   type VerificationKey,
 } from '@gatehouse/service';
 import type { z } from 'zod';
-import type { corsConcern, gatewayAuthConcern, queryLimitsConcern, rateLimitConcern } from '../config';
+import type {
+  corsConcern,
+  gatewayAuthConcern,
+  queryLimitsConcern,
+  rateLimitConcern,
+  trustProxyConcern,
+} from '../config';
 import type { GatewayProtection } from '../server';
 import { AUTH_ROOT_FIELDS } from './auth-root-fields';
 import { createGatewayAuthenticator } from './authentication';
+import { createClientAddressResolver } from './client-address';
 import { createHttpEdge } from './http-edge';
 import { createOperationAnalyzer } from './operation-analysis';
 import type { ProtectionPluginOptions } from './protection-plugin';
@@ -22,8 +29,23 @@ import {
 import { createSlidingWindowLimiter } from './sliding-window';
 import { loadTrustedDocuments } from './trusted-documents';
 
-export { AUTH_ROOT_FIELDS } from './auth-root-fields';
+export {
+  AUTH_ROOT_FIELDS,
+  CREDENTIAL_ARGUMENT,
+  NOT_AUTH_DESPITE_CREDENTIAL_ARGUMENT,
+} from './auth-root-fields';
 export { createGatewayAuthenticator, type GatewayAuthenticator } from './authentication';
+export {
+  canonicalIp,
+  createClientAddressResolver,
+  parseTrustProxy,
+  peerAddressOf,
+  rateLimitSubjectOf,
+  TRUST_NOBODY,
+  type ClientAddressResolver,
+  type ClientAddressSource,
+  type TrustProxy,
+} from './client-address';
 export { CsrfRefusal, QueryRefusal } from './errors';
 export {
   createHttpEdge,
@@ -78,6 +100,8 @@ export interface ProtectionConfig {
   readonly rateLimit: z.output<typeof rateLimitConcern>;
   readonly queryLimits: z.output<typeof queryLimitsConcern>;
   readonly cors: z.output<typeof corsConcern>;
+  /** TRUST_PROXY, parsed; absent: no proxy is trusted (the client is the TCP peer). */
+  readonly trustProxy?: z.output<typeof trustProxyConcern>;
 }
 
 function keyRingOf(keys: readonly VerificationKey[]): KeyRing {
@@ -164,6 +188,7 @@ export function createGatewayProtection(
       csrfExemptPaths: ['/unsubscribe'],
     }),
     ...(rateLimit.RATE_LIMIT_ENABLED ? { restRateLimit } : {}),
+    clientAddress: createClientAddressResolver(config.trustProxy?.TRUST_PROXY),
     maxBodyBytes: queryLimits.GRAPHQL_MAX_BODY_BYTES,
     requestTimeoutMs: queryLimits.REQUEST_TIMEOUT_MS,
     get rateLimits() {

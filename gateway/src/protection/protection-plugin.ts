@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin, BaseContext, HTTPGraphQLRequest } from '@apollo/server';
 import { parse, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Viewer } from '@gatehouse/service';
+import { rateLimitSubjectOf } from './client-address';
 import { QueryRefusal, queryRefused, rateLimited, unauthenticated } from './errors';
 import {
   OPERATION_CLASSES,
@@ -14,6 +15,7 @@ import type { TrustedDocuments } from './trusted-documents';
 
 /** What the plugin reads from the request context (the gateway's context has these). */
 export interface ProtectedContext extends BaseContext {
+  /** The client's canonical address (protection/client-address.ts). */
   readonly clientIp?: string;
   /** The verified token's viewer, when the request carried one. */
   readonly viewer?: Viewer;
@@ -29,8 +31,9 @@ export interface RateLimitPolicy {
 }
 
 /**
- * One check per class the operation touches, by IP and (when authenticated) by user; the cost is the number of
- * root-field invocations of that class, so aliases and batched operations are counted one by one.
+ * One check per class the operation touches, by IP (an IPv6 client by its /64) and (when authenticated) by user;
+ * the cost is the number of root-field invocations of that class, so aliases and batched operations are counted
+ * one by one.
  */
 export function rateLimitChecks(
   byClass: OperationAnalysis['byClass'],
@@ -39,13 +42,14 @@ export function rateLimitChecks(
   userId: string | undefined,
 ): RateLimitCheck[] {
   const checks: RateLimitCheck[] = [];
+  const subject = clientIp === undefined ? undefined : rateLimitSubjectOf(clientIp);
   for (const operationClass of OPERATION_CLASSES) {
     const cost = byClass[operationClass];
     if (cost === 0) continue;
     const { windowSeconds } = policy;
-    if (clientIp) {
+    if (subject) {
       checks.push({
-        key: `${operationClass}:ip:${clientIp}`,
+        key: `${operationClass}:ip:${subject}`,
         limit: policy.perIp[operationClass],
         windowSeconds,
         cost,

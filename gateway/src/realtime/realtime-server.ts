@@ -8,8 +8,8 @@ import { GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { clientIpOf } from '../gateway';
 import type { GatewayAuthenticator } from '../protection/authentication';
+import { peerAddressOf, rateLimitSubjectOf, type ClientAddressResolver } from '../protection/client-address';
 import { buildRealtimeSchema, realtimeRoots, type RealtimeContext } from './schema';
 import { SESSION_TOPICS, sessionEventPayload } from './topics';
 
@@ -37,8 +37,10 @@ export interface RealtimeServerOptions {
   production?: boolean;
   /** Concurrent operations per connection; more are refused with an error. Default 10. */
   maxSubscriptionsPerConnection?: number;
-  /** Open sockets per client address; more upgrades are answered 429. Default 20. */
+  /** Open sockets per client address (an IPv6 client per /64); more upgrades are answered 429. Default 20. */
   maxConnectionsPerIp?: number;
+  /** Who the client is (TRUST_PROXY), as for HTTP requests; default the TCP peer. */
+  clientAddress?: ClientAddressResolver;
   /** Largest message a client may send; larger ones close the socket with 1009. Default 64 KiB. */
   maxPayloadBytes?: number;
   /** How long a socket may stay open without `connection_init` (closed 4408). Default 3 s. */
@@ -212,7 +214,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '/').split('?', 1)[0];
     if (path !== GRAPHQL_PATH) return refuseUpgrade(socket, 404, 'Not Found');
-    const ip = clientIpOf(request) ?? 'unknown';
+    const address = (options.clientAddress ?? peerAddressOf)(request);
+    const ip = address === undefined ? 'unknown' : rateLimitSubjectOf(address);
     const open = perIp.get(ip) ?? 0;
     if (open >= maxConnectionsPerIp) return refuseUpgrade(socket, 429, 'Too Many Requests');
     // Counted from the upgrade request to the TCP close (also when the handshake fails), so a burst of upgrades

@@ -5,6 +5,7 @@ import { isObjectType } from 'graphql';
 import {
   allow,
   buildGuardedSubgraphSchema,
+  impersonationAllowance,
   isAuthenticated,
   notImpersonating,
   type PermissionMap,
@@ -154,6 +155,9 @@ export type RuleClass = 'public' | 'self' | 'gated';
  * else (`isAdmin`, permission checks, combinations) and fields without a rule, which the shield denies.
  */
 export function classifyRule(rule: ShieldRuleValue | undefined): RuleClass {
+  // An impersonation allow-list entry is classified by the rule it wraps (it changes nothing for other tokens).
+  const allowed = impersonationAllowance(rule)?.rule;
+  if (allowed !== undefined) return classifyRule(allowed as ShieldRuleValue);
   if (rule === allow) return 'public';
   // `notImpersonating` is `isAuthenticated` that also refuses impersonation tokens: a self-service rule.
   if (rule === isAuthenticated || rule === notImpersonating) return 'self';

@@ -12,11 +12,23 @@ import {
 } from './schemas';
 
 /**
- * Used for ENCRYPTION_KEYS outside production so development works without setup. The key is public (it is in
- * this file), so anything encrypted with it is effectively plaintext; production refuses to start without
- * ENCRYPTION_KEYS. Generate a real key with `node -e "console.log('k1:' + crypto.randomBytes(32).toString('base64'))"`.
+ * The ENCRYPTION_KEYS development used to fall back to. The key is public (it is in this file), so anything encrypted
+ * with it is effectively plaintext: config load refuses it, under any id, in every environment (issue #14). Outside
+ * production `npm start` generates a key per install under `.data/keys`; elsewhere generate one with
+ * `node -e "console.log('k1:' + crypto.randomBytes(32).toString('base64'))"`.
  */
 export const INSECURE_DEV_ENCRYPTION_KEYS = `insecure-dev:${Buffer.alloc(32, 'gatehouse-insecure-dev-key').toString('base64')}`;
+
+/** The key material of {@link INSECURE_DEV_ENCRYPTION_KEYS}, decoded: refused whatever id or base64 flavour names it. */
+const PUBLISHED_KEY_MATERIAL = Buffer.alloc(32, 'gatehouse-insecure-dev-key');
+
+function listsPublishedKey(keys: string): boolean {
+  return keys.split(',').some((entry) => {
+    const material = entry.trim().split(':')[1] ?? '';
+    const bytes = Buffer.from(material.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    return bytes.length === PUBLISHED_KEY_MATERIAL.length && bytes.equals(PUBLISHED_KEY_MATERIAL);
+  });
+}
 
 export const DEFAULT_PORTS = {
   GATEWAY: 4000,
@@ -101,22 +113,19 @@ const subgraphs = z
     };
   });
 
-const crypto = z
-  .object({
-    NODE_ENV: z.string().optional(),
-    /** `id:base64,...` of 32-byte keys; the first encrypts, all decrypt. */
-    ENCRYPTION_KEYS: encryptionKeys.optional(),
-    ARGON2_MEMORY_KIB: integer(1024, 4_194_304).default(19456),
-    ARGON2_TIME_COST: integer(1, 100).default(2),
-    ARGON2_PARALLELISM: integer(1, 64).default(1),
-  })
-  .superRefine((env, ctx) => {
-    if (isProduction(env) && env.ENCRYPTION_KEYS === undefined) requiredInProduction(ctx, 'ENCRYPTION_KEYS');
-  })
-  .transform(({ NODE_ENV: _nodeEnv, ENCRYPTION_KEYS, ...rest }) => ({
-    ENCRYPTION_KEYS: ENCRYPTION_KEYS ?? INSECURE_DEV_ENCRYPTION_KEYS,
-    ...rest,
-  }));
+/**
+ * Encryption at rest and password hashing. ENCRYPTION_KEYS is required in every environment: no key in the source is
+ * ever accepted (`npm start` generates one per install under `.data/keys` outside production; tests bring their own).
+ */
+const crypto = z.object({
+  /** `id:base64,...` of 32-byte keys; the first encrypts, all decrypt. */
+  ENCRYPTION_KEYS: encryptionKeys.refine((keys) => !listsPublishedKey(keys), {
+    error: 'must not be the published development key (generate your own)',
+  }),
+  ARGON2_MEMORY_KIB: integer(1024, 4_194_304).default(19456),
+  ARGON2_TIME_COST: integer(1, 100).default(2),
+  ARGON2_PARALLELISM: integer(1, 64).default(1),
+});
 
 /**
  * Access-token verification, needed by every subgraph. The private key is a separate concern
@@ -147,6 +156,28 @@ const tokenSigning = z
   })
   .transform(({ NODE_ENV: _nodeEnv, ...rest }) => rest);
 
+/** Shortest SUBGRAPH_SECRET accepted: 32 characters (e.g. `openssl rand -base64 32` gives 44). */
+export const MIN_SUBGRAPH_SECRET_LENGTH = 32;
+
+/**
+ * The secret the gateway sends on every request to a subgraph (header `x-subgraph-secret`) and every subgraph
+ * checks, so a subgraph answers only the gateway (docs/gateway.md). Required in production; outside production,
+ * unset means the service kit's per-install development secret under `.data/keys`.
+ */
+const subgraphSecret = z
+  .object({
+    NODE_ENV: z.string().optional(),
+    SUBGRAPH_SECRET: z
+      .string()
+      .trim()
+      .min(MIN_SUBGRAPH_SECRET_LENGTH, { error: `must be at least ${MIN_SUBGRAPH_SECRET_LENGTH} characters` })
+      .optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (isProduction(env) && env.SUBGRAPH_SECRET === undefined) requiredInProduction(ctx, 'SUBGRAPH_SECRET');
+  })
+  .transform(({ NODE_ENV: _nodeEnv, ...rest }) => rest);
+
 export const DEFAULT_MAIL_FROM = 'Gatehouse <no-reply@gatehouse.local>';
 
 /**
@@ -173,7 +204,18 @@ const mail = z
   }));
 
 /** Ready-made concerns; combine them with `loadConfig({ name: concern, ... })`. */
-export const concerns = { runtime, database, redis, http, subgraphs, crypto, auth, tokenSigning, mail };
+export const concerns = {
+  runtime,
+  database,
+  redis,
+  http,
+  subgraphs,
+  crypto,
+  auth,
+  tokenSigning,
+  mail,
+  subgraphSecret,
+};
 
 export type RuntimeConfig = z.output<typeof runtime>;
 export type DatabaseConfig = z.output<typeof database>;
@@ -184,3 +226,4 @@ export type CryptoConfig = z.output<typeof crypto>;
 export type AuthConfig = z.output<typeof auth>;
 export type TokenSigningConfig = z.output<typeof tokenSigning>;
 export type MailConfig = z.output<typeof mail>;
+export type SubgraphSecretConfig = z.output<typeof subgraphSecret>;

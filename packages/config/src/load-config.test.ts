@@ -33,7 +33,7 @@ describe('loadConfig', () => {
         crypto: concerns.crypto,
         auth: concerns.auth,
       },
-      {},
+      { ENCRYPTION_KEYS: encryptionKey },
     );
 
     expect(config).toEqual({
@@ -48,14 +48,13 @@ describe('loadConfig', () => {
         BILLING_URL: 'http://127.0.0.1:4004/graphql',
       },
       crypto: {
-        ENCRYPTION_KEYS: INSECURE_DEV_ENCRYPTION_KEYS,
+        ENCRYPTION_KEYS: encryptionKey,
         ARGON2_MEMORY_KIB: 19456,
         ARGON2_TIME_COST: 2,
         ARGON2_PARALLELISM: 1,
       },
       auth: { JWT_ISSUER: 'http://127.0.0.1:4000', JWT_AUDIENCE: 'gatehouse' },
     });
-    expect(INSECURE_DEV_ENCRYPTION_KEYS).toMatch(/^insecure-dev:/);
   });
 
   it('parses and coerces set values', () => {
@@ -179,8 +178,8 @@ describe('production rules', () => {
       loadConfig(production, { NODE_ENV: 'production', ARGON2_TIME_COST: '0' }),
     );
     expect(error.issues).toEqual([
+      { variable: 'ENCRYPTION_KEYS', message: 'is required' },
       { variable: 'ARGON2_TIME_COST', message: 'expected an integer 1-100' },
-      { variable: 'ENCRYPTION_KEYS', message: 'is required when NODE_ENV=production' },
       { variable: 'JWT_PUBLIC_KEY', message: 'is required when NODE_ENV=production' },
       { variable: 'JWT_PRIVATE_KEY', message: 'is required when NODE_ENV=production' },
     ]);
@@ -244,11 +243,36 @@ describe('production rules', () => {
     expect(error.message).not.toContain(String(privateJwk.d));
   });
 
-  it('leaves JWT keys unset and uses the insecure dev encryption key outside production', () => {
-    const config = loadConfig(production, { NODE_ENV: 'test' });
+  it('leaves JWT keys unset outside production (npm start generates a pair)', () => {
+    const config = loadConfig(production, { NODE_ENV: 'test', ENCRYPTION_KEYS: encryptionKey });
     expect(config.auth.JWT_PUBLIC_KEY).toBeUndefined();
     expect(config.signing.JWT_PRIVATE_KEY).toBeUndefined();
-    expect(config.crypto.ENCRYPTION_KEYS).toBe(INSECURE_DEV_ENCRYPTION_KEYS);
+  });
+
+  // Issue #14: outside production ENCRYPTION_KEYS fell back to a key published in the source.
+  it('requires ENCRYPTION_KEYS in every environment and refuses the published development key', () => {
+    for (const NODE_ENV of ['development', 'test', 'production']) {
+      expect(configError(() => loadConfig(production, { NODE_ENV })).issues).toContainEqual({
+        variable: 'ENCRYPTION_KEYS',
+        message: 'is required',
+      });
+      const published = INSECURE_DEV_ENCRYPTION_KEYS.split(':')[1]!;
+      for (const keys of [
+        INSECURE_DEV_ENCRYPTION_KEYS,
+        `mine:${published}`,
+        `${encryptionKey},old:${published.replace(/\+/g, '-').replace(/\//g, '_')}`,
+      ]) {
+        expect(
+          configError(() => loadConfig({ crypto: concerns.crypto }, { NODE_ENV, ENCRYPTION_KEYS: keys }))
+            .issues,
+        ).toEqual([
+          {
+            variable: 'ENCRYPTION_KEYS',
+            message: 'must not be the published development key (generate your own)',
+          },
+        ]);
+      }
+    }
   });
 });
 

@@ -7,10 +7,10 @@ import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disa
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { shield, type IRules } from 'graphql-shield';
+import { and, shield, type IRules } from 'graphql-shield';
 import { ForbiddenError, formatGraphQLError } from '@gatehouse/errors';
 import type { Logger } from '@gatehouse/logger';
-import { allow, deny } from './rules';
+import { allow, deny, impersonationAllowance, refuseImpersonation } from './rules';
 
 /** A shield rule map: `{ TypeName: rule | { fieldName: rule, '*': rule } }`. */
 export type PermissionMap = Extract<IRules, Record<string, unknown>>;
@@ -57,6 +57,27 @@ function withFederationPermissions(permissions: PermissionMap, schema: GraphQLSc
   return { ...permissions, _Service: allow, Query: queryFields };
 }
 
+/**
+ * Impersonation is read-only by default: every Mutation field's rule runs behind {@link refuseImpersonation}
+ * (FORBIDDEN, reason `IMPERSONATION_FORBIDDEN` for an impersonation token) unless the map marks it with
+ * `allowedWhileImpersonating`. `and` answers the first error in rule order, so an impersonation token always gets
+ * this refusal, whatever the field's own rule says (graphql-shield 7.6.5's `chain` cannot be used: its CommonJS
+ * build calls a helper that does not exist). Fields without a rule are left to the deny fallback.
+ */
+function withImpersonationGuard(permissions: PermissionMap, schema: GraphQLSchema): PermissionMap {
+  const mutationType = schema.getMutationType();
+  const mutation = permissions[mutationType?.name ?? 'Mutation'];
+  if (!mutationType || mutation === undefined) return permissions;
+  const rules: FieldPermissions = isShieldRule(mutation) ? {} : (mutation as FieldPermissions);
+  const guarded: FieldPermissions = {};
+  for (const field of Object.keys(mutationType.getFields())) {
+    const fieldRule = isShieldRule(mutation) ? mutation : (rules[field] ?? rules['*']);
+    if (fieldRule === undefined) continue;
+    guarded[field] = impersonationAllowance(fieldRule) ? fieldRule : and(refuseImpersonation, fieldRule);
+  }
+  return { ...permissions, [mutationType.name]: guarded };
+}
+
 /** Builds the executable, permission-guarded subgraph schema. Exposed separately for tests and tooling. */
 export function buildGuardedSubgraphSchema(
   options: Pick<SubgraphApolloServerOptions, 'typeDefs' | 'resolvers' | 'permissions'>,
@@ -64,14 +85,17 @@ export function buildGuardedSubgraphSchema(
   const schema = buildSubgraphSchema([
     { typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> },
   ]);
-  const permissionShield = shield(withFederationPermissions(options.permissions, schema), {
-    fallbackRule: deny,
-    // A function, so every denial is its own error instance rather than one shared, mutable object.
-    fallbackError: () => new ForbiddenError(),
-    // Resolver errors are formatted (and masked when unknown) by formatGraphQLError, not by shield.
-    allowExternalErrors: true,
-    debug: false,
-  });
+  const permissionShield = shield(
+    withImpersonationGuard(withFederationPermissions(options.permissions, schema), schema),
+    {
+      fallbackRule: deny,
+      // A function, so every denial is its own error instance rather than one shared, mutable object.
+      fallbackError: () => new ForbiddenError(),
+      // Resolver errors are formatted (and masked when unknown) by formatGraphQLError, not by shield.
+      allowExternalErrors: true,
+      debug: false,
+    },
+  );
   return applyMiddleware(schema, permissionShield);
 }
 

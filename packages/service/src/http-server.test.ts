@@ -314,8 +314,13 @@ describe('startHttpService', () => {
       expect(json.errors.map((e: { extensions: unknown }) => e.extensions)).toEqual([{ code: 'FORBIDDEN' }]);
     });
 
+    // Issue #14: administrators are who holds `users:write` (live where the app reads live permissions; here the
+    // signed claim), never who carries the `admin` role claim.
     it('lets administrators read any user', async () => {
-      const token = await signer.sign({ userId: 'admin-1', roles: ['admin'] });
+      const roleClaimOnly = await signer.sign({ userId: 'admin-1', roles: ['admin'] });
+      const refused = await graphql(service, entities, { token: roleClaimOnly, variables: { reps } });
+      expect(refused.json.data._entities).toEqual([null, null]);
+      const token = await signer.sign({ userId: 'admin-1', roles: ['admin'], permissions: ['users:write'] });
       const { json } = await graphql(service, entities, { token, variables: { reps } });
       expect(json).toEqual({
         data: {

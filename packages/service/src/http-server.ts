@@ -19,6 +19,11 @@ import {
   TRACERESPONSE_HEADER,
 } from './tracing';
 import { readBodyUpTo } from './request-body';
+import {
+  authenticateGatewayRequest,
+  SUBGRAPH_SECRET_HEADER,
+  SUBGRAPH_SECRET_REQUIRED,
+} from './subgraph-secret';
 
 /** A readiness probe: resolves when the dependency is usable, rejects (or times out) otherwise. */
 export type ReadinessCheck = () => Promise<void>;
@@ -73,6 +78,14 @@ export interface HttpServiceOptions<C extends ApolloBaseContext> {
    * upgraded sockets count as open connections and would hold the drain until the grace period ends.
    */
   onServer?: (server: Server) => void;
+  /**
+   * The gateway↔subgraph shared secret (SUBGRAPH_SECRET). When set, every request except `/health/live` and
+   * `/health/ready` must carry it in {@link SUBGRAPH_SECRET_HEADER}, else 403 `SUBGRAPH_SECRET_REQUIRED`: GraphQL
+   * (so `_service { sdl }` too), the routes, and `/metrics` (which also accepts its METRICS_TOKEN, for Prometheus).
+   * Only such requests have their X-Forwarded-For believed (`clientInfoFrom`). `startSubgraph` always sets it;
+   * leave it unset only for the gateway itself and for tests of routes.
+   */
+  subgraphSecret?: string;
 }
 
 export interface HttpService {
@@ -200,6 +213,7 @@ function withTraceId(body: string, traceId: string): string {
  * `GET /health/ready` → 200 or 503 with `{status, checks: {name: 'ok'|'failed'|'timeout'}}` (503 also while
  * shutting down); `/graphql` (GET and POST); `routes`; otherwise 404 JSON.
  * `GET /metrics` (Prometheus; unless disabled, and behind a bearer token when one is configured).
+ * With `subgraphSecret`, everything but the health probes needs the gateway's secret (403 SUBGRAPH_SECRET_REQUIRED).
  * Every response carries `x-request-id` (the caller's, when it is a safe token, else a fresh UUID) and the trace
  * (`x-trace-id`, `traceresponse`): a valid W3C `traceparent` is continued, a missing or invalid one replaced by
  * a new trace. Everything done for the request runs in its trace context, so every log line carries `traceId`
@@ -216,6 +230,9 @@ export async function startHttpService<C extends ApolloBaseContext>(
   let stopping = false;
   const metrics = options.metrics ?? createServiceMetrics({ service: options.name, logger });
   const metricsEndpoint = options.metricsEndpoint ?? metricsSettingsFromEnv();
+  const { subgraphSecret } = options;
+  // The gateway's secret stands in for the metrics token: it already proves the caller is the gateway's side.
+  const gatewayMetricsEndpoint: MetricsEndpointSettings = { enabled: metricsEndpoint.enabled };
 
   if (graphql) {
     // Before start(): Apollo takes plugins only until then.
@@ -322,7 +339,25 @@ export async function startHttpService<C extends ApolloBaseContext>(
           head,
         );
       }
-      if (path === METRICS_PATH && (await serveMetrics(req, res, metrics, metricsEndpoint))) return;
+      const fromGateway = subgraphSecret !== undefined && authenticateGatewayRequest(req, subgraphSecret);
+      if (subgraphSecret !== undefined && !fromGateway) {
+        // Without the secret only Prometheus, with the metrics token, gets anything (serveMetrics checks it).
+        const tokenScrape = path === METRICS_PATH && metricsEndpoint.enabled && metricsEndpoint.token;
+        if (!tokenScrape) {
+          labels.route = path === METRICS_PATH || path === GRAPHQL_PATH ? path : 'unmatched';
+          req.resume();
+          return sendJson(res, 403, {
+            error: SUBGRAPH_SECRET_REQUIRED,
+            message: `This service answers the gateway only (${SUBGRAPH_SECRET_HEADER})`,
+          });
+        }
+      }
+      if (
+        path === METRICS_PATH &&
+        (await serveMetrics(req, res, metrics, fromGateway ? gatewayMetricsEndpoint : metricsEndpoint))
+      ) {
+        return;
+      }
       if (graphql && path === GRAPHQL_PATH) {
         labels.route = GRAPHQL_PATH;
         return await handleGraphQL(graphql, req, res, requestId, search, traceId);

@@ -89,15 +89,18 @@ export { DEFAULT_MAX_BATCH_SIZE, groupedLoaderByKey, loaderByKey, type LoaderOpt
 export {
   ADMIN_ROLE,
   allow,
+  allowedWhileImpersonating,
   and,
   deny,
   IMPERSONATION_FORBIDDEN,
+  impersonationAllowance,
   isAdmin,
   isAuthenticated,
   isSelf,
   isSelfOrAdmin,
   not,
   notImpersonating,
+  refuseImpersonation,
   or,
 } from './rules';
 export {
@@ -129,6 +132,13 @@ export {
   type SubgraphAppDependencies,
   type SubgraphAppOptions,
 } from './subgraph-app';
+export {
+  isFromGateway,
+  resolveSubgraphSecret,
+  secretMatches,
+  SUBGRAPH_SECRET_HEADER,
+  SUBGRAPH_SECRET_REQUIRED,
+} from './subgraph-secret';
 export { generateRsaKeyPair, postGraphQL, type GraphQLTestResponse } from './testing';
 export {
   createSessionStatusChecker,

@@ -117,7 +117,7 @@ describe('deploy/observability', () => {
     for (const name of Object.values(METRIC_NAMES)) expect(exported).toContain(name);
   });
 
-  it('scrapes the gateway (with its token) and the four subgraphs', () => {
+  it('scrapes the gateway and the four subgraphs, each with a token (subgraphs refuse anyone else, issue #14)', () => {
     const config = yaml<{
       rule_files: string[];
       scrape_configs: Array<{
@@ -138,6 +138,9 @@ describe('deploy/observability', () => {
       job.static_configs.some((s) => s.targets.includes('gateway:4000')),
     );
     expect(gateway?.authorization).toMatchObject({ type: 'Bearer', credentials_file: expect.any(String) });
+    for (const job of config.scrape_configs) {
+      expect(job.authorization).toMatchObject({ type: 'Bearer', credentials_file: expect.any(String) });
+    }
   });
 
   it('alerts on error rate, p95 latency, a service down and a queue backlog', () => {

@@ -5,7 +5,7 @@ import { allow } from './rules';
 import { startSubgraph, type StartSubgraphOptions } from './run-subgraph';
 import { createSubgraphApp } from './subgraph-app';
 import type { BaseContext } from './context';
-import { createTestAuth, postGraphQL } from './testing';
+import { createTestAuth, postGraphQL, TEST_SUBGRAPH_SECRET } from './testing';
 
 /** A minimal subgraph built with the kit; it answers with the verified viewer, which shows the wiring. */
 const createApp: StartSubgraphOptions<BaseContext>['createApp'] = (deps) =>
@@ -47,6 +47,7 @@ describe('startSubgraph', () => {
         DATABASE_URL: testDatabaseUrl(),
         ACCESS_CONTROL_PORT: port,
         JWT_PUBLIC_KEY: auth.publicKeyPem,
+        SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET,
         LOG_LEVEL: 'silent',
       },
     });
@@ -64,12 +65,51 @@ describe('startSubgraph', () => {
     }
   });
 
+  // Issue #14: a subgraph reached directly (past the gateway) must not answer GraphQL, `_service` or `/metrics`.
+  it('answers only requests carrying SUBGRAPH_SECRET, except its health probes', async () => {
+    const running = await startSubgraph({
+      name: 'identity',
+      envPrefix: 'IDENTITY',
+      createApp,
+      env: {
+        DATABASE_URL: testDatabaseUrl(),
+        IDENTITY_PORT: await freePort(),
+        SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET,
+        LOG_LEVEL: 'silent',
+      },
+    });
+    try {
+      const origin = running.url.replace(/\/graphql$/, '');
+      const direct = await fetch(running.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ _service { sdl } }' }),
+      });
+      expect(direct.status).toBe(403);
+      expect(await direct.json()).toMatchObject({ error: 'SUBGRAPH_SECRET_REQUIRED' });
+      expect((await fetch(`${origin}/metrics`)).status).toBe(403);
+      expect((await fetch(`${origin}/health/live`)).status).toBe(200);
+      const fromGateway = await postGraphQL<{ _service: { sdl: string } }>(
+        running.url,
+        '{ _service { sdl } }',
+      );
+      expect(fromGateway.body.data?._service.sdl).toContain('viewerId');
+    } finally {
+      await running.stop();
+    }
+  });
+
   it('without JWT_PUBLIC_KEY serves anonymous requests and refuses every token', async () => {
     const running = await startSubgraph({
       name: 'billing',
       envPrefix: 'BILLING',
       createApp,
-      env: { DATABASE_URL: testDatabaseUrl(), BILLING_PORT: await freePort(), LOG_LEVEL: 'silent' },
+      env: {
+        DATABASE_URL: testDatabaseUrl(),
+        BILLING_PORT: await freePort(),
+        SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET,
+        LOG_LEVEL: 'silent',
+      },
     });
     try {
       expect((await postGraphQL(running.url, '{ viewerId }')).body).toEqual({ data: { viewerId: null } });
@@ -93,7 +133,12 @@ describe('startSubgraph', () => {
         seen = deps.kv;
         return createApp(deps);
       },
-      env: { DATABASE_URL: testDatabaseUrl(), ACCOUNT_PORT: await freePort(), LOG_LEVEL: 'silent' },
+      env: {
+        DATABASE_URL: testDatabaseUrl(),
+        ACCOUNT_PORT: await freePort(),
+        SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET,
+        LOG_LEVEL: 'silent',
+      },
       kv: shared,
     });
     await running.stop();

@@ -15,6 +15,7 @@ import { createServiceMetrics, metricsSettingsFromEnv, type ServiceMetrics } fro
 import { createSessionActivityRecorder, createSessionLivenessQuery } from './session-liveness';
 import { createSessionStatusChecker, type SessionCheck } from './session-status';
 import type { SubgraphAppDependencies } from './subgraph-app';
+import { resolveSubgraphSecret } from './subgraph-secret';
 
 /** The prefix of a subgraph's variables (`IDENTITY_PORT`, `IDENTITY_HOST`); also picks its default port. */
 export type SubgraphEnvPrefix = Exclude<keyof typeof DEFAULT_PORTS, 'GATEWAY'>;
@@ -68,7 +69,7 @@ export interface RunningSubgraph {
  * Runs a subgraph as a service: reads its configuration (exiting with every wrong variable named), opens
  * the database and the key/value store (Redis when REDIS_URL is set), verifies access tokens with
  * JWT_PUBLIC_KEY (every request is anonymous without it), refuses tokens of revoked sessions (`sessionCheck`)
- * and serves GraphQL on `<PREFIX>_HOST:<PREFIX>_PORT`.
+ * and serves GraphQL on `<PREFIX>_HOST:<PREFIX>_PORT` to the gateway only (SUBGRAPH_SECRET, see `startHttpService`).
  *
  * @throws Error when DATABASE_URL is unset: only the root start script provides the embedded default.
  */
@@ -83,6 +84,7 @@ export async function startSubgraph<C extends BaseContext>(
       redis: concerns.redis,
       http: concerns.http(envPrefix, DEFAULT_PORTS[envPrefix]),
       auth: concerns.auth,
+      subgraphSecret: concerns.subgraphSecret,
     },
     options.env ?? process.env,
   );
@@ -97,6 +99,10 @@ export async function startSubgraph<C extends BaseContext>(
       'DATABASE_URL is not set. Run the subgraph with DATABASE_URL, or use `npm start` (embedded PostgreSQL).',
     );
   }
+  // Only the gateway is answered (health probes aside): the secret it sends with every request.
+  const subgraphSecret = resolveSubgraphSecret(config.subgraphSecret.SUBGRAPH_SECRET, {
+    production: config.runtime.NODE_ENV === 'production',
+  });
 
   const db = createDatabase({ url: databaseUrl, poolMax: config.database.DATABASE_POOL_MAX });
   const redisUrl = config.redis.REDIS_URL;
@@ -155,6 +161,7 @@ export async function startSubgraph<C extends BaseContext>(
       readinessChecks,
       metrics,
       metricsEndpoint,
+      subgraphSecret,
     });
     return {
       url: `${service.url}${GRAPHQL_PATH}`,

@@ -14,6 +14,7 @@ import {
 import type { BaseContext } from './context';
 import { GRAPHQL_PATH, startHttpService, type GraphQLEndpoint } from './http-server';
 import type { SubgraphAppDependencies } from './subgraph-app';
+import { SUBGRAPH_SECRET_HEADER } from './subgraph-secret';
 
 /**
  * A fresh RSA-2048 key pair as PEM (SPKI public, PKCS#8 private), for tests and for the development start
@@ -42,7 +43,22 @@ export interface GraphQLTestResponse<TData = Record<string, unknown>> {
   };
 }
 
-/** POSTs a GraphQL operation over real HTTP (tests of services started with `startHttpService`). */
+/**
+ * The SUBGRAPH_SECRET of every subgraph the test kit starts (`startTestSubgraph`, the gateway's supergraph), and
+ * of the gateway in front of them. A test value only: production requires its own.
+ */
+export const TEST_SUBGRAPH_SECRET = 'test-subgraph-secret-0123456789abcdef';
+
+/** The header a request needs to be answered by a test subgraph, as the gateway sends it. */
+export const TEST_SUBGRAPH_SECRET_HEADERS: Readonly<Record<string, string>> = {
+  [SUBGRAPH_SECRET_HEADER]: TEST_SUBGRAPH_SECRET,
+};
+
+/**
+ * POSTs a GraphQL operation over real HTTP (tests of services started with `startHttpService`). It sends
+ * {@link TEST_SUBGRAPH_SECRET} as the gateway would, so a test can call a test subgraph directly (the gateway
+ * ignores the header); a test of the refusal uses plain `fetch`.
+ */
 export async function postGraphQL<TData = Record<string, unknown>>(
   url: string,
   query: string,
@@ -52,6 +68,7 @@ export async function postGraphQL<TData = Record<string, unknown>>(
     method: 'POST',
     headers: {
       'content-type': 'application/json',
+      ...TEST_SUBGRAPH_SECRET_HEADERS,
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       ...options.headers,
     },
@@ -102,7 +119,10 @@ export interface TestSubgraph {
   stop(): Promise<void>;
 }
 
-/** Serves a subgraph's app over real HTTP, as in production but on a free port and with a silent logger. */
+/**
+ * Serves a subgraph's app over real HTTP, as in production (answering only requests with
+ * {@link TEST_SUBGRAPH_SECRET}) but on a free port and with a silent logger.
+ */
 export async function startTestSubgraph<C extends BaseContext>(
   options: StartTestSubgraphOptions<C>,
 ): Promise<TestSubgraph> {
@@ -120,6 +140,7 @@ export async function startTestSubgraph<C extends BaseContext>(
     logger,
     graphql: app,
     readinessChecks: {},
+    subgraphSecret: TEST_SUBGRAPH_SECRET,
   });
   return { url: `${service.url}${GRAPHQL_PATH}`, stop: () => service.stop() };
 }

@@ -24,22 +24,32 @@ function issuesOf(env: Environment): ReadonlyArray<{ variable: string; message: 
 const SECRET = 'a-production-signing-secret-of-32+chars';
 
 describe('storageConcern', () => {
-  it('defaults to the filesystem with a development secret', () => {
-    expect(load({})).toEqual({
+  it('defaults to the filesystem', () => {
+    expect(load({ STORAGE_SIGNING_SECRET: SECRET })).toEqual({
       STORAGE_DRIVER: 'filesystem',
       STORAGE_DIR: '.data/storage',
       STORAGE_PUBLIC_URL: DEFAULT_STORAGE_PUBLIC_URL,
-      STORAGE_SIGNING_SECRET: INSECURE_DEV_STORAGE_SIGNING_SECRET,
+      STORAGE_SIGNING_SECRET: SECRET,
     });
   });
 
+  // Issue #14: outside production the secret fell back to one published in the source.
+  it('requires a signing secret for the filesystem in every environment, and refuses the published one', () => {
+    for (const NODE_ENV of [undefined, 'development', 'test', 'production']) {
+      const env = NODE_ENV === undefined ? {} : { NODE_ENV };
+      expect(issuesOf(env)).toEqual([
+        { variable: 'STORAGE_SIGNING_SECRET', message: 'is required when STORAGE_DRIVER=filesystem' },
+      ]);
+      expect(issuesOf({ ...env, STORAGE_SIGNING_SECRET: INSECURE_DEV_STORAGE_SIGNING_SECRET })).toEqual([
+        {
+          variable: 'STORAGE_SIGNING_SECRET',
+          message: 'must not be the published development secret (generate your own)',
+        },
+      ]);
+    }
+  });
+
   it('requires a signing secret of 32+ characters for the filesystem in production', () => {
-    expect(issuesOf({ NODE_ENV: 'production' })).toEqual([
-      {
-        variable: 'STORAGE_SIGNING_SECRET',
-        message: 'is required when NODE_ENV=production and STORAGE_DRIVER=filesystem',
-      },
-    ]);
     const short = issuesOf({ NODE_ENV: 'production', STORAGE_SIGNING_SECRET: 'hunter2' });
     expect(short).toEqual([
       { variable: 'STORAGE_SIGNING_SECRET', message: 'must be at least 32 characters' },
@@ -118,7 +128,7 @@ describe('storageConcern', () => {
 
 describe('createObjectStorage', () => {
   it('builds the filesystem storage, resolving a relative directory', () => {
-    const storage = createObjectStorage(load({}));
+    const storage = createObjectStorage(load({ STORAGE_SIGNING_SECRET: SECRET }));
     if (!isFilesystemStorage(storage)) throw new Error('expected the filesystem storage');
     expect(storage.rootDir).toBe(path.resolve('.data/storage'));
     expect(storage.publicUrl('public/a.webp')).toBe(`${DEFAULT_STORAGE_PUBLIC_URL}/public/a.webp`);

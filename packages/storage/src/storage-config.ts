@@ -5,8 +5,9 @@ import { createS3Storage } from './s3-storage';
 import { MIN_SIGNING_SECRET_LENGTH } from './signed-url';
 
 /**
- * Signs filesystem URLs outside production so development works without setup. It is public (it is in this
- * file), so anyone can forge signed URLs with it; production refuses to start without STORAGE_SIGNING_SECRET.
+ * The STORAGE_SIGNING_SECRET development used to fall back to. It is public (it is in this file), so anyone could
+ * forge signed URLs with it: config load refuses it in every environment (issue #14). Outside production `npm start`
+ * generates a secret per install under `.data/keys`.
  */
 export const INSECURE_DEV_STORAGE_SIGNING_SECRET = 'insecure-dev-storage-signing-secret-do-not-use';
 
@@ -44,7 +45,7 @@ const nonEmpty = z.string().trim().min(1);
  * - `STORAGE_DRIVER`: `filesystem` (default; one host) or `s3` (AWS S3, MinIO, other S3-compatible stores).
  * - filesystem: `STORAGE_DIR` (default `.data/storage`), `STORAGE_PUBLIC_URL` (default
  *   {@link DEFAULT_STORAGE_PUBLIC_URL}: where the file routes are reachable), `STORAGE_SIGNING_SECRET` (32+
- *   characters; required in production).
+ *   characters; required in every environment, `npm start` generates one outside production).
  * - s3: `S3_BUCKET` (required), `S3_REGION` (default us-east-1), `S3_ENDPOINT` (MinIO etc.), `S3_FORCE_PATH_STYLE`
  *   (default false; MinIO needs true), `S3_ACCESS_KEY_ID` + `S3_SECRET_ACCESS_KEY` (both or neither: without
  *   them the AWS default credential chain applies), `STORAGE_PUBLIC_URL` (optional CDN base of public objects).
@@ -71,11 +72,18 @@ export const storageConcern = z
   .superRefine(
     (env, ctx) => {
       if (env.STORAGE_DRIVER === 'filesystem') {
-        if (env.NODE_ENV === 'production' && env.STORAGE_SIGNING_SECRET === undefined) {
+        // No secret in the source is ever accepted, in any environment (`npm start` generates one in development).
+        if (env.STORAGE_SIGNING_SECRET === undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['STORAGE_SIGNING_SECRET'],
-            message: 'is required when NODE_ENV=production and STORAGE_DRIVER=filesystem',
+            message: 'is required when STORAGE_DRIVER=filesystem',
+          });
+        } else if (env.STORAGE_SIGNING_SECRET === INSECURE_DEV_STORAGE_SIGNING_SECRET) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['STORAGE_SIGNING_SECRET'],
+            message: 'must not be the published development secret (generate your own)',
           });
         }
         return;
@@ -104,7 +112,8 @@ export const storageConcern = z
         STORAGE_DRIVER: 'filesystem',
         STORAGE_DIR: env.STORAGE_DIR,
         STORAGE_PUBLIC_URL: env.STORAGE_PUBLIC_URL ?? DEFAULT_STORAGE_PUBLIC_URL,
-        STORAGE_SIGNING_SECRET: env.STORAGE_SIGNING_SECRET ?? INSECURE_DEV_STORAGE_SIGNING_SECRET,
+        // superRefine reported a missing secret; transform only runs on valid input.
+        STORAGE_SIGNING_SECRET: env.STORAGE_SIGNING_SECRET ?? '',
       };
     }
     return {

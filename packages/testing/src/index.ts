@@ -62,3 +62,4 @@ export {
   type FakeStripeSendOptions,
   type FakeStripeTestCard,
 } from './stripe-fake';
+export { testSecrets } from './secrets';

@@ -1,4 +1,4 @@
-import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, recordSqlStatements, testSecrets, type TestDatabase } from '@gatehouse/testing';
 import {
   createTestAuth,
   postGraphQL,
@@ -53,7 +53,7 @@ beforeAll(async () => {
   const account = createAccountServices({
     prisma: db.prisma,
     logger: createLogger({ name: 'account-test', level: 'silent' }),
-    config: loadAccountConfig({ NODE_ENV: 'test', STORAGE_DIR: storageDir }),
+    config: loadAccountConfig({ NODE_ENV: 'test', ...testSecrets(), STORAGE_DIR: storageDir }),
     kv,
   });
   closeServices = account.close;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { seed } from '@gatehouse/db';
-import { createTestDatabase, recordSqlStatements, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, recordSqlStatements, testSecrets, type TestDatabase } from '@gatehouse/testing';
 import {
   createTestAuth,
   postGraphQL,
@@ -81,6 +81,7 @@ beforeAll(async () => {
     logger: createLogger({ name: 'billing-test', level: 'silent' }),
     config: loadBillingConfig({
       NODE_ENV: 'test',
+      ...testSecrets(),
       STORAGE_DIR: join(scratch, 'storage'),
       MAIL_OUTBOX_DIR: join(scratch, 'outbox'),
     }),

@@ -18,6 +18,11 @@ export const BillingErrorCode = {
   RENEWAL_IN_PROGRESS: 'RENEWAL_IN_PROGRESS',
   PAYMENT_METHOD_NOT_FOUND: 'PAYMENT_METHOD_NOT_FOUND',
   PAYMENT_METHOD_REQUIRED: 'PAYMENT_METHOD_REQUIRED',
+  /**
+   * CONFLICT: the plan family's free trial was taken while this subscribe was under way (one per user and family;
+   * normally a used trial just means the subscription starts paid). Subscribing again starts it paid.
+   */
+  TRIAL_ALREADY_USED: 'TRIAL_ALREADY_USED',
   PAYMENT_FAILED: 'PAYMENT_FAILED',
   PLAN_CODE_TAKEN: 'PLAN_CODE_TAKEN',
 } as const;

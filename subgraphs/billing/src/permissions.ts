@@ -20,7 +20,8 @@ const readsBilling = or(hasPermission('billing:read'), managesBilling);
  * Permission rules read live permissions, so a removed `billing:manage` stops working at once.
  *
  * Impersonation: an administrator acting as a user may look, not spend — no subscribing, plan changes, payment
- * methods, API keys or webhook secrets under an impersonation token.
+ * methods, API keys, webhook secrets or usage under an impersonation token. The service kit refuses every mutation
+ * to such a token (none here is `allowedWhileImpersonating`); `ownMoney` says so again where money is at stake.
  */
 const ownMoney = notImpersonating;
 

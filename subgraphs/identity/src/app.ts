@@ -15,7 +15,7 @@ import { resolvers } from './resolvers';
 import type { IdentityServices } from './runtime';
 import { typeDefs } from './schema';
 import { clientFrom, type ClientInfo } from './services/client-info';
-import { createOAuthRoutes } from './oauth';
+import { COMPLETION_COOKIE, createOAuthRoutes, readCookie } from './oauth';
 import { createUserService } from './services/user.service';
 
 export interface AppDependencies extends SubgraphAppDependencies {
@@ -53,6 +53,7 @@ export function createApp(deps: AppDependencies): App {
         // Every audit row of an impersonated request names the administrator (see auditClientFields).
         impersonatorUserId: base.viewer?.impersonatorUserId ?? null,
       },
+      oauthBrowserBinding: null,
       authenticatedUserIds: new Set(),
     };
     return context;
@@ -82,6 +83,7 @@ export function createApp(deps: AppDependencies): App {
         ...clientFrom(input.req, input.requestId),
         impersonatorUserId: context.viewer?.impersonatorUserId ?? null,
       };
+      context.oauthBrowserBinding = readCookie(input.req, COMPLETION_COOKIE);
       return context;
     },
   };

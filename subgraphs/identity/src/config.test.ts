@@ -1,5 +1,9 @@
 import { ConfigError } from '@gatehouse/config';
-import { loadIdentityConfig } from './config';
+import { testSecrets } from '@gatehouse/testing';
+import { loadIdentityConfig as loadWithout } from './config';
+
+/** The secrets config load requires (no value from the source is accepted), plus what the test sets. */
+const loadIdentityConfig = (env: NodeJS.ProcessEnv) => loadWithout({ ...testSecrets(), ...env });
 
 describe('identity configuration', () => {
   it('defaults to 5 failures in 15 minutes locking for 15 minutes, and 10 sessions per user', () => {

@@ -14,6 +14,8 @@ export interface Context extends PermissionContext {
   metrics?: ServiceMetrics;
   /** The caller's IP and user agent (and the impersonating administrator), for sessions, audit and mail. */
   client: ClientInfo;
+  /** The OAuth completion cookie (`gatehouse_oauth_result`, forwarded by the gateway), for `completeOAuthLogin`. */
+  oauthBrowserBinding: string | null;
   /** Users this request authenticated (login, refresh, verifyEmail): their payload's `user` is readable. */
   authenticatedUserIds: Set<string>;
 }

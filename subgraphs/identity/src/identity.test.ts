@@ -8,6 +8,11 @@ import {
 import { createApp } from './app';
 
 const { signer, verifier, tokenFor } = createTestAuth();
+/**
+ * An administrator's token, as sign-in issues it. This app has no live permission reader (no shared store), so the
+ * signed `permissions` claim stands in for it; the `roles` claim never grants anything.
+ */
+const readerToken = () => signer.sign({ userId: ids.alice, roles: ['admin'], permissions: ['users:read'] });
 
 let db: TestDatabase;
 let subgraph: TestSubgraph;
@@ -94,8 +99,16 @@ describe('Query.user', () => {
     });
   });
 
-  it('lets administrators read anyone, and returns null for unknown, malformed and deleted ids', async () => {
+  // Issue #14: the `admin` role claim alone reads nobody else (it outlives a demotion); `users:read` does.
+  it('refuses another user to a token whose only claim is the admin role', async () => {
     const token = await tokenFor(ids.alice, ['admin']);
+    const { body } = await postGraphQL(graphqlUrl, query, { variables: { id: ids.bob }, token });
+    expect(body.data?.user ?? null).toBeNull();
+    expect(body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('lets administrators read anyone, and returns null for unknown, malformed and deleted ids', async () => {
+    const token = await readerToken();
     const read = async (id: string) =>
       (await postGraphQL(graphqlUrl, query, { variables: { id }, token })).body;
     expect(await read(ids.bob)).toEqual({ data: { user: { id: ids.bob, email: 'bob@example.test' } } });
@@ -111,7 +124,7 @@ describe('User entity (federation)', () => {
   const reps = () => [ids.alice, ids.bob, ids.carol].map((id) => ({ __typename: 'User', id }));
 
   it('resolves N references with one query', async () => {
-    const token = await tokenFor(ids.alice, ['admin']);
+    const token = await readerToken();
     const sql = recordSqlStatements(db.pool);
     try {
       const { body } = await postGraphQL(graphqlUrl, query, { variables: { reps: reps() }, token });

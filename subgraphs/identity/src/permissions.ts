@@ -1,6 +1,7 @@
 import { rule } from 'graphql-shield';
 import {
   allow,
+  allowedWhileImpersonating,
   and,
   hasPermission,
   isAuthenticated,
@@ -33,8 +34,9 @@ const ownCredentialChange = notImpersonating;
  * themselves, by administrators and by holders of `users:read`, however the user was reached (`me`, `user`,
  * `_entities`, `AuthPayload.user`, `adminUsers`); another user's sessions, provider links and sign-in facts need
  * `users:read` (the admin role alone, a token claim, is not enough for them).
- * Nothing that changes credentials, MFA, e-mail, provider links, the account or other users works with an
- * impersonation token (`notImpersonating`).
+ * No mutation works with an impersonation token (the service kit refuses it, `IMPERSONATION_FORBIDDEN`) except
+ * those marked `allowedWhileImpersonating`, each with the reason it is safe; `notImpersonating` on the sensitive
+ * ones stays as a second line.
  * Sign-up and sign-in mutations are open to anonymous callers; rate limiting them is the gateway's job.
  */
 export const permissions: PermissionMap = {
@@ -85,7 +87,10 @@ export const permissions: PermissionMap = {
     adminRevokeSessions: mayWriteUsers,
     impersonate: mayWriteUsers,
     // Only an impersonation token has something to end; the service refuses others (NOT_IMPERSONATING).
-    endImpersonation: isAuthenticated,
+    endImpersonation: allowedWhileImpersonating(
+      isAuthenticated,
+      'revokes only the impersonation session itself, never a session of the user; the way out must stay open',
+    ),
   },
   User: {
     '*': or(isSelfOrAdmin, mayReadUsers, isJustAuthenticatedUser),

@@ -41,6 +41,7 @@ import { createAccountRepository } from './repositories/account.repository';
 import { createPasswordResetTokenRepository } from './repositories/password-reset-token.repository';
 import { createUserRepository } from './repositories/user.repository';
 import { createVerificationTokenRepository } from './repositories/verification-token.repository';
+import { createMailThrottle } from './services/mail-throttle';
 import { createPasswordService, type PasswordService } from './services/password.service';
 import { createRegistrationService, type RegistrationService } from './services/registration.service';
 import { createSignInService, type SignInService } from './services/sign-in.service';
@@ -225,6 +226,7 @@ export async function createIdentityServices(
   });
   const policy = livePasswordPolicy(settings.passwordMinLength);
   const publicUrl = config.mail.PUBLIC_URL;
+  const mailThrottle = createMailThrottle({ kv, logger: logger.child({ module: 'mail-throttle' }) });
   const registration = createRegistrationService({
     accounts,
     users,
@@ -238,6 +240,7 @@ export async function createIdentityServices(
     }),
     mailer,
     audit,
+    mailThrottle,
     publicUrl,
   });
   const oauth = createOAuthService({
@@ -349,6 +352,7 @@ export async function createIdentityServices(
       sessions,
       mailer,
       audit,
+      mailThrottle,
       publicUrl,
       logger: logger.child({ module: 'password' }),
     }),

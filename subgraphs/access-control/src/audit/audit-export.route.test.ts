@@ -31,6 +31,8 @@ let queries = 0;
 let routeOptions: Partial<AuditExportRouteOptions> = {};
 let countingPool: NonNullable<AuditExportRouteOptions['pool']>;
 const adminId = randomUUID();
+/** An administrator's token: what grants the export is the `audit:read` permission, never the `admin` role. */
+const adminToken = () => signer.sign({ userId: adminId, roles: ['admin'], permissions: ['audit:read'] });
 
 /** V8's full garbage collection (exposed at run time: Jest's workers do not get --expose-gc). */
 setFlagsFromString('--expose-gc');
@@ -147,7 +149,11 @@ describe('csv helpers', () => {
 
 describe('authorization', () => {
   it('answers 401 without a token, with a malformed or invalid one, and for an ended session', async () => {
-    const forged = await createTestAuth().tokenFor(adminId, ['admin']);
+    const forged = await createTestAuth().signer.sign({
+      userId: adminId,
+      roles: ['admin'],
+      permissions: ['audit:read'],
+    });
     const revoked = await signer.sign({ userId: adminId, roles: ['admin'], sessionId: REVOKED_SESSION });
     for (const token of [undefined, 'not-a-jwt', forged, revoked]) {
       const response = await fetchText(
@@ -170,6 +176,11 @@ describe('authorization', () => {
     });
     expect(response.status).toBe(403);
     expect(JSON.parse(response.text)).toMatchObject({ error: 'FORBIDDEN' });
+    // Issue #14: the `admin` role claim alone grants nothing (a demoted administrator's token still carries it).
+    const roleClaimOnly = await fetchText(`${AUDIT_EXPORT_PATH}?format=csv`, {
+      token: await tokenFor(randomUUID(), ['admin']),
+    });
+    expect(roleClaimOnly.status).toBe(403);
   });
 
   it('lets administrators and holders of audit:read export', async () => {
@@ -178,7 +189,7 @@ describe('authorization', () => {
       roles: ['support'],
       permissions: ['audit:read'],
     });
-    for (const token of [await tokenFor(adminId, ['admin']), support]) {
+    for (const token of [await adminToken(), support]) {
       expect((await fetchText(`${AUDIT_EXPORT_PATH}?${window(1990)}`, { token })).status).toBe(200);
     }
   });
@@ -194,7 +205,7 @@ describe('authorization', () => {
 describe('requests', () => {
   let token: string;
   beforeAll(async () => {
-    token = await tokenFor(adminId, ['admin']);
+    token = await adminToken();
   });
 
   it('answers 405 to anything but GET, and leaves other paths to other routes', async () => {
@@ -219,7 +230,7 @@ describe('export content', () => {
   const actor = randomUUID();
   let token: string;
   beforeAll(async () => {
-    token = await tokenFor(adminId, ['admin']);
+    token = await adminToken();
     const writer = createAuditWriter(db.prisma);
     const base = { outcome: 'SUCCESS' as const, actorUserId: actor };
     await writer.record({
@@ -341,7 +352,7 @@ describe('large exports', () => {
   const ROWS = 100_000;
   let token: string;
   beforeAll(async () => {
-    token = await tokenFor(adminId, ['admin']);
+    token = await adminToken();
     // One statement; a realistic row (~300 bytes of CSV), one row per 10 ms of the year. Triggers off for the bulk
     // load (replica role, this transaction only): 100,000 live-feed notices would only load every listener.
     const client = await db.pool.connect();

@@ -3,7 +3,6 @@ import type { AuditViewer, AuditWriter } from '@gatehouse/audit';
 import type { PrismaClient } from '@gatehouse/db';
 import { AuthenticationError, isAppError } from '@gatehouse/errors';
 import {
-  ADMIN_ROLE,
   bearerTokenFrom,
   sendJson,
   type AccessTokenVerifier,
@@ -341,14 +340,14 @@ export interface AuditReadersOptions {
   permission?: string;
   /**
    * The viewer's live permissions (`createEffectivePermissions`): a revoked permission stops the export at once.
-   * Without it, the token's `permissions` claim and the `admin` role decide.
+   * Without it (tests), the token's `permissions` claim decides; a role claim never does.
    */
   effectivePermissions?: Pick<EffectivePermissions, 'of'>;
 }
 
 /**
  * The `authorize` of the export for production: a valid `Authorization: Bearer` access token of a live session
- * (else `'unauthenticated'`) whose holder has the `admin` role or the `audit:read` permission (else `false`).
+ * (else `'unauthenticated'`) whose holder has the `audit:read` permission (else `false`).
  */
 export function authorizeAuditReaders(
   options: AuditReadersOptions,
@@ -374,7 +373,7 @@ export function authorizeAuditReaders(
       return 'unauthenticated';
     const allowed = options.effectivePermissions
       ? (await options.effectivePermissions.of(viewer.userId)).has(permission)
-      : viewer.roles.includes(ADMIN_ROLE) || viewer.permissions?.includes(permission) === true;
+      : viewer.permissions?.includes(permission) === true;
     return allowed ? viewer : false;
   };
 }

@@ -191,6 +191,27 @@ describe('PUT /account/avatar', () => {
     expect(await db.prisma.userProfile.count({ where: { userId } })).toBe(0);
   });
 
+  // Issue #14: an administrator impersonating a user may look, not change.
+  it('refuses an impersonation token with 403 IMPERSONATION_FORBIDDEN for upload and removal', async () => {
+    const userId = await newUser();
+    const impersonation = await signer.sign({
+      userId,
+      roles: ['member'],
+      impersonatorUserId: randomUUID(),
+    });
+    const headers = { authorization: `Bearer ${impersonation}` };
+    const upload = await send('/account/avatar', {
+      body: await solid('#00ff00').png().toBuffer(),
+      headers,
+      holdOpen: true,
+    });
+    expect(upload.status).toBe(403);
+    expect(json(upload)).toEqual({ error: 'IMPERSONATION_FORBIDDEN', message: expect.any(String) });
+    const removal = await send('/account/avatar', { method: 'DELETE', headers });
+    expect(removal.status).toBe(403);
+    expect(await db.prisma.userProfile.count({ where: { userId } })).toBe(0);
+  });
+
   it.each([
     ['PNG', 'image/png', () => solid('#ff0000').png().toBuffer()],
     ['JPEG', 'image/jpeg', () => solid('#00ff00').jpeg().toBuffer()],

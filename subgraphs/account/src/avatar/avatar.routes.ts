@@ -3,6 +3,7 @@ import { AppError, AuthenticationError, ErrorCode, HTTP_STATUS_BY_ERROR_CODE } f
 import { childForRequest, type Logger } from '@gatehouse/logger';
 import {
   bearerTokenFrom,
+  IMPERSONATION_FORBIDDEN,
   readBodyUpTo,
   sendJson,
   type AccessTokenVerifier,
@@ -24,6 +25,8 @@ export const AVATAR_ROUTE_PATH = '/account/avatar';
 export const AvatarRouteErrorCode = {
   /** 401: no `Authorization: Bearer` token, or it is invalid, expired or its session has ended. */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** 403: an impersonation token (`act` claim): an administrator acting as the user may look, not change. */
+  IMPERSONATION_FORBIDDEN: IMPERSONATION_FORBIDDEN,
   /** 405: only PUT, POST and DELETE are served. */
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   /** 500: something failed on our side; the request id in `x-request-id` finds it in the logs. */
@@ -66,6 +69,7 @@ const CLOSE = { connection: 'close' } as const;
  * - `DELETE /account/avatar`: removes the avatar; 204 (also when there was none).
  *
  * Errors are JSON `{ error: <code>, message }`: 401 `UNAUTHENTICATED` (with `WWW-Authenticate: Bearer`);
+ * 403 `IMPERSONATION_FORBIDDEN` (an impersonation token; before any of the body is read);
  * 413 `AVATAR_TOO_LARGE` (as soon as the declared or received size exceeds 5 MB; the rest is not read);
  * 415 `AVATAR_TYPE_UNSUPPORTED`; 400 `AVATAR_TOO_MANY_PIXELS` or `AVATAR_CORRUPT`; 404 `USER_NOT_FOUND`;
  * 405 `METHOD_NOT_ALLOWED`; 500 `INTERNAL_SERVER_ERROR` (details only in the log, never a stack trace).
@@ -144,6 +148,18 @@ export function createAvatarRoutes(options: AvatarRoutesOptions): RouteHandler {
           401,
           { error: AvatarRouteErrorCode.UNAUTHENTICATED, message: 'Sign in to change your avatar' },
           { 'www-authenticate': challenge, ...CLOSE },
+        );
+        return true;
+      }
+      if (viewer.impersonatorUserId !== undefined) {
+        sendJson(
+          res,
+          403,
+          {
+            error: AvatarRouteErrorCode.IMPERSONATION_FORBIDDEN,
+            message: 'Not allowed while impersonating a user',
+          },
+          CLOSE,
         );
         return true;
       }

@@ -11,6 +11,7 @@ import {
   waitFor,
   type FakeStripe,
   type TestDatabase,
+  testSecrets,
 } from '@gatehouse/testing';
 import { loadBillingConfig } from '../config';
 import {
@@ -57,6 +58,7 @@ const withTax = (subtotal: number) => subtotal + roundHalfUp(subtotal * TAX_BPS,
 function buildRuntime(): BillingRuntime {
   const config = loadBillingConfig({
     NODE_ENV: 'test',
+    ...testSecrets(),
     LOG_LEVEL: 'silent',
     STRIPE_SECRET_KEY: fake.secretKey,
     STRIPE_WEBHOOK_SECRET: fake.webhookSecret,
@@ -195,6 +197,65 @@ describe('subscribe', () => {
     expect(subscription.currentPeriodEnd).toEqual(new Date(clock.getTime() + 7 * DAY));
     expect(await invoicesOf(actor)).toEqual([]);
     expect(await intentsOf(actor)).toEqual([]);
+  });
+
+  // Issue #14: free trials repeated (subscribe, cancel, subscribe again: a new trial every time).
+  it('gives one free trial per user and plan family: subscribing again starts paid at once', async () => {
+    const actor = await userWithCard();
+    const first = await runtime.lifecycle.subscribe(actor, plans.trial);
+    expect(first).toMatchObject({ status: 'TRIALING' });
+    // The trial ends without conversion (canceled); later the user comes back to the same plan.
+    await db.prisma.subscription.update({
+      where: { id: first.id },
+      data: { status: 'CANCELED', canceledAt: clock, endedAt: clock },
+    });
+
+    const again = await runtime.lifecycle.subscribe(actor, plans.trial);
+    expect(again).toMatchObject({ status: 'ACTIVE', planId: plans.trial, trialEndsAt: null });
+    expect(again.currentPeriodStart).toEqual(clock);
+    expect((await invoicesOf(actor, 'SUBSCRIPTION_CREATE')).map((invoice) => invoice.status)).toEqual([
+      'PAID',
+    ]);
+    expect(
+      await db.prisma.subscriptionTrial.findMany({
+        where: { userId: actor.actorUserId },
+        select: { planFamily: true, subscriptionId: true },
+      }),
+    ).toEqual([{ planFamily: 'lc-trial', subscriptionId: first.id }]);
+  });
+
+  it('refuses a used trial without a payment method: PAYMENT_METHOD_REQUIRED, nothing created', async () => {
+    const actor = await newUser();
+    await db.prisma.subscriptionTrial.create({ data: { userId: actor.actorUserId, planFamily: 'lc-trial' } });
+    await expect(runtime.lifecycle.subscribe(actor, plans.trial)).rejects.toMatchObject({
+      code: ErrorCode.BAD_USER_INPUT,
+    });
+    expect(await subscriptionsOf(actor)).toEqual([]);
+  });
+
+  it('counts a plan switched to during a trial as that family’s trial too', async () => {
+    const actor = await newUser();
+    await runtime.lifecycle.subscribe(actor, plans.trial);
+    await runtime.lifecycle.changePlan(actor, plans.basic);
+    const families = await db.prisma.subscriptionTrial.findMany({
+      where: { userId: actor.actorUserId },
+      orderBy: { planFamily: 'asc' },
+      select: { planFamily: true },
+    });
+    expect(families).toEqual([{ planFamily: 'lc-basic' }, { planFamily: 'lc-trial' }]);
+  });
+
+  it('enforces one trial per user and family in PostgreSQL, whoever writes', async () => {
+    const actor = await newUser();
+    const row = { userId: actor.actorUserId, planFamily: 'lc-trial' };
+    const results = await Promise.allSettled([
+      db.prisma.subscriptionTrial.create({ data: row }),
+      db.prisma.subscriptionTrial.create({ data: row }),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+    // Another family is another trial.
+    await db.prisma.subscriptionTrial.create({ data: { ...row, planFamily: 'lc-other' } });
+    expect(await db.prisma.subscriptionTrial.count({ where: { userId: actor.actorUserId } })).toBe(2);
   });
 
   it('charges the first invoice of a paid plan: invoice PAID, payment SUCCEEDED, ACTIVE, price locked', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createAuditWriter, type AuditMetadataValue } from '@gatehouse/audit';
 import {
   type Prisma,
@@ -122,6 +123,37 @@ async function lockUser(tx: Tx, userId: string): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`billing:user:${userId}`}))`;
 }
 
+/**
+ * The plan family a free trial counts against: the plan's `code`. Plans have no family of their own, and a plan keeps
+ * its code across edits (price, trial length), so editing a plan never hands out a second trial.
+ */
+export function trialFamily(plan: { code: string }): string {
+  return plan.code;
+}
+
+async function trialTaken(db: Pick<Tx, 'subscriptionTrial'>, userId: string, planFamily: string) {
+  const row = await db.subscriptionTrial.findUnique({
+    where: { userId_planFamily: { userId, planFamily } },
+    select: { userId: true },
+  });
+  return row !== null;
+}
+
+/**
+ * Records a user's trial of a plan family; false when one was already taken. The primary key (user, family)
+ * decides, so two concurrent subscribes (even on two replicas) cannot both start a trial.
+ */
+async function takeTrial(
+  tx: Tx,
+  trial: { userId: string; planFamily: string; subscriptionId: string; at: Date },
+): Promise<boolean> {
+  const inserted = await tx.$executeRaw`
+    INSERT INTO "subscription_trials" (user_id, plan_family, subscription_id, started_at)
+    VALUES (${trial.userId}::uuid, ${trial.planFamily}, ${trial.subscriptionId}::uuid, ${trial.at})
+    ON CONFLICT DO NOTHING`;
+  return inserted === 1;
+}
+
 function auditFields(actor: BillingActor) {
   return {
     actorUserId: actor.actorUserId,
@@ -209,7 +241,8 @@ export function createSubscriptionLifecycle(options: SubscriptionLifecycleOption
         details: { reason: BillingErrorCode.PAYMENT_METHOD_NOT_FOUND },
       });
     }
-    const trial = plan.trialDays > 0;
+    // One free trial per user and plan family (issue #14): a user who had one subscribes without it, paying now.
+    const trial = plan.trialDays > 0 && !(await trialTaken(prisma, userId, trialFamily(plan)));
     const needsPayment = plan.priceAmount > 0 && !trial;
     const methodId = paymentMethodId ?? (needsPayment ? await paymentMethods.defaultFor(userId) : null);
     if (needsPayment && !methodId) {
@@ -226,12 +259,21 @@ export function createSubscriptionLifecycle(options: SubscriptionLifecycleOption
           details: { reason: BillingErrorCode.SUBSCRIPTION_EXISTS },
         });
       }
+      const subscriptionId = randomUUID();
+      // Checked again where it counts: a trial taken since the check above (a concurrent subscribe that has
+      // already ended) loses here, and the caller learns why rather than being charged unannounced.
+      if (trial && !(await takeTrial(tx, { userId, planFamily: trialFamily(plan), subscriptionId, at }))) {
+        throw new ConflictError('The free trial of this plan was already used; subscribe again to pay now', {
+          details: { reason: BillingErrorCode.TRIAL_ALREADY_USED },
+        });
+      }
       const periodEnd = trial
         ? new Date(at.getTime() + plan.trialDays * DAY_MS)
         : options.addPeriod(at, plan.interval, plan.intervalCount, at);
       const status: SubscriptionStatus = trial ? 'TRIALING' : needsPayment ? 'INCOMPLETE' : 'ACTIVE';
       const created = await tx.subscription.create({
         data: {
+          id: subscriptionId,
           userId,
           planId: plan.id,
           status,
@@ -429,7 +471,9 @@ export function createSubscriptionLifecycle(options: SubscriptionLifecycleOption
         });
 
       if (subscription.status === 'TRIALING') {
-        // Nothing was paid yet: the trial simply continues on the new plan.
+        // Nothing was paid yet: the trial simply continues on the new plan, and counts as that family's trial too
+        // (or trialing one plan and switching would leave a fresh trial of the other for later).
+        await takeTrial(tx, { userId, planFamily: trialFamily(target), subscriptionId: subscription.id, at });
         await switchPlan(tx, subscription.id, target);
         await audit({ trial: true });
         return { subscriptionId: subscription.id, invoice: null, creditAmount: 0 };

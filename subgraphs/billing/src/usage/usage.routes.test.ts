@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { RedisKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { startHttpService, type HttpService } from '@gatehouse/service';
+import { createTestAuth } from '@gatehouse/service/testing';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -141,6 +143,20 @@ describe(`POST ${USAGE_ROUTE_PATH}`, () => {
 
     await apiKeys.revoke(userId, keyId);
     expect((await post({ metric: 'api_calls', quantity: 1 }, bearer(key))).status).toBe(401);
+    expect(await db.prisma.usageRecord.count({ where: { subscription: { userId } } })).toBe(0);
+  });
+
+  // Issue #14: an impersonation session must not burn the user's quota. This route never takes access tokens
+  // (only API keys and the service token), so an impersonation token is refused like any other one.
+  it('refuses access tokens, impersonation tokens included: 401, nothing counted', async () => {
+    const { userId } = await customer();
+    const { signer } = createTestAuth();
+    for (const token of [
+      await signer.sign({ userId, roles: ['member'] }),
+      await signer.sign({ userId, roles: ['member'], impersonatorUserId: randomUUID() }),
+    ]) {
+      expect((await post({ metric: 'api_calls', quantity: 1 }, bearer(token))).status).toBe(401);
+    }
     expect(await db.prisma.usageRecord.count({ where: { subscription: { userId } } })).toBe(0);
   });
 

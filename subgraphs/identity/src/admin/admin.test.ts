@@ -22,6 +22,7 @@ import {
   redisUrlForTests,
   uniqueTestPrefix,
   type TestDatabase,
+  testSecrets,
 } from '@gatehouse/testing';
 import { createApp } from '../app';
 import { loadIdentityConfig } from '../config';
@@ -152,6 +153,7 @@ beforeAll(async () => {
   tempDir = await mkdtemp(join(tmpdir(), 'gatehouse-admin-'));
   const env: NodeJS.ProcessEnv = {
     NODE_ENV: 'test',
+    ...testSecrets(),
     JWT_PRIVATE_KEY: keys.privateKeyPem,
     JWT_ISSUER: TEST_TOKEN_AUDIENCE.issuer,
     JWT_AUDIENCE: TEST_TOKEN_AUDIENCE.audience,
@@ -614,21 +616,16 @@ describe('impersonation', () => {
   it('audits what the token does with the impersonator, refuses credential changes and ends at once', async () => {
     const started = (await impersonate(ids.alice)).body.data!.impersonate;
     const token = started.accessToken;
-    await signedIn(ids.alice);
+    const own = await signedIn(ids.alice);
 
-    // An ordinary action works and its audit row names both the user and the administrator.
-    const revoked = await gql('mutation { revokeOtherSessions }', { token });
-    expect(revoked.body.errors).toBeUndefined();
-    expect((revoked.body.data as { revokeOtherSessions: number }).revokeOtherSessions).toBeGreaterThanOrEqual(
-      1,
-    );
-    const rows = await db.prisma.auditLog.findMany({
-      where: { action: 'SESSIONS_REVOKED', actorUserId: ids.alice },
-    });
-    expect(rows).toEqual([expect.objectContaining({ impersonatorUserId: ids.admin })]);
+    // Reading works: the token acts as the user.
+    const me = await gql('{ me { id } }', { token });
+    expect(me.body).toEqual({ data: { me: { id: ids.alice } } });
 
-    // Credentials, account and admin mutations are refused while impersonating.
+    // Issue #14: every mutation is refused while impersonating unless reviewed and allowed (endImpersonation):
+    // signing the user out everywhere, credentials, account and admin mutations alike.
     const refused = [
+      'mutation { revokeOtherSessions }',
       'mutation { changePassword(input: { currentPassword: "x", newPassword: "correct horse battery" }) { success } }',
       'mutation { deleteAccount(password: "x") }',
       'mutation { deactivateAccount(password: "x") }',
@@ -644,6 +641,16 @@ describe('impersonation', () => {
         error: { code: 'FORBIDDEN', details: { reason: 'IMPERSONATION_FORBIDDEN' } },
       });
     }
+
+    // The user's own session survived the attempt to sign them out everywhere.
+    expect(
+      await db.prisma.session.count({ where: { familyId: own.sessionId, revokedAt: null } }),
+    ).toBeGreaterThan(0);
+    expect(
+      await db.prisma.auditLog.count({
+        where: { action: 'SESSIONS_REVOKED', actorUserId: ids.alice, impersonatorUserId: ids.admin },
+      }),
+    ).toBe(0);
 
     const ended = await gql('mutation { endImpersonation }', { token });
     expect(ended.body).toEqual({ data: { endImpersonation: true } });

@@ -16,6 +16,8 @@ export {
   type LoginGuard,
   type LoginGuardOptions,
   type LockoutLimits,
+  type PasswordAttempt,
+  type SecondFactorAttempt,
 } from './login-guard';
 export { createLoginGuardRepository, type LoginGuardRepository } from './login-guard.repository';
 export {

@@ -1,6 +1,9 @@
 import type { PrismaClient } from '@gatehouse/db';
 
-/** Durable sign-in failure bookkeeping on the users row (failed_login_count, last_failed_login_at, locked_until). */
+/**
+ * Durable sign-in failure bookkeeping on the users row (failed_login_count, last_failed_login_at, locked_until, and
+ * for the second factor mfa_failed_count, last_mfa_failed_at).
+ */
 export interface LoginGuardRepository {
   /** When the account's lock ends, or null when it has none (an expired lock is returned as is). */
   lockedUntil(userId: string): Promise<Date | null>;
@@ -10,6 +13,14 @@ export interface LoginGuardRepository {
    * locked at `now` (returns null), nor for an unknown user (null).
    */
   recordFailure(userId: string, at: { now: Date; windowStart: Date }): Promise<number | null>;
+  /**
+   * Like {@link recordFailure}, for an attempt whose password is yet to be verified: counted only while fewer than
+   * `maxFailures` are in the window, so concurrent attempts can never have more than that many verified.
+   */
+  reserveFailure(
+    userId: string,
+    at: { now: Date; windowStart: Date; maxFailures: number },
+  ): Promise<number | null>;
   /** Failures in the current window without counting one; 0 for an unknown user. */
   failureCount(userId: string, windowStart: Date): Promise<number>;
   /**
@@ -19,6 +30,19 @@ export interface LoginGuardRepository {
   lock(userId: string, at: { now: Date; until: Date }): Promise<boolean>;
   /** After a successful sign-in: no failures, no lock. */
   reset(userId: string): Promise<void>;
+  /**
+   * Counts one second-factor attempt at `now`, before its code is checked: one statement, so concurrent attempts
+   * are serialised by the row lock and at most `maxFailures` are counted per window. The count continues while
+   * the previous attempt is after `windowStart`, otherwise it restarts at 1.
+   * @returns the attempts in the current window, this one included; null when none may be made (the limit is
+   * reached, the account is locked at `now`, or the user is unknown).
+   */
+  reserveSecondFactorAttempt(
+    userId: string,
+    at: { now: Date; windowStart: Date; maxFailures: number },
+  ): Promise<number | null>;
+  /** After a passed second factor: no second-factor attempts counted (the password's count is left alone). */
+  resetSecondFactor(userId: string): Promise<void>;
 }
 
 export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepository {
@@ -43,6 +67,23 @@ export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepo
       return rows[0]?.failed_login_count ?? null;
     },
 
+    async reserveFailure(userId, { now, windowStart, maxFailures }) {
+      const rows = await prisma.$queryRaw<{ failed_login_count: number }[]>`
+        UPDATE users
+        SET failed_login_count = CASE
+              WHEN last_failed_login_at > ${windowStart}::timestamptz THEN failed_login_count + 1
+              ELSE 1
+            END,
+            last_failed_login_at = ${now}::timestamptz
+        WHERE id = ${userId}::uuid
+          AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
+          AND (last_failed_login_at IS NULL
+               OR last_failed_login_at <= ${windowStart}::timestamptz
+               OR failed_login_count < ${maxFailures}::int)
+        RETURNING failed_login_count`;
+      return rows[0]?.failed_login_count ?? null;
+    },
+
     async failureCount(userId, windowStart) {
       const user = await prisma.user.findUnique({
         where: { id: userId },
@@ -55,7 +96,8 @@ export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepo
     async lock(userId, { now, until }) {
       const { count } = await prisma.user.updateMany({
         where: { id: userId, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
-        data: { lockedUntil: until, failedLoginCount: 0 },
+        // A lock gives a fresh start when it ends, to the password and the second factor alike.
+        data: { lockedUntil: until, failedLoginCount: 0, mfaFailedCount: 0 },
       });
       return count === 1;
     },
@@ -64,6 +106,30 @@ export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepo
       await prisma.user.updateMany({
         where: { id: userId },
         data: { failedLoginCount: 0, lockedUntil: null },
+      });
+    },
+
+    async reserveSecondFactorAttempt(userId, { now, windowStart, maxFailures }) {
+      const rows = await prisma.$queryRaw<{ mfa_failed_count: number }[]>`
+        UPDATE users
+        SET mfa_failed_count = CASE
+              WHEN last_mfa_failed_at > ${windowStart}::timestamptz THEN mfa_failed_count + 1
+              ELSE 1
+            END,
+            last_mfa_failed_at = ${now}::timestamptz
+        WHERE id = ${userId}::uuid
+          AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
+          AND (last_mfa_failed_at IS NULL
+               OR last_mfa_failed_at <= ${windowStart}::timestamptz
+               OR mfa_failed_count < ${maxFailures}::int)
+        RETURNING mfa_failed_count`;
+      return rows[0]?.mfa_failed_count ?? null;
+    },
+
+    async resetSecondFactor(userId) {
+      await prisma.user.updateMany({
+        where: { id: userId },
+        data: { mfaFailedCount: 0, lastMfaFailedAt: null },
       });
     },
   };

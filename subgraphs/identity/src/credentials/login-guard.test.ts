@@ -158,11 +158,80 @@ describe.each(kvCases)('login guard with $name', (kvCase) => {
     await expect(subject.recordFailure(userId)).resolves.toEqual({ locked: false, failures: 1 });
   });
 
+  // Issue #14: counted before the password is verified, so a burst of parallel guesses cannot outrun the limit.
+  it('grants at most maxFailures of concurrent password attempts; the last wrong one locks, once', async () => {
+    const userId = await newUser();
+    const subject = guard();
+    const attempts = await Promise.all(
+      Array.from({ length: 12 }, () => subject.reservePasswordAttempt(userId)),
+    );
+    const granted = attempts.filter((attempt) => attempt !== null);
+    expect(granted.map((attempt) => attempt.failures).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    const outcomes = await Promise.all(granted.map((attempt) => subject.recordFailure(userId, attempt)));
+    expect(outcomes.filter((outcome) => outcome.locked)).toHaveLength(1);
+    await expect(subject.reservePasswordAttempt(userId)).resolves.toBeNull();
+    // A reserved attempt whose password was right is cleared by the success.
+    const other = await newUser();
+    await subject.reservePasswordAttempt(other);
+    await subject.recordSuccess(other);
+    await expect(subject.failureCount(other)).resolves.toBe(0);
+  });
+
   it('honours maxFailures', async () => {
     const userId = await newUser();
     const subject = guard({ maxFailures: 2 });
     await expect(subject.recordFailure(userId)).resolves.toMatchObject({ locked: false });
     await expect(subject.recordFailure(userId)).resolves.toMatchObject({ locked: true });
+  });
+});
+
+// Issue #14: second-factor attempts have a count of their own, in Postgres, counted before the code is checked.
+describe('second-factor attempts', () => {
+  const kv = new MemoryKeyValueStore();
+  afterAll(() => kv.close());
+  const clock = { now: new Date('2031-05-01T08:00:00.000Z') };
+  const guard = () =>
+    createLoginGuard({ kv, repository: createLoginGuardRepository(db.prisma), now: () => clock.now });
+  const row = (id: string) => db.prisma.user.findUniqueOrThrow({ where: { id } });
+
+  it('lets at most maxFailures of many concurrent attempts through, then the last wrong one locks, once', async () => {
+    const userId = await newUser();
+    const subject = guard();
+    const attempts = await Promise.all(
+      Array.from({ length: 12 }, () => subject.reserveSecondFactorAttempt(userId)),
+    );
+    const granted = attempts.filter((attempt) => attempt !== null);
+    expect(granted.map((attempt) => attempt.attempts).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    const outcomes = await Promise.all(granted.map((attempt) => subject.recordSecondFactorFailure(attempt)));
+    expect(outcomes.filter((outcome) => outcome.locked)).toHaveLength(1);
+    expect(await subject.lockedUntil(userId)).toEqual(new Date(clock.now.getTime() + 900_000));
+    // While locked nothing is granted; the lock cleared both counts.
+    await expect(subject.reserveSecondFactorAttempt(userId)).resolves.toBeNull();
+    expect(await row(userId)).toMatchObject({ mfaFailedCount: 0, failedLoginCount: 0 });
+  });
+
+  it('is not cleared by a correct password, only by a passed second factor', async () => {
+    const userId = await newUser();
+    const subject = guard();
+    for (let i = 0; i < 3; i++) {
+      await subject.recordSecondFactorFailure((await subject.reserveSecondFactorAttempt(userId))!);
+    }
+    await subject.recordSuccess(userId); // a correct password
+    expect((await row(userId)).mfaFailedCount).toBe(3);
+    await expect(subject.reserveSecondFactorAttempt(userId)).resolves.toMatchObject({
+      attempts: 4,
+      remaining: 1,
+    });
+    await subject.recordSecondFactorSuccess(userId);
+    expect((await row(userId)).mfaFailedCount).toBe(0);
+  });
+
+  it('starts again once the window has passed since the last attempt', async () => {
+    const userId = await newUser();
+    const subject = guard();
+    for (let i = 0; i < 4; i++) await subject.reserveSecondFactorAttempt(userId);
+    clock.now = new Date(clock.now.getTime() + 901_000);
+    await expect(subject.reserveSecondFactorAttempt(userId)).resolves.toMatchObject({ attempts: 1 });
   });
 });
 

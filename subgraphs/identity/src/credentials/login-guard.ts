@@ -64,6 +64,22 @@ export interface FailureOutcome {
   failures: number;
 }
 
+/** One password attempt, counted before the password is verified ({@link LoginGuard.reservePasswordAttempt}). */
+export interface PasswordAttempt {
+  readonly userId: string;
+  /** Failures counted in the current window, this attempt included. */
+  readonly failures: number;
+}
+
+/** One second-factor attempt, counted before its code is checked ({@link LoginGuard.reserveSecondFactorAttempt}). */
+export interface SecondFactorAttempt {
+  readonly userId: string;
+  /** Attempts counted in the current window, this one included. */
+  readonly attempts: number;
+  /** Attempts still allowed after this one; when it is 0 and the code is wrong, the account locks. */
+  readonly remaining: number;
+}
+
 export interface LoginGuard {
   /** @throws AccountLockedError while the account is locked. */
   assertNotLocked(userId: string): Promise<void>;
@@ -71,9 +87,37 @@ export interface LoginGuard {
   lockedUntil(userId: string): Promise<Date | null>;
   /** Failures in the current window (KV first, Postgres when the KV has no counter). */
   failureCount(userId: string): Promise<number>;
-  recordFailure(userId: string): Promise<FailureOutcome>;
-  /** After a correct password: clears the counters (KV and Postgres) and any expired lock. */
+  /**
+   * Counts a wrong password; with the `attempt` {@link reservePasswordAttempt} returned, that count stands (it is
+   * not counted twice). The failure that reaches the limit locks the account.
+   */
+  recordFailure(userId: string, attempt?: PasswordAttempt): Promise<FailureOutcome>;
+  /**
+   * Counts a password attempt before the password is verified, atomically (in Postgres), so concurrent guesses
+   * cannot have more than `maxFailures` verified per window. A correct password then clears it
+   * ({@link recordSuccess}), a wrong one keeps it ({@link recordFailure} with the attempt).
+   * @returns null when no attempt may be made (locked, or the limit is reached): verify nothing, answer as locked.
+   */
+  reservePasswordAttempt(userId: string): Promise<PasswordAttempt | null>;
+  /**
+   * After a correct password: clears the password's counters (KV and Postgres) and any expired lock. The
+   * second-factor count is left alone: a correct password must not buy more guesses at the code.
+   */
   recordSuccess(userId: string): Promise<void>;
+  /**
+   * Counts a second-factor attempt in Postgres before the code is compared, atomically: whatever the concurrency,
+   * at most `maxFailures` codes are checked per window. Counted on its own (not in the password's count), so
+   * neither a correct password nor a Redis flush clears it.
+   * @returns null when no attempt may be made (the limit is reached or the account is locked): check nothing.
+   */
+  reserveSecondFactorAttempt(userId: string): Promise<SecondFactorAttempt | null>;
+  /**
+   * The reserved attempt's code was wrong: it stays counted, and the last attempt allowed locks the account
+   * exactly like the password's lockout does (`locked: true` once per lock: mail the owner then).
+   */
+  recordSecondFactorFailure(attempt: SecondFactorAttempt): Promise<FailureOutcome>;
+  /** After a passed second factor: clears the second-factor count (the only thing that does, besides a lock). */
+  recordSecondFactorSuccess(userId: string): Promise<void>;
 }
 
 /**
@@ -108,6 +152,15 @@ const failureKey = (userId: string) => `login-failures:${userId}`;
  * locked) and an account-existence probe. So: if locked, spend the dummy verify (DummyPasswordCheck), do not count
  * the attempt, return the generic INVALID_CREDENTIALS, audit LOGIN_FAILED with reason ACCOUNT_LOCKED. The owner
  * learns about the lock from the mail sent when `recordFailure` returns `locked: true`.
+ *
+ * Every guess is counted before it is checked, or a burst of parallel requests would all find the account
+ * unlocked and all be checked: `reservePasswordAttempt` before a password is verified (then `recordFailure` with
+ * it, or `recordSuccess`), `reserveSecondFactorAttempt` before a code is compared.
+ *
+ * Second-factor codes have a count of their own in Postgres (users.mfa_failed_count, same limits and window): a
+ * correct password does not clear it (or "a few wrong codes, sign in again, a few more" would guess for ever), and
+ * each attempt is counted before its code is compared (`reserveSecondFactorAttempt`), so parallel requests cannot
+ * get more guesses than the limit. Its last allowed wrong code locks the account like the password's limit does.
  */
 export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
   const { kv, repository, now = () => new Date(), logger, events } = options;
@@ -151,6 +204,30 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
     return until && until > now() ? until : null;
   }
 
+  /** Sets the lock (clearing both counts); only the caller that set it gets `locked: true`. */
+  async function lock(
+    userId: string,
+    failures: number,
+    at: Date,
+    lockSeconds: number,
+  ): Promise<FailureOutcome> {
+    const lockedUntil = new Date(at.getTime() + lockSeconds * 1000);
+    if (await repository.lock(userId, { now: at, until: lockedUntil })) {
+      await kvOrNull(() => kv.delete(failureKey(userId)));
+      await announceLock({
+        id: randomUUID(),
+        userId,
+        lockedUntil: lockedUntil.toISOString(),
+        failures,
+        at: at.toISOString(),
+      });
+      return { locked: true, lockedUntil, failures };
+    }
+    // A concurrent failure set the lock first; it reports `locked: true`, this one must not.
+    const until = await currentLock(userId);
+    return until ? { locked: false, lockedUntil: until, failures } : { locked: false, failures };
+  }
+
   return {
     async assertNotLocked(userId) {
       const until = await currentLock(userId);
@@ -167,11 +244,21 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
       return repository.failureCount(userId, new Date(at.getTime() - windowSeconds * 1000));
     },
 
-    async recordFailure(userId) {
+    async reservePasswordAttempt(userId) {
+      const { maxFailures, windowSeconds } = await currentLimits();
+      const at = now();
+      const windowStart = new Date(at.getTime() - windowSeconds * 1000);
+      const failures = await repository.reserveFailure(userId, { now: at, windowStart, maxFailures });
+      return failures === null ? null : { userId, failures };
+    },
+
+    async recordFailure(userId, attempt) {
       const { maxFailures, windowSeconds, lockSeconds } = await currentLimits();
       const at = now();
       const windowStart = new Date(at.getTime() - windowSeconds * 1000);
-      const durable = await repository.recordFailure(userId, { now: at, windowStart });
+      const durable = attempt
+        ? attempt.failures
+        : await repository.recordFailure(userId, { now: at, windowStart });
       if (durable === null) {
         const until = await currentLock(userId);
         return until ? { locked: false, lockedUntil: until, failures: 0 } : { locked: false, failures: 0 };
@@ -185,27 +272,35 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
       }
       const failures = Math.max(durable, fast ?? 0);
       if (failures < maxFailures) return { locked: false, failures };
-
-      const lockedUntil = new Date(at.getTime() + lockSeconds * 1000);
-      if (await repository.lock(userId, { now: at, until: lockedUntil })) {
-        await kvOrNull(() => kv.delete(key));
-        await announceLock({
-          id: randomUUID(),
-          userId,
-          lockedUntil: lockedUntil.toISOString(),
-          failures,
-          at: at.toISOString(),
-        });
-        return { locked: true, lockedUntil, failures };
-      }
-      // A concurrent failure set the lock first; it reports `locked: true`, this one must not.
-      const until = await currentLock(userId);
-      return until ? { locked: false, lockedUntil: until, failures } : { locked: false, failures };
+      return lock(userId, failures, at, lockSeconds);
     },
 
     async recordSuccess(userId) {
       await repository.reset(userId);
       await kvOrNull(() => kv.delete(failureKey(userId)));
+    },
+
+    async reserveSecondFactorAttempt(userId) {
+      const { maxFailures, windowSeconds } = await currentLimits();
+      const at = now();
+      const windowStart = new Date(at.getTime() - windowSeconds * 1000);
+      const attempts = await repository.reserveSecondFactorAttempt(userId, {
+        now: at,
+        windowStart,
+        maxFailures,
+      });
+      if (attempts === null) return null;
+      return { userId, attempts, remaining: Math.max(maxFailures - attempts, 0) };
+    },
+
+    async recordSecondFactorFailure({ userId, attempts, remaining }) {
+      if (remaining > 0) return { locked: false, failures: attempts };
+      const { lockSeconds } = await currentLimits();
+      return lock(userId, attempts, now(), lockSeconds);
+    },
+
+    async recordSecondFactorSuccess(userId) {
+      await repository.resetSecondFactor(userId);
     },
   };
 }

@@ -20,7 +20,7 @@ import {
   type TestSmtpServer,
 } from '@gatehouse/testing';
 import { createAuditLog } from '../audit';
-import { createLoginGuard, createLoginGuardRepository } from '../credentials';
+import { createLoginGuard, createLoginGuardRepository, type LoginGuard } from '../credentials';
 import { createAccountRepository } from '../repositories/account.repository';
 import type { ClientInfo } from '../services/client-info';
 import { createSessionRepository, createSessionService, type SessionService } from '../sessions';
@@ -131,6 +131,17 @@ async function failure(
 
 const codeAt = (secret: string, at: Date) => totp(secret, { time: at.getTime() / 1000 });
 
+/** `count` distinct six-digit codes the app's secret does not accept at `at` (nor a step either side). */
+function wrongCodes(secret: string, at: Date, count: number): string[] {
+  const valid = new Set([-30_000, 0, 30_000].map((ms) => codeAt(secret, new Date(at.getTime() + ms))));
+  const codes: string[] = [];
+  for (let n = 100_000; codes.length < count; n += 7_919) {
+    const code = String(n % 1_000_000).padStart(6, '0');
+    if (!valid.has(code)) codes.push(code);
+  }
+  return codes;
+}
+
 async function userRow(id: string) {
   return db.prisma.user.findUniqueOrThrow({ where: { id } });
 }
@@ -195,10 +206,14 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
     clock: { now: Date };
     advance(ms: number): void;
     events: { topic: string; payload: MfaSecurityEvent }[];
+    guard: LoginGuard;
   }
   const opened: { kv: KeyValueStore; bus: MemoryEventBus }[] = [];
 
-  async function harness(options: Partial<MfaServiceOptions> = {}): Promise<Harness> {
+  async function harness(
+    options: Partial<MfaServiceOptions> = {},
+    lockout: { maxFailures?: number } = {},
+  ): Promise<Harness> {
     const kv = open();
     const bus = new MemoryEventBus();
     opened.push({ kv, bus });
@@ -214,6 +229,12 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       events: bus,
       now,
     });
+    const guard = createLoginGuard({
+      kv,
+      repository: createLoginGuardRepository(db.prisma),
+      now,
+      ...lockout,
+    });
     const service = createMfaService({
       prisma: db.prisma,
       kv,
@@ -222,7 +243,7 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       cipher,
       accounts: createAccountRepository(db.prisma),
       hasher,
-      guard: createLoginGuard({ kv, repository: createLoginGuardRepository(db.prisma), now }),
+      guard,
       audit: createAuditLog(db.prisma),
       sessions,
       sms: createTwilioSmsSender({
@@ -244,6 +265,7 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       clock,
       advance: (ms) => (clock.now = new Date(clock.now.getTime() + ms)),
       events,
+      guard,
     };
   }
 
@@ -415,6 +437,24 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       expect(limited.details.retryAfterSeconds).toBeLessThanOrEqual(900);
       expect((await userRow(user.id)).mfaEnabled).toBe(false);
     });
+
+    // Issue #14: the limit was read before the code was checked and counted after, so parallel requests all saw
+    // room and all got checked.
+    it('counts each code before checking it: 12 parallel wrong codes get 5 checked, 7 refused unchecked', async () => {
+      const h = await harness();
+      const user = await newUser();
+      const secret = await storePendingTotp(user);
+      const results = await Promise.all(
+        wrongCodes(secret, START, 12).map((code) => failure(h.service.confirmTotp(user.id, code, client))),
+      );
+      const checked = results.filter((r) => r.reason === MfaErrorCode.MFA_CODE_INVALID).length;
+      const refused = results.filter((r) => r.reason === MfaErrorCode.MFA_TOO_MANY_ATTEMPTS).length;
+      expect({ checked, refused }).toEqual({ checked: 5, refused: 7 });
+      // A right code is refused too until the window ends.
+      expect((await failure(h.service.confirmTotp(user.id, codeAt(secret, START), client))).reason).toBe(
+        MfaErrorCode.MFA_TOO_MANY_ATTEMPTS,
+      );
+    });
   });
 
   describe('sign-in challenge', () => {
@@ -514,7 +554,7 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       }
     });
 
-    it('5 wrong codes destroy the challenge and count toward the account lockout, which is mailed', async () => {
+    it('5 wrong codes destroy the challenge and lock the account on a count of their own, which is mailed', async () => {
       const h = await harness();
       const user = await newUser();
       const { secret } = await enableTotp(h, user);
@@ -529,7 +569,8 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
           reason: MfaErrorCode.MFA_CODE_INVALID,
           details: { attemptsRemaining: remaining },
         });
-        expect((await userRow(user.id)).failedLoginCount).toBe(5 - remaining);
+        // Issue #14: counted apart from the password's failures, in PostgreSQL.
+        expect(await userRow(user.id)).toMatchObject({ mfaFailedCount: 5 - remaining, failedLoginCount: 0 });
       }
       expect((await failure(h.service.verifyChallenge(mfaToken, wrong, client))).reason).toBe(
         MfaErrorCode.MFA_CHALLENGE_INVALID,
@@ -542,7 +583,9 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       expect(await mailTemplates(user.email)).toContain('account-locked');
       const trail = await auditTrail(user.id);
       expect(trail.filter((entry) => entry.action === 'MFA_CHALLENGE_FAILED')).toHaveLength(5);
-      expect(trail.at(-1)).toMatchObject({ action: 'ACCOUNT_LOCKED' });
+      expect(trail.at(-1)).toMatchObject({ action: 'ACCOUNT_LOCKED', failures: 5, cause: 'WRONG_MFA_CODE' });
+      // The lock clears the count: after it, a fresh start.
+      expect((await userRow(user.id)).mfaFailedCount).toBe(0);
       await waitFor(
         () => h.events.filter((e) => e.topic === MfaEventTopic.MFA_CHALLENGE_FAILED).length === 5,
       );
@@ -580,13 +623,84 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
         code: ErrorCode.BAD_USER_INPUT,
         reason: MfaErrorCode.MFA_CODE_INVALID,
       });
-      expect((await userRow(user.id)).failedLoginCount).toBe(0);
+      expect((await userRow(user.id)).mfaFailedCount).toBe(0);
       const wrongDigits = codeAt(secret, h.clock.now) === '000000' ? '000001' : '000000';
       await failure(h.service.verifyChallenge(mfaToken, wrongDigits, client));
       await failure(h.service.verifyChallenge(mfaToken, 'zzzzz-zzzzz', client));
-      expect((await userRow(user.id)).failedLoginCount).toBe(2);
+      expect((await userRow(user.id)).mfaFailedCount).toBe(2);
       await h.service.verifyChallenge(mfaToken, codeAt(secret, h.clock.now), client);
-      expect((await userRow(user.id)).failedLoginCount).toBe(0);
+      expect((await userRow(user.id)).mfaFailedCount).toBe(0);
+    });
+    // Issue #14: a correct password used to clear the count that wrong codes fed, so "4 wrong codes, sign in
+    // again, 4 more" never locked; and codes were counted after they were checked, so parallel requests got more
+    // guesses than the limit.
+    it('a correct password in between clears nothing: the 5th wrong code across challenges locks', async () => {
+      const h = await harness();
+      const user = await newUser();
+      const { secret } = await enableTotp(h, user);
+      h.advance(30_000);
+      const wrong = codeAt(secret, h.clock.now) === '999999' ? '999998' : '999999';
+      const first = await h.service.createChallenge(user.id, { via: 'password' });
+      for (let i = 0; i < 4; i++) await failure(h.service.verifyChallenge(first.mfaToken, wrong, client));
+      await h.guard.recordSuccess(user.id); // what a correct password does before the next challenge
+      const second = await h.service.createChallenge(user.id, { via: 'password' });
+      expect(await failure(h.service.verifyChallenge(second.mfaToken, wrong, client))).toMatchObject({
+        reason: MfaErrorCode.MFA_CHALLENGE_INVALID,
+      });
+      expect((await userRow(user.id)).lockedUntil).toEqual(new Date(h.clock.now.getTime() + 900_000));
+      expect(await mailTemplates(user.email)).toContain('account-locked');
+    });
+
+    /** Fires `count` wrong codes at once at each challenge; sorts the audit trail into checked and refused. */
+    async function parallelWrongCodes(
+      h: Harness,
+      user: TestUser,
+      secret: string,
+      mfaTokens: string[],
+      count: number,
+    ) {
+      const wrong = wrongCodes(secret, h.clock.now, count);
+      const results = await Promise.allSettled(
+        mfaTokens.flatMap((mfaToken) =>
+          wrong.map((code) => h.service.verifyChallenge(mfaToken, code, client)),
+        ),
+      );
+      expect(results.every((result) => result.status === 'rejected')).toBe(true);
+      const failed: Record<string, unknown>[] = (await auditTrail(user.id)).filter(
+        (entry) => entry.action === 'MFA_CHALLENGE_FAILED',
+      );
+      return {
+        /** Codes that were compared (and were wrong). */
+        checked: failed.filter((entry) => entry.reason === MfaErrorCode.MFA_CODE_INVALID).length,
+        /** Refused before their code was looked at. */
+        refused: failed.filter((entry) => entry.reason !== MfaErrorCode.MFA_CODE_INVALID).length,
+      };
+    }
+
+    it('counts each code before checking it: 12 parallel wrong codes for one challenge get 5 checked', async () => {
+      // An account limit out of reach, so the challenge's own limit is the one seen.
+      const h = await harness({}, { maxFailures: 100 });
+      const user = await newUser();
+      const { secret } = await enableTotp(h, user);
+      h.advance(30_000);
+      const { mfaToken } = await h.service.createChallenge(user.id, {});
+      expect(await parallelWrongCodes(h, user, secret, [mfaToken], 12)).toEqual({ checked: 5, refused: 7 });
+      expect((await userRow(user.id)).mfaFailedCount).toBe(5);
+    });
+
+    it('counts each code before checking it: parallel wrong codes over 3 challenges get the account limit checked, one lock', async () => {
+      const h = await harness();
+      const user = await newUser();
+      const { secret } = await enableTotp(h, user);
+      h.advance(30_000);
+      const tokens: string[] = [];
+      for (let i = 0; i < 3; i++) tokens.push((await h.service.createChallenge(user.id, {})).mfaToken);
+      expect(await parallelWrongCodes(h, user, secret, tokens, 4)).toEqual({ checked: 5, refused: 7 });
+      expect((await userRow(user.id)).lockedUntil).toEqual(new Date(h.clock.now.getTime() + 900_000));
+      const trail = await auditTrail(user.id);
+      expect(trail.filter((entry) => entry.action === 'ACCOUNT_LOCKED')).toHaveLength(1);
+      await waitFor(async () => (await mailTemplates(user.email)).includes('account-locked'));
+      expect((await mailTemplates(user.email)).filter((t) => t === 'account-locked')).toHaveLength(1);
     });
   });
 

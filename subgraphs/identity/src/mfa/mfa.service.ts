@@ -10,7 +10,7 @@ import { CredentialErrorCode, type LoginGuard } from '../credentials';
 import { createCurrentPasswordCheck } from '../services/current-password';
 import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
 import type { ClientInfo } from '../services/client-info';
-import { auditClientFields, recordWrongPassword } from '../services/wrong-password';
+import { auditClientFields, reportLock } from '../services/wrong-password';
 import { parseUserAgent, type SessionService } from '../sessions';
 import { BACKUP_CODE_COUNT, generateBackupCodes, hashBackupCode, normalizeBackupCode } from './backup-codes';
 import { maskEmail, maskPhoneNumber, normalizePhoneNumber } from './destination';
@@ -83,7 +83,10 @@ export interface MfaSecurityEvent {
 
 /** Sign-in challenges live this long. */
 export const MFA_CHALLENGE_TTL_SECONDS = 300;
-/** Wrong codes that destroy a sign-in challenge (each also counts toward the account lockout). */
+/**
+ * Codes checked per sign-in challenge; the last one wrong destroys it. Each is also one of the account's
+ * second-factor attempts (`security.lockout`: the last one allowed locks the account), counted before the check.
+ */
 export const MFA_CHALLENGE_MAX_FAILURES = 5;
 /** SMS and e-mail codes work this long. */
 export const MFA_CODE_TTL_SECONDS = 300;
@@ -115,9 +118,12 @@ export interface MfaService {
    */
   sendChallengeCode(mfaToken: string, method: MfaDeliveryMethod, client: ClientInfo): Promise<CodeDelivery>;
   /**
-   * Checks a TOTP code, a sent SMS/e-mail code or a backup code. Success consumes the challenge (single use) and
-   * clears the account's failed sign-ins. A wrong code is counted per challenge (the 5th destroys it) and toward
-   * the account lockout (a lock is mailed).
+   * Checks a TOTP code, a sent SMS/e-mail code or a backup code. Every attempt is counted before the code is
+   * compared (atomically: concurrency cannot exceed the limits), per challenge (the 5th wrong one destroys it) and
+   * per account in PostgreSQL, apart from the password's failures (`security.lockout`'s limits: the last wrong
+   * code allowed locks the account, audited and mailed like a password lock; only a passed second factor or a
+   * lock clears that count, never a correct password). Success consumes the challenge (single use) and clears the
+   * account's failed sign-ins and second-factor attempts.
    * @throws AuthenticationError MFA_CHALLENGE_INVALID (expired, unknown, used or destroyed: sign in again),
    * also while the account is locked (the challenge is destroyed, the lock not told apart), and MFA_CODE_INVALID /
    * MFA_CODE_REUSED with `details.attemptsRemaining`; AppError BAD_USER_INPUT MFA_CODE_INVALID for input that
@@ -291,7 +297,7 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     maxSends: MFA_CODE_MAX_SENDS,
     sendWindowSeconds: MFA_CODE_SEND_WINDOW_SECONDS,
   });
-  const wrongPasswordDependencies = { guard, audit, mailer };
+  const wrongCodeDependencies = { audit, mailer };
 
   // ---- helpers ---------------------------------------------------------------------------------------------
 
@@ -371,21 +377,26 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     return METHOD_ORDER.filter((method) => methods.has(method));
   }
 
-  /** Guard clause for signed-in flows: after too many wrong codes nothing is checked until the window ends. */
-  async function assertCodeAttemptsLeft(userId: string): Promise<void> {
+  /**
+   * Signed-in flows (confirming a factor, turning MFA off): counts the attempt before the code is checked, so
+   * parallel requests cannot check more than {@link MFA_MAX_WRONG_CODES} per window. Returns the give-back for an
+   * attempt that turned out not to be a wrong code (right, or stopped before its code was checked).
+   * @throws MfaRateLimitError MFA_TOO_MANY_ATTEMPTS once the window's attempts are spent: nothing is checked.
+   */
+  async function reserveCodeAttempt(userId: string): Promise<() => Promise<void>> {
     const key = wrongCodesKey(userId);
-    const wrong = Number((await kv.get(key)) ?? 0);
-    if (wrong < MFA_MAX_WRONG_CODES) return;
+    const attempts = await kv.increment(key, { ttlSeconds: MFA_WRONG_CODE_WINDOW_SECONDS });
+    if (attempts <= MFA_MAX_WRONG_CODES) {
+      return async () => {
+        await kv.increment(key, { by: -1, ttlSeconds: MFA_WRONG_CODE_WINDOW_SECONDS });
+      };
+    }
     const retryAfterSeconds = (await kv.ttlSeconds(key)) ?? MFA_WRONG_CODE_WINDOW_SECONDS;
     throw new MfaRateLimitError(
       MfaErrorCode.MFA_TOO_MANY_ATTEMPTS,
       `Too many wrong codes; try again in ${retryAfterSeconds} seconds`,
       retryAfterSeconds,
     );
-  }
-
-  async function countWrongCode(userId: string): Promise<void> {
-    await kv.increment(wrongCodesKey(userId), { ttlSeconds: MFA_WRONG_CODE_WINDOW_SECONDS });
   }
 
   /**
@@ -603,13 +614,11 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     if (!factor) throw enrollmentNotFound();
     const digits = sixDigitCode.safeParse(code);
     if (!digits.success) throw codeInvalid();
-    await assertCodeAttemptsLeft(userId);
+    const giveBack = await reserveCodeAttempt(userId);
     const purpose: CodePurpose = type === 'SMS' ? 'enroll-sms' : 'enroll-email';
     const sent = await codes.consume(userId, purpose, digits.data, { factorId: factor.id });
-    if (!sent) {
-      await countWrongCode(userId);
-      throw codeInvalid();
-    }
+    if (!sent) throw codeInvalid();
+    await giveBack();
     return finishEnrollment(account, factor, null, client);
   }
 
@@ -645,12 +654,12 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     return { tokenHash, challenge };
   }
 
+  /**
+   * Its attempt counter stays until its TTL (no longer than the challenge's): requests that loaded the challenge
+   * before it was destroyed must still find their attempts spent, not a fresh counter.
+   */
   async function destroyChallenge(tokenHash: string, userId: string): Promise<void> {
-    await Promise.all([
-      kv.delete(challengeKey(tokenHash)),
-      kv.delete(challengeFailuresKey(tokenHash)),
-      codes.discard(userId, 'challenge'),
-    ]);
+    await Promise.all([kv.delete(challengeKey(tokenHash)), codes.discard(userId, 'challenge')]);
   }
 
   // ---- the service -----------------------------------------------------------------------------------------
@@ -732,6 +741,25 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
 
       if (!isWellFormedCode(code, true)) throw codeInvalid();
 
+      // Every attempt is counted before its code is compared, per challenge (KV) and per account (PostgreSQL,
+      // apart from the password's count: a correct password clears nothing here), so parallel requests cannot
+      // get more guesses than the limits, and neither signing in again nor a Redis flush gives fresh ones.
+      const challengeAttempt = await kv.increment(challengeFailuresKey(tokenHash), {
+        ttlSeconds: MFA_CHALLENGE_TTL_SECONDS,
+      });
+      const accountAttempt =
+        challengeAttempt <= MFA_CHALLENGE_MAX_FAILURES
+          ? await guard.reserveSecondFactorAttempt(userId)
+          : null;
+      if (!accountAttempt) {
+        await destroyChallenge(tokenHash, userId);
+        await record(AuditAction.MFA_CHALLENGE_FAILED, 'FAILURE', userId, client, {
+          reason: MfaErrorCode.MFA_TOO_MANY_ATTEMPTS,
+          challengeDestroyed: true,
+        });
+        throw challengeInvalid('Too many wrong codes; sign in again');
+      }
+
       const state = await repository.state(userId);
       const outcome = await checkCode(userId, code, {
         purpose: 'challenge',
@@ -741,29 +769,31 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       });
 
       if (!outcome.ok) {
-        const failures = await kv.increment(challengeFailuresKey(tokenHash), {
-          ttlSeconds: MFA_CHALLENGE_TTL_SECONDS,
-        });
-        const destroyed = failures >= MFA_CHALLENGE_MAX_FAILURES;
+        const failures = challengeAttempt;
+        const attemptsRemaining = Math.min(MFA_CHALLENGE_MAX_FAILURES - failures, accountAttempt.remaining);
+        const destroyed = attemptsRemaining <= 0;
         if (destroyed) await destroyChallenge(tokenHash, userId);
         await record(AuditAction.MFA_CHALLENGE_FAILED, 'FAILURE', userId, client, {
           reason: outcome.reason,
           failures,
+          accountFailures: accountAttempt.attempts,
           challengeDestroyed: destroyed,
         });
         await publish(
           MfaEventTopic.MFA_CHALLENGE_FAILED,
           securityEvent(userId, null, client, { reason: outcome.reason, failures }),
         );
-        // Counted like a wrong password: whoever has the password cannot guess codes for ever.
-        await recordWrongPassword(wrongPasswordDependencies, account, client);
+        // The account's last allowed wrong code locks it, audited and mailed like the password's lockout.
+        const lock = await guard.recordSecondFactorFailure(accountAttempt);
+        await reportLock(wrongCodeDependencies, account, client, lock, 'WRONG_MFA_CODE');
         if (destroyed) throw challengeInvalid('Too many wrong codes; sign in again');
-        throw challengeCodeInvalid(outcome.reason, MFA_CHALLENGE_MAX_FAILURES - failures);
+        throw challengeCodeInvalid(outcome.reason, attemptsRemaining);
       }
 
       // Single use: of concurrent successes only the one whose delete removed the challenge signs in.
       if (!(await kv.delete(challengeKey(tokenHash)))) throw challengeInvalid();
-      await Promise.all([kv.delete(challengeFailuresKey(tokenHash)), codes.discard(userId, 'challenge')]);
+      await codes.discard(userId, 'challenge');
+      await guard.recordSecondFactorSuccess(userId);
       await guard.recordSuccess(userId);
       await record(AuditAction.MFA_CHALLENGE_PASSED, 'SUCCESS', userId, client, { method: outcome.method });
       if (outcome.backupCode) await afterBackupCodeUsed(account, outcome.backupCode, client);
@@ -818,12 +848,10 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       if (!factor) throw enrollmentNotFound();
       const digits = sixDigitCode.safeParse(code);
       if (!digits.success) throw codeInvalid();
-      await assertCodeAttemptsLeft(userId);
+      const giveBack = await reserveCodeAttempt(userId);
       const step = matchTotpStep(decryptSecret(factor), digits.data, now());
-      if (step === null) {
-        await countWrongCode(userId);
-        throw codeInvalid();
-      }
+      if (step === null) throw codeInvalid();
+      await giveBack();
       return finishEnrollment(account, factor, step, client);
     },
 
@@ -884,9 +912,15 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       const state = await repository.state(userId);
       if (!state.mfaEnabled) throw mfaNotEnabled();
       if (!isWellFormedCode(code, true)) throw codeInvalid();
-      await assertCodeAttemptsLeft(userId);
+      const giveBack = await reserveCodeAttempt(userId);
       // A provider-only account has no password; the code alone proves the second factor then.
-      if (account.passwordHash) await checkPassword(account, password, client, AuditAction.MFA_DISABLED);
+      if (account.passwordHash) {
+        // A wrong password counts toward the lockout, not as a wrong code (its code was never checked).
+        await checkPassword(account, password, client, AuditAction.MFA_DISABLED).catch(async (error) => {
+          await giveBack();
+          throw error;
+        });
+      }
       const methods: MfaMethod[] = [...state.factors.map((factor) => factor.type), 'BACKUP_CODE'];
       const outcome = await checkCode(userId, code, {
         purpose: 'verify',
@@ -894,10 +928,10 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
         state,
       });
       if (!outcome.ok) {
-        await countWrongCode(userId);
         await record(AuditAction.MFA_DISABLED, 'FAILURE', userId, client, { reason: outcome.reason });
         throw codeInvalid(outcome.reason);
       }
+      await giveBack();
 
       await repository.disable(userId);
       await Promise.all(CODE_PURPOSES.map((purpose) => codes.discard(userId, purpose)));

@@ -15,7 +15,9 @@ export const OAuthErrorCode = {
   OAUTH_REDIRECT_URI_NOT_ALLOWED: 'OAUTH_REDIRECT_URI_NOT_ALLOWED',
   /**
    * The state is unknown, expired (10 minutes), already used, for another provider, not this browser's (cookie),
-   * or not the state the result code was minted for. Start again.
+   * or not the state the result code was minted for; or `completeOAuthLogin` of a flow started with
+   * `GET /auth/oauth/<provider>/start` came without that browser's `gatehouse_oauth_result` cookie (issue #14:
+   * a forwarded final redirect). Start again.
    */
   OAUTH_STATE_INVALID: 'OAUTH_STATE_INVALID',
   /** The one-time result code is malformed, unknown, expired (2 minutes) or already used. */

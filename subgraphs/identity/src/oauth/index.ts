@@ -18,9 +18,10 @@ export {
   type OAuthAccountSummary,
 } from './oauth-account.repository';
 export { RESULT_CODE_TTL_SECONDS, STATE_TTL_SECONDS } from './oauth-state';
-export { createOAuthRoutes, type OAuthRoutesOptions } from './oauth.routes';
+export { createOAuthRoutes, readCookie, type OAuthRoutesOptions } from './oauth.routes';
 export {
   BINDING_COOKIE,
+  COMPLETION_COOKIE,
   createOAuthService,
   providerTokenAad,
   type LinkedOAuthAccount,

@@ -20,7 +20,7 @@ import {
   throughProvider,
   type Harness,
 } from './__tests__/harness';
-import { BINDING_COOKIE, providerTokenAad } from './oauth.service';
+import { BINDING_COOKIE, COMPLETION_COOKIE, providerTokenAad } from './oauth.service';
 
 // A real OpenID provider stands in for Google (GOOGLE_ISSUER) and for a generic `oidc-acme` provider.
 const google = { clientId: 'google-client', clientSecret: 'google-secret' };
@@ -363,8 +363,16 @@ describe('OAuth with OpenID Connect providers', () => {
       }
       const back = await throughProvider(h, 'google', { binding: 'cookie' });
       const answer = await callback(h, 'google', back);
-      expect(appRedirect(answer)).toMatchObject({ code: expect.any(String), state: back.state });
-      expect(answer.setCookie).toEqual([clear]);
+      const landed = appRedirect(answer);
+      expect(landed).toMatchObject({ code: expect.any(String), state: back.state });
+      // Issue #14: the binding moves on to the completion, which the forwarded redirect alone cannot pass.
+      expect(answer.setCookie).toEqual([
+        clear,
+        `${COMPLETION_COOKIE}=${back.browserBinding}; Path=/graphql; Max-Age=120; HttpOnly; SameSite=Lax`,
+      ]);
+      expect(
+        await h.service.completeSignIn(landed.code!, back.state, undefined, back.browserBinding),
+      ).toMatchObject({ provider: 'google' });
     });
   });
 

@@ -30,6 +30,12 @@ export type FlowResult =
       provider: string;
       isNewUser: boolean;
       stateHash: string;
+      /**
+       * The flow's `bindingHash` (REST-started flows): the code is redeemed only with the browser's completion
+       * cookie of the same value, so a forwarded final redirect signs nobody in (login CSRF, issue #14). Absent
+       * on results stored before this field existed: treated as null.
+       */
+      bindingHash?: string | null;
       expiresAt: number;
     }
   | {

@@ -82,14 +82,34 @@ describe('OAuth REST routes', () => {
     const code = landing.searchParams.get('code');
     const state = landing.searchParams.get('state');
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    // The callback cleared the cookie.
+    // The callback cleared the cookie, and handed the binding on to the completion (GraphQL) only.
     expect(cookies.get(server.url)?.has('gatehouse_oauth')).toBe(false);
-    expect(await h.service.completeSignIn(code!, state!)).toMatchObject({
+    const completion = cookies.get(server.url)?.get('gatehouse_oauth_result');
+    expect(completion).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await h.service.completeSignIn(code!, state!, undefined, completion)).toMatchObject({
       provider: 'github',
       isNewUser: true,
     });
     const audited = await db.prisma.auditLog.findFirstOrThrow({ where: { action: 'OAUTH_LOGIN_SUCCEEDED' } });
-    expect(audited).toMatchObject({ ipAddress: '198.51.100.23', userAgent: 'RestBrowser/1.0' });
+    // A caller without the gateway's SUBGRAPH_SECRET is identified by its socket: its X-Forwarded-For is not
+    // believed (issue #14; the gateway's own forwarding is covered by gateway/src/rest-proxy.e2e.test.ts).
+    expect(audited).toMatchObject({ ipAddress: '127.0.0.1', userAgent: 'RestBrowser/1.0' });
+  });
+
+  it('issue #14: the final redirect completes only with the completion cookie of the browser that started', async () => {
+    const landing = await followOAuthRedirects(startUrl(), {
+      until: (url) => url.toString().startsWith(APP_REDIRECT),
+      cookies: new Map(),
+    });
+    const code = landing.searchParams.get('code')!;
+    const state = landing.searchParams.get('state')!;
+    // Forwarded to a browser that never started it (no cookie): refused, and the code is burnt.
+    await expect(h.service.completeSignIn(code, state)).rejects.toMatchObject({
+      details: { reason: 'OAUTH_STATE_INVALID' },
+    });
+    await expect(h.service.completeSignIn(code, state, undefined, 'x'.repeat(43))).rejects.toMatchObject({
+      details: { reason: 'OAUTH_CODE_INVALID' },
+    });
   });
 
   it('answers 400 OAUTH_STATE_INVALID when another browser brings the callback', async () => {

@@ -12,7 +12,8 @@ export interface OAuthRoutesOptions {
 
 const ROUTE = /^\/auth\/oauth\/([a-z0-9-]{1,64})\/(start|callback)$/;
 
-function readCookie(req: IncomingMessage, name: string): string | null {
+/** The value of cookie `name` on the request, or null. */
+export function readCookie(req: IncomingMessage, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
@@ -52,7 +53,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
  *   `gatehouse_oauth` binding cookie; 400 `{error: OAUTH_PROVIDER_UNAVAILABLE | OAUTH_REDIRECT_URI_NOT_ALLOWED}`;
  *   503 `{error: OAUTH_PROVIDER_ERROR}` when an OpenID provider's discovery cannot be fetched.
  * - `GET /auth/oauth/<provider>/callback` → 302 to the flow's redirect URI (`code`, `linked` or `error`, and
- *   `state`); 400 `{error: OAUTH_STATE_INVALID}` without a valid state (no safe place to redirect to).
+ *   `state`; with a sign-in `code`, the `gatehouse_oauth_result` cookie `completeOAuthLogin` needs); 400
+ *   `{error: OAUTH_STATE_INVALID}` without a valid state (no safe place to redirect to).
  * - Other methods on these paths: 405. Other paths: not handled (404 from the server).
  */
 export function createOAuthRoutes(service: OAuthService, options: OAuthRoutesOptions): RouteHandler {

@@ -62,6 +62,13 @@ import {
 /** `GET /auth/oauth/<provider>/start` sets this cookie; the callback compares it with the flow's binding. */
 export const BINDING_COOKIE = 'gatehouse_oauth';
 const COOKIE_PATH = '/auth/oauth';
+/**
+ * The callback of a REST-started flow hands the same binding value on in this cookie, scoped to `/graphql` and
+ * as short-lived as the result code: `completeOAuthLogin` redeems that flow's code only with it (the gateway
+ * forwards this one cookie to identity). The final redirect alone, forwarded to another browser, is refused.
+ */
+export const COMPLETION_COOKIE = 'gatehouse_oauth_result';
+const COMPLETION_COOKIE_PATH = '/graphql';
 const DEFAULT_ROLE = 'member';
 /** generateToken(32): 43 base64url characters; anything else is refused without a lookup. */
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
@@ -160,10 +167,16 @@ export interface OAuthService {
    */
   handleCallback(input: OAuthCallbackInput): Promise<OAuthHttpResponse>;
   /**
-   * Redeems the callback's result code (once) with the state of the flow it was minted for.
-   * @throws AuthenticationError OAUTH_CODE_INVALID or OAUTH_STATE_INVALID.
+   * Redeems the callback's result code (once) with the state of the flow it was minted for and, for a flow
+   * started with `GET /auth/oauth/<provider>/start`, the browser's {@link COMPLETION_COOKIE} value.
+   * @throws AuthenticationError OAUTH_CODE_INVALID or OAUTH_STATE_INVALID (also: started in another browser).
    */
-  completeSignIn(code: string, state: string, client?: ClientInfo): Promise<OAuthSignInResult>;
+  completeSignIn(
+    code: string,
+    state: string,
+    client?: ClientInfo,
+    browserBinding?: string | null,
+  ): Promise<OAuthSignInResult>;
   /**
    * Only with `linkCompletion: 'app'`: links the identity a link flow's callback proved, for the user who started
    * it. @throws AuthenticationError OAUTH_CODE_INVALID / OAUTH_STATE_INVALID; ConflictError
@@ -222,10 +235,16 @@ const badInput = (reason: string, message: string) =>
 const unauthenticated = (reason: string, message: string) =>
   new AuthenticationError(message, { details: { reason } });
 
-function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+function cookie(
+  value: string,
+  maxAgeSeconds: number,
+  secure: boolean,
+  name = BINDING_COOKIE,
+  path = COOKIE_PATH,
+): string {
   return [
-    `${BINDING_COOKIE}=${value}`,
-    `Path=${COOKIE_PATH}`,
+    `${name}=${value}`,
+    `Path=${path}`,
     `Max-Age=${maxAgeSeconds}`,
     'HttpOnly',
     'SameSite=Lax',
@@ -645,15 +664,40 @@ export function createOAuthService(options: OAuthServiceOptions): OAuthService {
         provider,
         isNewUser: resolution.isNewUser,
         stateHash: hashToken(state),
+        bindingHash: flow.bindingHash,
         expiresAt: now().getTime() + RESULT_CODE_TTL_SECONDS * 1000,
       });
+      if (flow.bindingHash !== null && browserBinding !== null) {
+        // The state travels in the redirect, so it binds nothing: the completion needs this browser's cookie.
+        setCookie = [
+          clearCookie,
+          cookie(
+            browserBinding,
+            RESULT_CODE_TTL_SECONDS,
+            secureCookie,
+            COMPLETION_COOKIE,
+            COMPLETION_COOKIE_PATH,
+          ),
+        ];
+      }
       return back({ code: resultCode });
     },
 
-    async completeSignIn(code, state, client) {
+    async completeSignIn(code, state, client, browserBinding) {
       let result: FlowResult;
       try {
         result = await redeem(code, state, 'sign-in');
+        const bindingHash = result.kind === 'sign-in' ? (result.bindingHash ?? null) : null;
+        // The code is burnt either way (redeem consumed it): a forwarded redirect cannot be retried elsewhere.
+        if (
+          bindingHash !== null &&
+          (!browserBinding || !constantTimeEqual(hashToken(browserBinding), bindingHash))
+        ) {
+          throw unauthenticated(
+            OAuthErrorCode.OAUTH_STATE_INVALID,
+            'The sign-in was started in another browser',
+          );
+        }
       } catch (error) {
         const reason = ((error as AppError).details as { reason: string }).reason;
         await record(AuditAction.OAUTH_LOGIN_FAILED, 'FAILURE', client, {

@@ -40,19 +40,18 @@ export interface AccountRepository {
   setPassword(userId: string, passwordHash: string, at: Date): Promise<void>;
   recordSignIn(userId: string, at: Date): Promise<void>;
   /**
-   * Registration over an account whose email nobody has proved yet: the newest registrant's password replaces the
-   * old one and provider links made with an unproved email are dropped, so whoever proves the address does not
-   * inherit credentials someone else planted (pre-account takeover). A no-op once the email is verified.
-   * @returns whether the account was still unverified.
-   */
-  replaceUnverifiedCredentials(userId: string, passwordHash: string, at: Date): Promise<boolean>;
-  /**
    * Switches the address to one the user just proved (it is verified). `taken` when another live account got it
    * meanwhile (the unique index decides, so two confirmations cannot both win).
    */
   changeEmail(userId: string, email: string, at: Date): Promise<'changed' | 'taken'>;
-  /** Marks the email verified and activates a PENDING_VERIFICATION account (other states are kept). */
-  markEmailVerified(userId: string, at: Date): Promise<void>;
+  /**
+   * Marks the email verified and activates a PENDING_VERIFICATION account (other states are kept). When this
+   * verifies an account that has a password, or `dropProviderLinks` says the proof is not the account's own
+   * sign-up's, every provider link it had is dropped in the same transaction: it was made before anyone proved
+   * the address, and whoever just did must not inherit it (pre-account takeover, issue #14). The user's other
+   * unused links are deleted: they were mailed before the address was proved.
+   */
+  markEmailVerified(userId: string, at: Date, options?: { dropProviderLinks?: boolean }): Promise<void>;
   accessClaims(userId: string): Promise<AccessClaims>;
 }
 
@@ -115,17 +114,6 @@ export function createAccountRepository(prisma: PrismaClient): AccountRepository
     async setPassword(userId, passwordHash, at) {
       await prisma.user.update({ where: { id: userId }, data: { passwordHash, passwordChangedAt: at } });
     },
-    async replaceUnverifiedCredentials(userId, passwordHash, at) {
-      return prisma.$transaction(async (tx) => {
-        const updated = await tx.user.updateMany({
-          where: { id: userId, emailVerified: false, deletedAt: null },
-          data: { passwordHash, passwordChangedAt: at },
-        });
-        if (updated.count === 0) return false;
-        await tx.oAuthAccount.deleteMany({ where: { userId } });
-        return true;
-      });
-    },
     async changeEmail(userId, email, at) {
       try {
         await prisma.user.update({
@@ -141,14 +129,25 @@ export function createAccountRepository(prisma: PrismaClient): AccountRepository
     async recordSignIn(userId, at) {
       await prisma.user.update({ where: { id: userId }, data: { lastLoginAt: at } });
     },
-    async markEmailVerified(userId, at) {
-      await prisma.$transaction([
-        prisma.user.updateMany({
+    async markEmailVerified(userId, at, options) {
+      await prisma.$transaction(async (tx) => {
+        // Locked, so a link cannot slip in between the check and the update.
+        const [before] = await tx.$queryRaw<{ email_verified: boolean; has_password: boolean }[]>`
+          SELECT email_verified, password_hash IS NOT NULL AS has_password FROM "users"
+          WHERE id = ${userId}::uuid FOR UPDATE`;
+        if (before && !before.email_verified && (before.has_password || options?.dropProviderLinks)) {
+          await tx.oAuthAccount.deleteMany({ where: { userId } });
+        }
+        // The other links mailed while unverified (another purpose's) prove nothing more from now on.
+        if (before && !before.email_verified) {
+          await tx.verificationToken.deleteMany({ where: { userId, consumedAt: null } });
+        }
+        await tx.user.updateMany({
           where: { id: userId, status: 'PENDING_VERIFICATION' },
           data: { status: 'ACTIVE' },
-        }),
-        prisma.user.update({ where: { id: userId }, data: { emailVerified: true, emailVerifiedAt: at } }),
-      ]);
+        });
+        await tx.user.update({ where: { id: userId }, data: { emailVerified: true, emailVerifiedAt: at } });
+      });
     },
     async accessClaims(userId) {
       // The database's clock, as before: grants must outlive the statement's `now()`.

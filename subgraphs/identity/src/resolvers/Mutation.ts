@@ -34,6 +34,31 @@ async function loginResult(result: SignInResult, ctx: Context) {
   return { __typename: 'AuthPayload' as const, ...(await authPayload(result.tokens, ctx)) };
 }
 
+/**
+ * The `gatehouse_logins_total` outcome of what a first factor led to. Classified on the service's result union
+ * (`{ mfa }` or `{ tokens }`), not on the GraphQL shape: a challenge is not a sign-in yet.
+ */
+const firstFactorOutcome = (result: SignInResult): 'mfa_required' | 'success' =>
+  'mfa' in result ? 'mfa_required' : 'success';
+
+/** Counts one sign-in step by `method` (`password`, `oauth`, `mfa`): its outcome, or `failure` when it throws. */
+async function countedLogin<T>(
+  ctx: Context,
+  method: string,
+  step: () => Promise<T>,
+  outcome: (result: T) => string,
+): Promise<T> {
+  const logins = ctx.metrics?.business.logins;
+  try {
+    const result = await step();
+    logins?.inc({ outcome: outcome(result), method });
+    return result;
+  } catch (err) {
+    logins?.inc({ outcome: 'failure', method });
+    throw err;
+  }
+}
+
 /** The shield rule of these mutations guarantees a viewer; this only narrows the type. */
 function viewerOf(ctx: Context) {
   if (!ctx.viewer) throw new Error('reached without a viewer');
@@ -56,21 +81,20 @@ export const Mutation: MutationResolvers = {
     return true;
   },
   async login(_parent, { input }, ctx) {
-    const logins = ctx.metrics?.business.logins;
-    try {
-      const result = await ctx.identity.signIn.login(input, ctx.client);
-      logins?.inc({ outcome: 'mfaToken' in result ? 'mfa_required' : 'success', method: 'password' });
-      return await loginResult(result, ctx);
-    } catch (err) {
-      logins?.inc({ outcome: 'failure', method: 'password' });
-      throw err;
-    }
+    const result = await countedLogin(
+      ctx,
+      'password',
+      () => ctx.identity.signIn.login(input, ctx.client),
+      firstFactorOutcome,
+    );
+    return loginResult(result, ctx);
   },
   async verifyMfa(_parent, { mfaToken, code }, ctx) {
-    const { backupCodesRemaining, ...tokens } = await ctx.identity.signIn.verifyMfa(
-      mfaToken,
-      code,
-      ctx.client,
+    const { backupCodesRemaining, ...tokens } = await countedLogin(
+      ctx,
+      'mfa',
+      () => ctx.identity.signIn.verifyMfa(mfaToken, code, ctx.client),
+      () => 'success',
     );
     return { ...(await authPayload(tokens, ctx)), backupCodesRemaining };
   },
@@ -129,7 +153,15 @@ export const Mutation: MutationResolvers = {
     return { authorizationUrl, state };
   },
   completeOAuthLogin: async (_parent, { code, state }, ctx) =>
-    loginResult(await ctx.identity.signIn.completeOAuthLogin(code, state, ctx.client), ctx),
+    loginResult(
+      await countedLogin(
+        ctx,
+        'oauth',
+        () => ctx.identity.signIn.completeOAuthLogin(code, state, ctx.client, ctx.oauthBrowserBinding),
+        firstFactorOutcome,
+      ),
+      ctx,
+    ),
   async linkOAuthAccount(_parent, { provider, redirectUri }, ctx) {
     const { authorizationUrl, state } = await ctx.identity.oauth.start({
       provider,

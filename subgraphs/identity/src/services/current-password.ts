@@ -57,9 +57,11 @@ export function createCurrentPasswordCheck(options: CurrentPasswordCheckOptions)
     ) {
       throw await refuse('MALFORMED_INPUT');
     }
-    if (await guard.lockedUntil(account.id)) throw await refuse(CredentialErrorCode.ACCOUNT_LOCKED);
+    // Counted before the password is verified, so parallel guesses cannot outrun the limit; none while locked.
+    const attempt = await guard.reservePasswordAttempt(account.id);
+    if (!attempt) throw await refuse(CredentialErrorCode.ACCOUNT_LOCKED);
     if (!(await hasher.verify(account.passwordHash, password))) {
-      await recordWrongPassword({ guard, audit, mailer }, account, client);
+      await recordWrongPassword({ guard, audit, mailer }, account, client, attempt);
       throw await refuse('WRONG_PASSWORD');
     }
     if (hasher.needsRehash(account.passwordHash)) {

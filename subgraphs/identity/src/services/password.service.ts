@@ -25,6 +25,7 @@ import type {
 } from '../repositories/password-reset-token.repository';
 import type { SessionService } from '../sessions';
 import type { ClientInfo } from './client-info';
+import type { MailThrottle } from './mail-throttle';
 import { auditClientFields, recordWrongPassword } from './wrong-password';
 
 /** Reset links work this long. */
@@ -44,7 +45,10 @@ export interface PasswordChangeOutcome {
 }
 
 export interface PasswordService {
-  /** Mails a reset link when the address belongs to a live account; silently does nothing otherwise. */
+  /**
+   * Mails a reset link when the address belongs to a live account and had fewer than its share of reset mails in
+   * the throttle's window; silently does nothing otherwise (same answer, same minimum duration).
+   */
   requestPasswordReset(email: string, client: ClientInfo): Promise<void>;
   /**
    * Sets a new password with the token of a reset link, ends every session and clears a lockout.
@@ -77,6 +81,8 @@ export interface PasswordServiceOptions {
   sessions: SessionService;
   mailer: Pick<Mailer, 'send'>;
   audit: AuditLog;
+  /** Per-recipient limit of reset mails (anyone can ask for one for any address). */
+  mailThrottle: MailThrottle;
   /** Base of links in mail (PUBLIC_URL). */
   publicUrl: string;
   requestMinDurationMs?: number;
@@ -97,7 +103,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function createPasswordService(options: PasswordServiceOptions): PasswordService {
   const { accounts, resetTokens, kv, hasher, dummy, policy, history, guard, sessions, mailer, audit } =
     options;
-  const { publicUrl } = options;
+  const { publicUrl, mailThrottle } = options;
   const minDuration = options.requestMinDurationMs ?? DEFAULT_REQUEST_MIN_DURATION_MS;
   const now = options.now ?? (() => new Date());
   const ttlSeconds = RESET_TOKEN_TTL_MINUTES * 60;
@@ -212,7 +218,13 @@ export function createPasswordService(options: PasswordServiceOptions): Password
         const parsed = emailSchema.safeParse(email);
         const account = parsed.success ? await accounts.findByEmail(parsed.data) : null;
         // Unverified accounts get no link: their address was never proven, and verifying it comes first.
-        if (account && account.status === 'ACTIVE' && account.emailVerified) {
+        // Throttled: no new token either, so the links already mailed keep working.
+        if (
+          account &&
+          account.status === 'ACTIVE' &&
+          account.emailVerified &&
+          (await mailThrottle.allow('password-reset', account.email))
+        ) {
           await issueResetToken(account, client);
         }
       } finally {
@@ -293,15 +305,17 @@ export function createPasswordService(options: PasswordServiceOptions): Password
         };
       };
       if (input.currentPassword.length > PASSWORD_ABSOLUTE_MAX_LENGTH) return wrongCurrent('MALFORMED_INPUT');
-      // A locked account (guessing through a stolen access token) answers like a wrong password.
-      if (!account || (await guard.lockedUntil(account.id))) {
+      // A locked account (guessing through a stolen access token) answers like a wrong password. The attempt is
+      // counted before the password is verified, so parallel guesses cannot outrun the limit.
+      const attempt = account ? await guard.reservePasswordAttempt(account.id) : null;
+      if (!account || !attempt) {
         await dummy.equalizeTiming(input.currentPassword);
         return wrongCurrent(account ? CredentialErrorCode.ACCOUNT_LOCKED : 'UNKNOWN_USER');
       }
       const verification = await verifyAndUpgrade(hasher, account, input.currentPassword, dummy);
       if (!verification.ok) {
         // Counted like a failed sign-in: an access token must not allow unlimited password guesses.
-        await recordWrongPassword({ guard, audit, mailer }, account, client);
+        await recordWrongPassword({ guard, audit, mailer }, account, client, attempt);
         return wrongCurrent('WRONG_PASSWORD');
       }
       await guard.recordSuccess(account.id);

@@ -16,14 +16,23 @@ import { IdentityErrorCode } from '../error-codes';
 import type { UserModel } from '../models';
 import type { AccountRepository } from '../repositories/account.repository';
 import type { UserRepository } from '../repositories/user.repository';
-import type { VerificationTokenRepository } from '../repositories/verification-token.repository';
+import type {
+  VerificationPurpose,
+  VerificationTokenRepository,
+} from '../repositories/verification-token.repository';
 import type { ClientInfo } from './client-info';
+import { atLeast, type MailThrottle } from './mail-throttle';
 
 /** Verification links work this long. */
 export const VERIFICATION_TOKEN_TTL_HOURS = 24;
 const DEFAULT_ROLE = 'member';
 /** generateToken(32) is 43 base64url characters; anything else is refused without a query. */
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * `register` (once its input is valid) and `resendVerificationEmail` never answer faster than this, so the time
+ * they take does not tell whether a mail was sent (new, unverified, verified or unknown address; throttled or not).
+ */
+const DEFAULT_MIN_DURATION_MS = 250;
 
 export interface RegistrationInputFields {
   email: string;
@@ -45,7 +54,7 @@ export interface RegistrationService {
   register(input: RegistrationInputFields, client: ClientInfo): Promise<RegistrationOutcome>;
   /** @throws AppError BAD_USER_INPUT with reason VERIFICATION_TOKEN_INVALID / _EXPIRED / _USED. */
   verifyEmail(token: string, client: ClientInfo): Promise<UserModel>;
-  /** Mails a fresh link to an unverified account; silently does nothing otherwise. */
+  /** Mails a fresh link to an unverified account (throttled per address); silently does nothing otherwise. */
   resendVerificationEmail(email: string): Promise<void>;
 }
 
@@ -59,8 +68,12 @@ export interface RegistrationServiceOptions {
   captcha: CaptchaVerifier;
   mailer: Pick<Mailer, 'send'>;
   audit: AuditLog;
+  /** Per-recipient limit of the mails `register` and `resendVerificationEmail` send. */
+  mailThrottle: MailThrottle;
   /** Base of links in mail (PUBLIC_URL). */
   publicUrl: string;
+  /** See DEFAULT_MIN_DURATION_MS. */
+  minDurationMs?: number;
   now?: () => Date;
 }
 
@@ -73,9 +86,22 @@ const tokenError = (reason: IdentityErrorCode, message: string) => badInput(reas
 
 export function createRegistrationService(options: RegistrationServiceOptions): RegistrationService {
   const { accounts, users, verificationTokens, hasher, policy, captcha, mailer, audit, publicUrl } = options;
+  const { mailThrottle } = options;
   const now = options.now ?? (() => new Date());
+  const minDuration = options.minDurationMs ?? DEFAULT_MIN_DURATION_MS;
 
-  async function sendVerification(user: { id: string; email: string; displayName: string | null }) {
+  /** A fresh link, unless this address had its share of verification mails in the window. */
+  async function resendVerification(
+    user: { id: string; email: string; displayName: string | null },
+    purpose: VerificationPurpose,
+  ) {
+    if (await mailThrottle.allow('verify-email', user.email)) await sendVerification(user, purpose);
+  }
+
+  async function sendVerification(
+    user: { id: string; email: string; displayName: string | null },
+    purpose: VerificationPurpose = 'SIGN_UP',
+  ) {
     const token = generateToken(32);
     const expiresAt = new Date(now().getTime() + VERIFICATION_TOKEN_TTL_HOURS * 3600_000);
     const tokenId = await verificationTokens.replaceForUser({
@@ -83,6 +109,7 @@ export function createRegistrationService(options: RegistrationServiceOptions): 
       email: user.email,
       tokenHash: hashToken(token),
       expiresAt,
+      purpose,
     });
     await mailer.send({
       to: user.email,
@@ -109,63 +136,67 @@ export function createRegistrationService(options: RegistrationServiceOptions): 
       if (!validated.ok) return { accepted: false, fieldErrors: validated.errors };
       const { email, password, name } = validated.value;
 
-      // Hashing before the lookup keeps "new" and "existing" equally slow.
-      const passwordHash = await hasher.hash(password);
-      const existing = await accounts.findByEmail(email);
-      const created = existing
-        ? null
-        : await accounts.createPendingUser({
-            email,
-            passwordHash,
-            displayName: name,
-            defaultRole: DEFAULT_ROLE,
+      return atLeast(minDuration, async () => {
+        // Hashing before the lookup keeps "new" and "existing" equally slow.
+        const passwordHash = await hasher.hash(password);
+        const existing = await accounts.findByEmail(email);
+        const created = existing
+          ? null
+          : await accounts.createPendingUser({
+              email,
+              passwordHash,
+              displayName: name,
+              defaultRole: DEFAULT_ROLE,
+            });
+        if (created) {
+          // Counted like the other verification mails: the address cannot then get more than its share.
+          await mailThrottle.allow('verify-email', email);
+          await sendVerification({ id: created.id, email, displayName: name });
+          await audit.record({
+            action: AuditAction.USER_REGISTERED,
+            outcome: 'SUCCESS',
+            actorUserId: created.id,
+            targetType: 'User',
+            targetId: created.id,
+            ip: client.ip,
+            userAgent: client.userAgent,
+            requestId: client.requestId,
           });
-      if (created) {
-        await sendVerification({ id: created.id, email, displayName: name });
-        await audit.record({
-          action: AuditAction.USER_REGISTERED,
-          outcome: 'SUCCESS',
-          actorUserId: created.id,
-          targetType: 'User',
-          targetId: created.id,
-          ip: client.ip,
-          userAgent: client.userAgent,
-          requestId: client.requestId,
-        });
-        return { accepted: true, fieldErrors: [] };
-      }
+          return { accepted: true, fieldErrors: [] };
+        }
 
-      const owner = existing ?? (await accounts.findByEmail(email));
-      if (owner) {
-        // The owner learns someone tried; an unverified owner gets a fresh link (what they most likely wanted),
-        // and the credentials of this registration: nobody proved the address yet, so nothing set before
-        // (a password, a provider linked on an unverified email) may survive into the verified account.
-        if (!owner.emailVerified) {
-          await accounts.replaceUnverifiedCredentials(owner.id, passwordHash, now());
-          await sendVerification(owner);
-        } else {
-          await mailer.send({
-            to: owner.email,
-            template: 'welcome',
-            userId: owner.id,
-            data: {
-              ...(owner.displayName ? { name: owner.displayName } : {}),
-              signInUrl: `${publicUrl}/login`,
-            },
+        const owner = existing ?? (await accounts.findByEmail(email));
+        if (owner) {
+          // The first registration wins (issue #14): a repeat never touches the account's credentials, whoever
+          // sends it, or the owner's link would verify a stranger's password. An unverified owner gets the link
+          // again (what they most likely wanted), a verified one a sign-in reminder; both throttled per address.
+          if (!owner.emailVerified) {
+            // Bound to this repeat: it proves the mailbox, not the account's first credentials (see verifyEmail).
+            await resendVerification(owner, 'REPEAT_REGISTRATION');
+          } else if (await mailThrottle.allow('registration-notice', owner.email)) {
+            await mailer.send({
+              to: owner.email,
+              template: 'welcome',
+              userId: owner.id,
+              data: {
+                ...(owner.displayName ? { name: owner.displayName } : {}),
+                signInUrl: `${publicUrl}/login`,
+              },
+            });
+          }
+          await audit.record({
+            action: AuditAction.USER_REGISTERED,
+            outcome: 'FAILURE',
+            targetType: 'User',
+            targetId: owner.id,
+            ip: client.ip,
+            userAgent: client.userAgent,
+            requestId: client.requestId,
+            metadata: { reason: 'EMAIL_TAKEN' },
           });
         }
-        await audit.record({
-          action: AuditAction.USER_REGISTERED,
-          outcome: 'FAILURE',
-          targetType: 'User',
-          targetId: owner.id,
-          ip: client.ip,
-          userAgent: client.userAgent,
-          requestId: client.requestId,
-          metadata: { reason: 'EMAIL_TAKEN' },
-        });
-      }
-      return { accepted: true, fieldErrors: [] };
+        return { accepted: true, fieldErrors: [] };
+      });
     },
 
     async verifyEmail(token, client) {
@@ -185,7 +216,11 @@ export function createRegistrationService(options: RegistrationServiceOptions): 
       if (!account || consumed.status !== 'consumed' || account.email !== consumed.email) {
         throw tokenError(IdentityErrorCode.VERIFICATION_TOKEN_INVALID, 'The verification link is not valid');
       }
-      await accounts.markEmailVerified(account.id, at);
+      // A link mailed for a repeat registration proves the mailbox only: a provider link made before (an account
+      // a provider sign-up created with an unproved address) is not the clicker's, and must not survive.
+      await accounts.markEmailVerified(account.id, at, {
+        dropProviderLinks: consumed.purpose === 'REPEAT_REGISTRATION',
+      });
       await audit.record({
         action: AuditAction.EMAIL_VERIFIED,
         outcome: 'SUCCESS',
@@ -215,11 +250,13 @@ export function createRegistrationService(options: RegistrationServiceOptions): 
     },
 
     async resendVerificationEmail(email) {
-      const parsed = emailSchema.safeParse(email);
-      if (!parsed.success) return;
-      const account = await accounts.findByEmail(parsed.data);
-      if (!account || account.emailVerified) return;
-      await sendVerification(account);
+      await atLeast(minDuration, async () => {
+        const parsed = emailSchema.safeParse(email);
+        if (!parsed.success) return;
+        const account = await accounts.findByEmail(parsed.data);
+        if (!account || account.emailVerified) return;
+        await resendVerification(account, 'SIGN_UP');
+      });
     },
   };
 }

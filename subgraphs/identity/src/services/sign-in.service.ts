@@ -47,8 +47,16 @@ export interface SecondFactor {
 
 /** The social sign-in step (implemented by the oauth module): who the callback proved the browser to be. */
 export interface SocialSignIn {
-  /** @throws AuthenticationError for an unknown, used or foreign result code. */
-  completeSignIn(code: string, state: string): Promise<{ userId: string; provider: string }>;
+  /**
+   * `browserBinding`: the caller's completion cookie, required for flows started with the REST route.
+   * @throws AuthenticationError for an unknown, used or foreign result code, or another browser's flow.
+   */
+  completeSignIn(
+    code: string,
+    state: string,
+    client?: ClientInfo,
+    browserBinding?: string | null,
+  ): Promise<{ userId: string; provider: string }>;
 }
 
 /** A pending sign-in that needs a second factor. */
@@ -74,7 +82,12 @@ export interface SignInService {
     client: ClientInfo,
   ): Promise<IssuedTokens & { backupCodesRemaining: number | null }>;
   /** Finishes a social sign-in with the callback's one-time code and the browser's state. */
-  completeOAuthLogin(code: string, state: string, client: ClientInfo): Promise<SignInResult>;
+  completeOAuthLogin(
+    code: string,
+    state: string,
+    client: ClientInfo,
+    browserBinding?: string | null,
+  ): Promise<SignInResult>;
   /** Rotates the refresh token. @throws AuthenticationError with the session module's reasons. */
   refresh(refreshToken: string, client: ClientInfo): Promise<IssuedTokens>;
   /** Ends the refresh token's session, else the viewer's; false when there was no live session to end. */
@@ -320,14 +333,16 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       const account = await accounts.findByEmail(email);
 
       // A locked account answers exactly like a wrong password, whatever password was sent (see createLoginGuard).
-      if (account && (await guard.lockedUntil(account.id))) {
+      // The attempt is counted before the password is verified, so parallel guesses cannot outrun the limit.
+      const attempt = account ? await guard.reservePasswordAttempt(account.id) : null;
+      if (account && !attempt) {
         await dummy.equalizeTiming(password);
         throw await failLogin(account, CredentialErrorCode.ACCOUNT_LOCKED, client);
       }
 
       const verification = await verifyAndUpgrade(hasher, account, password, dummy);
       if (!verification.ok || !account) {
-        if (account) await recordWrongPassword({ guard, audit, mailer }, account, client);
+        if (account && attempt) await recordWrongPassword({ guard, audit, mailer }, account, client, attempt);
         throw await failLogin(account, account ? 'WRONG_PASSWORD' : 'UNKNOWN_EMAIL', client);
       }
 
@@ -353,8 +368,8 @@ export function createSignInService(options: SignInServiceOptions): SignInServic
       return { ...tokens, backupCodesRemaining: passed.backupCodesRemaining };
     },
 
-    async completeOAuthLogin(code, state, client) {
-      const { userId, provider } = await oauth.completeSignIn(code, state);
+    async completeOAuthLogin(code, state, client, browserBinding) {
+      const { userId, provider } = await oauth.completeSignIn(code, state, client, browserBinding);
       const account = await accounts.findById(userId);
       if (!account || (await guard.lockedUntil(account.id))) {
         throw await failLogin(account, CredentialErrorCode.ACCOUNT_LOCKED, client);

@@ -1,4 +1,4 @@
-import { ADMIN_ROLE, type Viewer } from '@gatehouse/service';
+import type { Viewer } from '@gatehouse/service';
 import { ForbiddenError } from '@gatehouse/errors';
 import { IdentityErrorCode } from '../error-codes';
 import type { Loaders } from '../loaders';
@@ -39,7 +39,8 @@ export function createUserService(
   mayReadOthers: () => Promise<boolean> = async () => false,
 ): UserService {
   const mayRead = async (id: string) =>
-    viewer !== null && (viewer.userId === id || viewer.roles.includes(ADMIN_ROLE) || (await mayReadOthers()));
+    // Never the token's role claim: a demoted administrator must lose access on the next request (issue #14).
+    viewer !== null && (viewer.userId === id || (await mayReadOthers()));
   return {
     viewer: async () => (viewer ? loaders.userById.load(viewer.userId) : null),
     async byId(id) {

@@ -1,6 +1,6 @@
 import type { Mailer } from '@gatehouse/mail';
 import { AuditAction, type AuditLog } from '../audit';
-import type { LoginGuard } from '../credentials';
+import type { FailureOutcome, LoginGuard, PasswordAttempt } from '../credentials';
 import type { AccountRecord } from '../repositories/account.repository';
 import type { ClientInfo } from './client-info';
 
@@ -24,14 +24,34 @@ export interface WrongPasswordDependencies {
 /**
  * Counts a wrong password toward lockout, wherever it was typed (sign-in, or the current password of a password
  * change: an access token must not allow unlimited guesses). The failure that locks the account is audited and
- * mailed to the owner, exactly once per lock.
+ * mailed to the owner, exactly once per lock. `attempt`: the one reserved before the password was verified
+ * (`guard.reservePasswordAttempt`), which is then already counted.
  */
 export async function recordWrongPassword(
   { guard, audit, mailer }: WrongPasswordDependencies,
   account: Pick<AccountRecord, 'id' | 'email' | 'displayName'>,
   client: ClientInfo,
+  attempt?: PasswordAttempt,
 ): Promise<void> {
-  const outcome = await guard.recordFailure(account.id);
+  const outcome = await guard.recordFailure(account.id, attempt);
+  await reportLock({ audit, mailer }, account, client, outcome, 'WRONG_PASSWORD');
+}
+
+/** What set a lock (the `cause` of its ACCOUNT_LOCKED audit row). */
+export type LockCause = 'WRONG_PASSWORD' | 'WRONG_MFA_CODE';
+
+/**
+ * Tells of the lock a failure set, if it set one: the ACCOUNT_LOCKED audit row and the account-locked mail to the
+ * owner, the same whether wrong passwords or wrong second-factor codes reached the limit (once per lock: only
+ * the failure that set it has `locked: true`).
+ */
+export async function reportLock(
+  { audit, mailer }: Pick<WrongPasswordDependencies, 'audit' | 'mailer'>,
+  account: Pick<AccountRecord, 'id' | 'email' | 'displayName'>,
+  client: ClientInfo,
+  outcome: FailureOutcome,
+  cause: LockCause,
+): Promise<void> {
   if (!outcome.locked || !outcome.lockedUntil) return;
   await audit.record({
     action: AuditAction.ACCOUNT_LOCKED,
@@ -39,7 +59,7 @@ export async function recordWrongPassword(
     targetType: 'User',
     targetId: account.id,
     ...auditClientFields(client),
-    metadata: { lockedUntil: outcome.lockedUntil.toISOString(), failures: outcome.failures },
+    metadata: { lockedUntil: outcome.lockedUntil.toISOString(), failures: outcome.failures, cause },
   });
   await mailer.send({
     to: account.email,

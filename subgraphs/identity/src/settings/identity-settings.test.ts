@@ -26,6 +26,7 @@ import {
   uniqueTestPrefix,
   waitFor,
   type TestDatabase,
+  testSecrets,
 } from '@gatehouse/testing';
 import { loadIdentityConfig } from '../config';
 import { createIdentityServices, type IdentityServices } from '../runtime';
@@ -102,6 +103,7 @@ beforeAll(async () => {
   tempDir = await mkdtemp(join(tmpdir(), 'gatehouse-identity-settings-'));
   const config = loadIdentityConfig({
     NODE_ENV: 'test',
+    ...testSecrets(),
     JWT_PRIVATE_KEY: keys.privateKeyPem,
     JWT_ISSUER: TEST_TOKEN_AUDIENCE.issuer,
     JWT_AUDIENCE: TEST_TOKEN_AUDIENCE.audience,
