@@ -56,6 +56,7 @@ import { createPlanSessionLimit } from './sessions/plan-session-limit';
 
 /** The `deriveSecret` purpose of the key that pseudonymises purged users in the audit trail. Never change it. */
 const AUDIT_PSEUDONYM_PURPOSE = 'audit-pseudonym:v1';
+const MAIL_THROTTLE_PURPOSE = 'mail-throttle-address:v1';
 
 /** The sign-up, sign-in and session flows, built once per process. */
 export interface IdentityServices {
@@ -226,7 +227,11 @@ export async function createIdentityServices(
   });
   const policy = livePasswordPolicy(settings.passwordMinLength);
   const publicUrl = config.mail.PUBLIC_URL;
-  const mailThrottle = createMailThrottle({ kv, logger: logger.child({ module: 'mail-throttle' }) });
+  const mailThrottle = createMailThrottle({
+    kv,
+    addressKey: deriveSecret(encryptionKeys, MAIL_THROTTLE_PURPOSE),
+    logger: logger.child({ module: 'mail-throttle' }),
+  });
   const registration = createRegistrationService({
     accounts,
     users,

@@ -1,4 +1,5 @@
 // Issue #14 (mail flooding): the per-recipient throttle against the real store (Redis when REDIS_URL is set).
+import { createHmac, randomBytes } from 'node:crypto';
 import { hashToken } from '@gatehouse/crypto';
 import { createKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { deleteRedisKeys, testRedisUrl, uniqueTestPrefix } from '@gatehouse/testing';
@@ -6,6 +7,7 @@ import { createMailThrottle } from './mail-throttle';
 
 const redisUrl = testRedisUrl();
 const prefix = uniqueTestPrefix();
+const addressKey = randomBytes(32);
 let kv: KeyValueStore;
 
 beforeAll(() => {
@@ -18,7 +20,7 @@ afterAll(async () => {
 });
 
 it('lets 3 mails of a kind to one address through per window, per kind and per address', async () => {
-  const throttle = createMailThrottle({ kv });
+  const throttle = createMailThrottle({ kv, addressKey });
   const sent = [];
   for (let i = 0; i < 5; i += 1) sent.push(await throttle.allow('password-reset', 'ada@example.test'));
   expect(sent).toEqual([true, true, true, false, false]);
@@ -29,16 +31,18 @@ it('lets 3 mails of a kind to one address through per window, per kind and per a
 });
 
 it('opens again once the window is over', async () => {
-  const throttle = createMailThrottle({ kv, limit: 1, windowSeconds: 0.3 });
+  const throttle = createMailThrottle({ kv, addressKey, limit: 1, windowSeconds: 0.3 });
   expect(await throttle.allow('verify-email', 'linus@example.test')).toBe(true);
   expect(await throttle.allow('verify-email', 'linus@example.test')).toBe(false);
   await new Promise((resolve) => setTimeout(resolve, 400));
   expect(await throttle.allow('verify-email', 'linus@example.test')).toBe(true);
 });
 
-it('keys the window by a hash of the normalised address, never the address itself', async () => {
-  await createMailThrottle({ kv }).allow('verify-email', 'Hedy@Example.test');
-  expect(await kv.get(`mail-throttle:verify-email:${hashToken('hedy@example.test')}`)).toBe('1');
+it('keys the window by a keyed hash of the normalised address, never the address or its plain hash', async () => {
+  await createMailThrottle({ kv, addressKey }).allow('verify-email', 'Hedy@Example.test');
+  const keyed = createHmac('sha256', addressKey).update('hedy@example.test').digest('hex');
+  expect(await kv.get(`mail-throttle:verify-email:${keyed}`)).toBe('1');
+  expect(await kv.get(`mail-throttle:verify-email:${hashToken('hedy@example.test')}`)).toBeNull();
   expect(await kv.get('mail-throttle:verify-email:hedy@example.test')).toBeNull();
 });
 
@@ -46,7 +50,11 @@ it('sends when the store is down (a Redis outage must not stop sign-ups), and sa
   const closed = new MemoryKeyValueStore();
   await closed.close();
   const warnings: object[] = [];
-  const throttle = createMailThrottle({ kv: closed, logger: { warn: (details) => warnings.push(details) } });
+  const throttle = createMailThrottle({
+    kv: closed,
+    addressKey,
+    logger: { warn: (details) => warnings.push(details) },
+  });
   expect(await throttle.allow('password-reset', 'ada@example.test')).toBe(true);
   expect(warnings).toHaveLength(1);
 });

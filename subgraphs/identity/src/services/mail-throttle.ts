@@ -1,4 +1,4 @@
-import { hashToken } from '@gatehouse/crypto';
+import { createHmac } from 'node:crypto';
 import type { KeyValueStore } from '@gatehouse/kv';
 
 /** Default: at most 3 mails of one kind to one address per 15 minutes. */
@@ -18,6 +18,11 @@ export interface MailThrottle {
 
 export interface MailThrottleOptions {
   kv: KeyValueStore;
+  /**
+   * Keys the address hash (HMAC-SHA256), so whoever can read the store cannot test a list of addresses against its
+   * keys. Derived from the encryption keys in production wiring.
+   */
+  addressKey: Buffer;
   limit?: number;
   windowSeconds?: number;
   /** Receives KV errors; the mail is then sent (a store outage must not stop sign-ups and resets). */
@@ -25,8 +30,8 @@ export interface MailThrottleOptions {
 }
 
 /**
- * A fixed window per recipient and kind in the shared store. The key holds a hash of the address, never the
- * address itself (a store dump must not list who signed up).
+ * A fixed window per recipient and kind in the shared store. The key holds a keyed hash of the address, never the
+ * address itself (a store dump must not list who signed up, nor confirm a guess).
  */
 export function createMailThrottle(options: MailThrottleOptions): MailThrottle {
   const { kv, logger } = options;
@@ -34,7 +39,10 @@ export function createMailThrottle(options: MailThrottleOptions): MailThrottle {
   const windowSeconds = options.windowSeconds ?? MAIL_THROTTLE_WINDOW_SECONDS;
   return {
     async allow(kind, email) {
-      const key = `mail-throttle:${kind}:${hashToken(email.trim().toLowerCase())}`;
+      const address = createHmac('sha256', options.addressKey)
+        .update(email.trim().toLowerCase())
+        .digest('hex');
+      const key = `mail-throttle:${kind}:${address}`;
       try {
         return (await kv.increment(key, { ttlSeconds: windowSeconds })) <= limit;
       } catch (err) {
