@@ -1,9 +1,8 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { postGraphQL, type HttpService } from '@gatehouse/service';
 import { PLAYGROUND_DEFAULT_QUERY } from './playground';
 import type { SubgraphName } from './subgraphs';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
+import { startRecordingProxy, type RecordingProxy } from './testing/recording-proxy.test-support';
 
 /**
  * The gateway in front of the four real subgraphs, each on its own port, over one migrated test schema in
@@ -254,38 +253,3 @@ describe('health with real subgraphs', () => {
     ]);
   });
 });
-
-interface RecordingProxy {
-  url: string;
-  /** Headers of every request received, in order. */
-  requests: IncomingHttpHeaders[];
-  close(): Promise<void>;
-}
-
-/** A pass-through HTTP proxy that records request headers. */
-async function startRecordingProxy(target: string): Promise<RecordingProxy> {
-  const requests: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((req, res) => {
-    if (req.url?.startsWith('/graphql')) requests.push(req.headers);
-    const upstream = request(
-      new URL(req.url ?? '/', target),
-      { method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@gatehouse/config';
@@ -22,6 +21,7 @@ import { createGatewayProtection } from './protection';
 import { startGateway } from './server';
 import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
+import { startRecordingProxy, type RecordingProxy } from './testing/recording-proxy.test-support';
 
 /**
  * The gateway's protections through real HTTP, in front of the real subgraphs: a gateway configured from the
@@ -34,13 +34,8 @@ const TRUSTED_DOCUMENT = 'query TrustedPlans { plans { code } }';
 const TRUSTED_HASH = createHash('sha256').update(TRUSTED_DOCUMENT).digest('hex');
 
 let supergraph: Supergraph;
-let billingProxy: {
-  url: string;
-  /** Headers of GraphQL requests; `restRequests` of the rest (billing's REST routes). */
-  requests: IncomingHttpHeaders[];
-  restRequests: IncomingHttpHeaders[];
-  close(): Promise<void>;
-};
+/** Between the gateways and billing: `requests` holds GraphQL requests, `restRequests` billing's REST routes. */
+let billingProxy: RecordingProxy;
 let gateway: HttpService;
 let trustedGateway: HttpService;
 /** TRUST_PROXY: 127.0.0.1 and 10.0.0.0/8 are proxies (other loopback addresses are not). */
@@ -49,35 +44,6 @@ let proxiedGateway: HttpService;
 let hopGateway: HttpService;
 let signer: AccessTokenSigner;
 let manifestDir: string;
-
-async function startRecordingProxy(target: string): Promise<typeof billingProxy> {
-  const requests: IncomingHttpHeaders[] = [];
-  const restRequests: IncomingHttpHeaders[] = [];
-  const server = createServer((req, res) => {
-    (req.url?.startsWith('/graphql') ? requests : restRequests).push(req.headers);
-    const upstream = request(
-      new URL(req.url ?? '/', target),
-      { method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    restRequests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 async function startProtectedGateway(env: Record<string, string>, keys: { publicKeyPem: string }) {
   const config = loadConfig(gatewayConcerns, {

@@ -1,54 +1,15 @@
 // Issue #14: the REST proxy cannot be walked out of its prefixes, and the subgraphs answer the gateway only.
 import { readFile } from 'node:fs/promises';
-import { createServer, request, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { postGraphQL, SUBGRAPH_SECRET_HEADER, type HttpService } from '@gatehouse/service';
 import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
 import { createSlidingWindowLimiter } from './protection/sliding-window';
 import { startGateway } from './server';
+import { startRecordingProxy, type RecordingProxy } from './testing/recording-proxy.test-support';
 import { SUPERGRAPH_FILE, type SubgraphName } from './subgraphs';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
-
-interface Recorded {
-  url: string;
-  headers: IncomingHttpHeaders;
-}
-
-interface RecordingProxy {
-  url: string;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-/** Passes everything on to `target` unchanged (the raw path too) and records what the gateway sent. */
-async function startRecordingProxy(target: string): Promise<RecordingProxy> {
-  const requests: Recorded[] = [];
-  const { hostname, port } = new URL(target);
-  const server = createServer((req, res) => {
-    requests.push({ url: req.url ?? '', headers: req.headers });
-    const upstream = request(
-      { hostname, port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** A raw HTTP request: `path` goes on the wire exactly as written (fetch would resolve dot segments first). */
 function rawRequest(
@@ -105,9 +66,9 @@ let supergraph: Supergraph;
 let limitedGateway: HttpService;
 const kv = new MemoryKeyValueStore();
 
-const recorded = () => Object.values(proxies).flatMap((proxy) => proxy.requests);
+const recorded = () => Object.values(proxies).flatMap((proxy) => proxy.all);
 const clearRecorded = () => {
-  for (const proxy of Object.values(proxies)) proxy.requests.length = 0;
+  for (const proxy of Object.values(proxies)) proxy.all.length = 0;
 };
 
 beforeAll(async () => {
@@ -167,7 +128,7 @@ describe('REST proxy path rules', () => {
     // Account's file route answered: the request got through the secret check.
     expect(response.status).toBe(404);
     expect(JSON.parse(response.body)).toMatchObject({ code: 'OBJECT_NOT_FOUND' });
-    expect(proxies.account.requests).toEqual([
+    expect(proxies.account.all).toEqual([
       expect.objectContaining({
         url: '/files/public/avatars/missing.webp',
         headers: expect.objectContaining({
@@ -184,9 +145,7 @@ describe('REST proxy path rules', () => {
       headers: { [SUBGRAPH_SECRET_HEADER]: 'forged-by-the-client' },
     });
     expect(body.errors).toBeUndefined();
-    expect(proxies.billing.requests.map((r) => r.headers[SUBGRAPH_SECRET_HEADER])).toEqual([
-      TEST_SUBGRAPH_SECRET,
-    ]);
+    expect(proxies.billing.all.map((r) => r.headers[SUBGRAPH_SECRET_HEADER])).toEqual([TEST_SUBGRAPH_SECRET]);
   });
 });
 
