@@ -10,7 +10,7 @@ import {
 } from 'graphql';
 import { seed } from '@gatehouse/db';
 import { postGraphQL, type GraphQLTestResponse } from '@gatehouse/service';
-import { createAccountRepository } from '../../subgraphs/identity/src/repositories/account.repository';
+import { createAccountRepository } from '../../subgraphs/identity/src/users';
 import type { SubgraphName } from './subgraphs';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 import { OperationBuilder, type GeneratedOperation } from './testing/operations.test-support';

@@ -1,9 +1,11 @@
 import type { KeyValueStore } from '@gatehouse/kv';
-import { bearerTokenFrom, sessionStatusKey, type AccessTokenVerifier, type Viewer } from '@gatehouse/service';
+import {
+  bearerTokenFrom,
+  isSessionRevocationRecorded,
+  type AccessTokenVerifier,
+  type Viewer,
+} from '@gatehouse/service';
 import { unauthenticated } from './errors';
-
-/** The value identity writes under {@link sessionStatusKey} when it revokes a session (`recordSessionRevoked`). */
-const REVOKED = '0';
 
 export interface GatewayAuthenticator {
   /**
@@ -48,7 +50,7 @@ export function createGatewayAuthenticator(options: {
     async isRevoked(viewer) {
       if (!kv || viewer.sessionId === undefined) return false;
       try {
-        return (await kv.get(sessionStatusKey(viewer.sessionId))) === REVOKED;
+        return await isSessionRevocationRecorded(kv, viewer.sessionId);
       } catch (error) {
         onStoreError(error);
         return false;

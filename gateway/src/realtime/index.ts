@@ -5,7 +5,7 @@ export {
   type RealtimeServer,
   type RealtimeServerOptions,
 } from './realtime-server';
-export { AUDIT_READ_PERMISSION, buildRealtimeSchema, REALTIME_SDL } from './schema';
+export { buildRealtimeSchema, REALTIME_SDL } from './schema';
 export {
   AUDIT_EVENTS_TOPIC,
   BILLING_EVENTS_TOPIC,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '@gatehouse/errors';
-import type { Viewer } from '@gatehouse/service';
+import { BusEventIterator, type BusEventIteratorOptions, type EventBus } from '@gatehouse/events';
+import { AUDIT_READ_PERMISSION, type Viewer } from '@gatehouse/service';
 import { buildSchema, GraphQLError, type GraphQLSchema } from 'graphql';
-import { EventStream } from './event-stream';
 import {
   AUDIT_EVENTS_TOPIC,
   auditEventPayload,
@@ -14,8 +14,8 @@ import {
   sessionEventPayload,
 } from './topics';
 
-/** The permission that opens the `auditEvents` stream (read from the token's `permissions` claim). */
-export const AUDIT_READ_PERMISSION = 'audit:read';
+/** Events waiting for a slow socket; beyond this the oldest are dropped (delivery is at-most-once anyway). */
+export const MAX_PENDING_EVENTS = 100;
 
 /**
  * The WebSocket server's own schema. @apollo/gateway does not federate subscriptions, so these fields are
@@ -209,13 +209,21 @@ type SubscribeRoot = (args: unknown, context: RealtimeContext) => AsyncIterableI
  * The root values graphql-ws passes to execution. Each subscription field is a function returning an iterator of
  * `{ [field]: payload }` (the default field resolver then picks the payload), filtered to the viewer.
  */
-export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0]['bus']) {
+export function realtimeRoots(bus: Pick<EventBus, 'subscribe'>) {
+  // Filtered before buffering (`select`), so another user's events never occupy a viewer's buffer; the topic is
+  // passed along because identity's MFA payloads do not name their type.
+  const eventsOf = <T>(options: Omit<BusEventIteratorOptions<T>, 'subscribe' | 'maxBuffered'>) =>
+    new BusEventIterator<T>({
+      ...options,
+      subscribe: (topic, handler) => bus.subscribe(topic, handler),
+      maxBuffered: MAX_PENDING_EVENTS,
+    });
+
   const sessionEvents: SubscribeRoot = (_args, context) => {
     const { viewer } = context;
     type Item = { sessionEvents: Record<string, unknown>; endsConnection: boolean };
     context.sessionStreams.open += 1;
-    const stream = new EventStream<Item>({
-      bus,
+    const stream = eventsOf<Item>({
       topics: Object.values(SESSION_TOPICS),
       onOverflow: context.onOverflow,
       select(topic, raw) {
@@ -251,8 +259,7 @@ export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0][
   };
 
   const securityEvents: SubscribeRoot = (_args, { viewer, onOverflow }) =>
-    new EventStream({
-      bus,
+    eventsOf({
       topics: Object.keys(SECURITY_TOPICS),
       onOverflow,
       select(topic, raw) {
@@ -273,8 +280,7 @@ export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0][
     });
 
   const paymentEvents: SubscribeRoot = (_args, { viewer, graph, onOverflow }) =>
-    new EventStream({
-      bus,
+    eventsOf({
       topics: [BILLING_EVENTS_TOPIC],
       onOverflow,
       select(_topic, raw) {
@@ -306,8 +312,7 @@ export function realtimeRoots(bus: ConstructorParameters<typeof EventStream>[0][
         extensions: { code: ErrorCode.FORBIDDEN },
       });
     }
-    return new EventStream({
-      bus,
+    return eventsOf({
       topics: [AUDIT_EVENTS_TOPIC],
       onOverflow,
       select(_topic, raw) {

@@ -11,15 +11,8 @@ export {
 export { resolveMigrationsDir, MIGRATIONS_DIR_ENV } from './migrations-dir';
 export { checkDatabase, type CheckDatabaseOptions } from './health';
 export { ensureAuditLogPartitions, type EnsureAuditLogPartitionsOptions } from './audit-partitions';
-export {
-  seed,
-  SYSTEM_PERMISSIONS,
-  SYSTEM_ROLES,
-  DEFAULT_PLANS,
-  type SeedOptions,
-  type SeedSummary,
-  type SystemPermission,
-} from './seed';
+export { AUDIT_READ_PERMISSION, SYSTEM_PERMISSIONS, type SystemPermission } from './permissions';
+export { seed, SYSTEM_ROLES, DEFAULT_PLANS, type SeedOptions, type SeedSummary } from './seed';
 export {
   startEmbeddedPostgres,
   defaultEmbeddedDataDir,

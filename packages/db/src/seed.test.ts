@@ -1,6 +1,7 @@
 import { createPasswordHasher } from '@gatehouse/crypto';
 import { migratedScratchDatabase } from './__tests__/scratch-schema';
-import { seed, SYSTEM_PERMISSIONS } from './seed';
+import { SYSTEM_PERMISSIONS } from './permissions';
+import { seed } from './seed';
 
 describe('seed', () => {
   let db: Awaited<ReturnType<typeof migratedScratchDatabase>>;

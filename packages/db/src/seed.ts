@@ -1,19 +1,7 @@
 import crypto from 'node:crypto';
 import { createPasswordHasher } from '@gatehouse/crypto';
 import type { Prisma, PrismaClient } from './generated/prisma/client';
-
-/** Permissions every installation has, as `resource:action` keys. */
-export const SYSTEM_PERMISSIONS = {
-  'users:read': 'Read any user account, profile and sessions',
-  'users:write': 'Create, update, suspend and delete user accounts',
-  'roles:manage': 'Create roles and grant or revoke roles and permissions',
-  'audit:read': 'Read the audit log',
-  'billing:read': "Read any user's subscriptions, invoices and payments",
-  'billing:manage': 'Manage plans, subscriptions, invoices and refunds',
-  'settings:manage': 'Change platform settings, feature flags and webhooks',
-} as const;
-
-export type SystemPermission = keyof typeof SYSTEM_PERMISSIONS;
+import { SYSTEM_PERMISSIONS, type SystemPermission } from './permissions';
 
 /**
  * System roles, parents first. A role inherits its parent's permissions: member <- support <- admin.

@@ -7,7 +7,7 @@ export type {
   EventIterator,
   Unsubscribe,
 } from './event-bus';
-export { MAX_BUFFERED_EVENTS } from './event-iterator';
+export { BusEventIterator, MAX_BUFFERED_EVENTS, type BusEventIteratorOptions } from './event-iterator';
 export { MemoryEventBus, type MemoryEventBusOptions } from './memory-event-bus';
 export { RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
 export { createEventBus, type CreateEventBusOptions } from './create-event-bus';

@@ -114,9 +114,13 @@ export {
   type EffectivePermissionsOptions,
   type PermissionContext,
 } from './permission-rules';
+// The permission registry lives in @gatehouse/db (the seed stores it); re-exported for services and the gateway.
+export { AUDIT_READ_PERMISSION, SYSTEM_PERMISSIONS, type SystemPermission } from '@gatehouse/db';
 export { effectiveAccessQuery, readEffectiveAccess, type EffectiveAccess } from './effective-access';
 export { DateTimeScalar } from './scalars';
 export { isUuid } from './ids';
+export { decodeKeysetCursor, encodeKeysetCursor, type KeysetPosition } from './keyset-cursor';
+export { isPublicAddress, NON_PUBLIC_IPV4_RANGES, NON_PUBLIC_IPV6_RANGES } from './public-address';
 export { runService, stopOnSignals } from './lifecycle';
 export {
   startSubgraph,
@@ -142,6 +146,7 @@ export {
 export { generateRsaKeyPair, postGraphQL, type GraphQLTestResponse } from './testing';
 export {
   createSessionStatusChecker,
+  isSessionRevocationRecorded,
   recordSessionRevoked,
   sessionStatusKey,
   type SessionCheck,

@@ -58,6 +58,17 @@ export async function recordSessionRevoked(
 }
 
 /**
+ * Whether a revocation of the session is recorded in the store (by {@link recordSessionRevoked}, or a cached
+ * negative answer). A miss is "not known revoked": for readers without a database, such as the gateway.
+ */
+export async function isSessionRevocationRecorded(
+  kv: Pick<SessionStatusStore, 'get'>,
+  sessionId: string,
+): Promise<boolean> {
+  return (await kv.get(sessionStatusKey(sessionId))) === REVOKED;
+}
+
+/**
  * A {@link SessionCheck} for `buildBaseContext`. Tokens without a `sid` (minted for service-to-service calls
  * or tests, never by sign-in) are not tied to a session and pass.
  */

@@ -2,9 +2,8 @@ import type { EffectivePermissions, PermissionContext } from '@gatehouse/service
 import type { AuditQueryService } from './audit';
 import type { Loaders } from './loaders';
 import type { MetricsService } from './metrics';
-import type { RoleAdminService } from './services/role-admin.service';
-import type { RoleService } from './services/role.service';
-import type { SettingsAdminService } from './services/settings-admin.service';
+import type { RoleAdminService, RoleService } from './roles';
+import type { SettingsAdminService } from './settings';
 
 /** Per-request GraphQL context of the access-control subgraph. */
 export interface Context extends PermissionContext {

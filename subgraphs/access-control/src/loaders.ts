@@ -1,8 +1,7 @@
 import type DataLoader from 'dataloader';
 import { groupedLoaderByKey, loaderByKey } from '@gatehouse/service';
 import type { RolePermissionGrant, RoleModel, UserRoleGrant } from './models';
-import type { PermissionRepository } from './repositories/permission.repository';
-import type { RoleRepository } from './repositories/role.repository';
+import type { PermissionRepository, RoleRepository } from './roles';
 
 export interface Repositories {
   roles: RoleRepository;

@@ -3,9 +3,8 @@
  * `start()` is also used by the root start script, which runs every service in one process.
  */
 import './instrument';
-import { concerns, loadConfigOrExit } from '@gatehouse/config';
-import { startAuditEventRelay } from '@gatehouse/audit';
-import { createEventBus, type EventBus } from '@gatehouse/events';
+import { loadConfigOrExit } from '@gatehouse/config';
+import type { EventBus } from '@gatehouse/events';
 import {
   runService,
   startSubgraph,
@@ -13,7 +12,8 @@ import {
   type StartSubgraphOptions,
 } from '@gatehouse/service';
 import { createApp } from './app';
-import { startApiUsageConsumer } from './metrics';
+import { accessControlConcerns } from './config';
+import { startAccessControlRuntime } from './runtime';
 
 export type { RunningSubgraph };
 
@@ -28,39 +28,15 @@ export function start(
     env,
     ...kit,
     async createApp(runtime) {
-      const { redis, database } = loadConfigOrExit(
-        { redis: concerns.redis, database: concerns.database },
-        runtime.env,
-      );
-      // The bus identity listens on (Redis with REDIS_URL): a setting changed through the admin API makes every
-      // process drop its cached copy at once (SETTINGS_CHANGED_TOPIC), instead of after the cache TTL.
-      let events = sharedEvents;
-      if (!events) {
-        const own = createEventBus({
-          ...(redis.REDIS_URL ? { redisUrl: redis.REDIS_URL } : {}),
-          logger: runtime.logger,
-        });
-        runtime.onStop(() => own.close());
-        events = own;
-      }
-      // Every committed audit row, whichever service wrote it, onto the bus: the gateway's live `auditEvents`.
-      if (database.DATABASE_URL) {
-        const bus = events;
-        const relay = startAuditEventRelay({
-          connection: { connectionString: database.DATABASE_URL },
-          publish: (topic, notice) => bus.publish(topic, notice),
-          logger: runtime.logger.child({ module: 'audit-relay' }),
-        });
-        runtime.onStop(() => relay.close());
-      }
-      // The gateway's request counts (API usage by operation) into api_usage_daily, for the admin metrics.
-      const stopUsage = await startApiUsageConsumer({
+      const config = loadConfigOrExit(accessControlConcerns, runtime.env);
+      const { events } = await startAccessControlRuntime({
         prisma: runtime.prisma,
-        events,
+        logger: runtime.logger,
         kv: runtime.kv,
-        logger: runtime.logger.child({ module: 'api-usage' }),
+        onStop: runtime.onStop,
+        config,
+        ...(sharedEvents ? { events: sharedEvents } : {}),
       });
-      runtime.onStop(stopUsage);
       const app = createApp({ ...runtime, events });
       // The stored `rateLimits` (or none) for the gateway, before traffic arrives; never rejects.
       await app.publishRateLimits();

@@ -11,8 +11,8 @@ import {
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
 import { permissions } from './permissions';
-import { createPlanRepository } from './repositories/plan.repository';
-import { createSubscriptionRepository } from './repositories/subscription.repository';
+import { createPlanRepository } from './plans/plan.repository';
+import { createSubscriptionRepository } from './subscriptions/subscription.repository';
 import { resolvers } from './resolvers';
 import { typeDefs } from './schema';
 import type { BillingServices } from './services/billing-services';

@@ -1,8 +1,8 @@
 import type DataLoader from 'dataloader';
 import { loaderByKey } from '@gatehouse/service';
 import type { PlanModel, SubscriptionModel } from './models';
-import type { PlanRepository } from './repositories/plan.repository';
-import type { SubscriptionRepository } from './repositories/subscription.repository';
+import type { PlanRepository } from './plans/plan.repository';
+import type { SubscriptionRepository } from './subscriptions/subscription.repository';
 
 export interface Repositories {
   plans: PlanRepository;

@@ -10,12 +10,18 @@ import { startServiceMail } from '@gatehouse/mail';
 import type { RouteHandler, ServiceMetrics } from '@gatehouse/service';
 import { createSettingsStore, emailTemplateOverrides } from '@gatehouse/settings';
 import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
-import { createApiKeyService } from './api-keys';
+import { createApiKeyRepository, createApiKeyService } from './api-keys';
 import type { BillingConfig } from './config';
-import { createInvoiceService, enqueueInvoicePaid, registerInvoiceJobs } from './invoices';
+import {
+  createInvoiceRepository,
+  createInvoiceService,
+  enqueueInvoicePaid,
+  registerInvoiceJobs,
+} from './invoices';
 import { addPeriod, formatMoney, prorate } from './money';
 import {
   createWebhookDeliveryService,
+  createWebhookEndpointRepository,
   createWebhookEndpointService,
   isWebhookEventType,
   registerWebhookDeliveryJob,
@@ -24,6 +30,7 @@ import {
 } from './outbound-webhooks';
 import {
   createChargingService,
+  createPaymentMethodRepository,
   createPaymentMethodService,
   createStripeWebhookRoute,
   type PaymentDomainEvent,
@@ -31,11 +38,12 @@ import {
   type PaymentNotice,
 } from './payments';
 import { createPlanAdmin } from './plans/plan-admin';
+import { createPlanAdminRepository } from './plans/plan.repository';
 import type { BillingServices } from './services/billing-services';
 import { createStripeProvider, type PaymentProvider } from './stripe';
 import { createSubscriptionLifecycle, type SubscriptionLifecycle } from './subscriptions/lifecycle';
 import type { SubscriptionEvent, SubscriptionNotice } from './subscriptions/ports';
-import { createUsageRoutes, createUsageService } from './usage';
+import { createUsageRepository, createUsageRoutes, createUsageService } from './usage';
 
 /** Topic of the billing events on the event bus: the gateway's `paymentEvents` feed. */
 export { BILLING_EVENTS_TOPIC };
@@ -157,8 +165,9 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
       })
     : unconfiguredProvider();
 
+  const invoiceRecords = createInvoiceRepository(prisma);
   const invoices = createInvoiceService({
-    prisma,
+    invoiceRecords,
     storage,
     logger: logger.child({ module: 'invoices' }),
     seller: { name: 'Gatehouse' },
@@ -166,7 +175,7 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
   });
   registerInvoiceJobs({
     jobQueue,
-    prisma,
+    invoiceRecords,
     invoices,
     mailer,
     invoiceUrl: () => billingPageUrl,
@@ -175,7 +184,7 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
 
   const allowInsecureUrls = payments.WEBHOOKS_ALLOW_INSECURE_URLS;
   const webhookEndpoints = createWebhookEndpointService({
-    prisma,
+    endpoints: createWebhookEndpointRepository(prisma),
     cipher,
     allowHttp: allowInsecureUrls,
     allowPrivateNetworks: allowInsecureUrls,
@@ -350,7 +359,11 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
     notify: notifyPayment,
     persistEvent: persistPaymentEvent,
   });
-  const paymentMethods = createPaymentMethodService({ prisma, provider, logger: paymentsLogger });
+  const paymentMethods = createPaymentMethodService({
+    paymentMethods: createPaymentMethodRepository(prisma),
+    provider,
+    logger: paymentsLogger,
+  });
   const lifecycle = createSubscriptionLifecycle({
     prisma,
     invoices,
@@ -365,8 +378,17 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
     now,
   });
 
-  const usage = createUsageService({ prisma, kv, logger: logger.child({ module: 'usage' }), now });
-  const apiKeys = createApiKeyService({ prisma, logger: logger.child({ module: 'api-keys' }), now });
+  const usage = createUsageService({
+    usageRecords: createUsageRepository(prisma),
+    kv,
+    logger: logger.child({ module: 'usage' }),
+    now,
+  });
+  const apiKeys = createApiKeyService({
+    apiKeys: createApiKeyRepository(prisma),
+    logger: logger.child({ module: 'api-keys' }),
+    now,
+  });
 
   const routes: RouteHandler[] = [
     createStripeWebhookRoute({
@@ -430,7 +452,7 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
 
   const services: BillingServices = {
     lifecycle,
-    planAdmin: createPlanAdmin(prisma),
+    planAdmin: createPlanAdmin(createPlanAdminRepository(prisma)),
     invoices: {
       list: (userId, args) =>
         invoices.list(userId, {

@@ -10,13 +10,13 @@ import {
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
 import { permissions } from './permissions';
-import { createUserRepository, type SqlPool } from './repositories/user.repository';
+import { createUserRepository, type SqlPool } from './users';
 import { resolvers } from './resolvers';
 import type { IdentityServices } from './runtime';
 import { typeDefs } from './schema';
-import { clientFrom, type ClientInfo } from './services/client-info';
+import { clientFrom, type ClientInfo } from './client-info';
 import { COMPLETION_COOKIE, createOAuthRoutes, readCookie } from './oauth';
-import { createUserService } from './services/user.service';
+import { createUserService } from './users';
 
 export interface AppDependencies extends SubgraphAppDependencies {
   /** The pg pool under `prisma` (the service kit passes it): hot reads run as plain SQL on it. */

@@ -1,8 +1,8 @@
 import type { PermissionContext, ServiceMetrics } from '@gatehouse/service';
 import type { Loaders } from './loaders';
 import type { IdentityServices } from './runtime';
-import type { ClientInfo } from './services/client-info';
-import type { UserService } from './services/user.service';
+import type { ClientInfo } from './client-info';
+import type { UserService } from './users';
 
 /** Per-request GraphQL context of the identity subgraph. */
 export interface Context extends PermissionContext {

@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import { groupedLoaderByKey, loaderByKey } from '@gatehouse/service';
 import type { AdminService, LinkedAccountRow, UserSecurityFacts } from './admin';
 import type { UserModel } from './models';
-import type { UserRepository } from './repositories/user.repository';
+import type { UserRepository } from './users';
 import type { ListedSession } from './sessions';
 
 export interface Repositories {

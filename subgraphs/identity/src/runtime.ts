@@ -21,14 +21,18 @@ import { startAuditPartitionSchedule } from '@gatehouse/audit';
 import { createSettingsStore, type SettingsStore } from '@gatehouse/settings';
 import { createAdminService, createAdminUserRepository, type AdminService } from './admin';
 import { AuditAction, createAuditLog } from './audit';
-import { createCurrentPasswordCheck } from './services/current-password';
-import { createEmailChangeService, type EmailChangeService } from './services/email-change.service';
-import { createLeavingService, startPurgeSchedule, type LeavingService } from './leaving';
-import { createMfaService, createSmsSender, type MfaService } from './mfa';
-import { createOAuthService, type OAuthService } from './oauth';
+import {
+  createLeavingRepository,
+  createLeavingService,
+  startPurgeSchedule,
+  type LeavingService,
+} from './leaving';
+import { createMfaRepository, createMfaService, createSmsSender, type MfaService } from './mfa';
+import { createOAuthAccountRepository, createOAuthService, type OAuthService } from './oauth';
 import type { IdentityConfig } from './config';
 import {
   createCaptchaVerifier,
+  createCurrentPasswordCheck,
   createDummyPasswordCheck,
   createLoginGuard,
   createLoginGuardRepository,
@@ -37,14 +41,20 @@ import {
   livePasswordPolicy,
 } from './credentials';
 import { createIdentitySettings, type IdentitySettings } from './settings/identity-settings';
-import { createAccountRepository } from './repositories/account.repository';
-import { createPasswordResetTokenRepository } from './repositories/password-reset-token.repository';
-import { createUserRepository } from './repositories/user.repository';
-import { createVerificationTokenRepository } from './repositories/verification-token.repository';
-import { createMailThrottle } from './services/mail-throttle';
-import { createPasswordService, type PasswordService } from './services/password.service';
-import { createRegistrationService, type RegistrationService } from './services/registration.service';
-import { createSignInService, type SignInService } from './services/sign-in.service';
+import { createPasswordResetTokenRepository, createPasswordService, type PasswordService } from './password';
+import {
+  createMailThrottle,
+  createRegistrationService,
+  createVerificationTokenRepository,
+  type RegistrationService,
+} from './registration';
+import { createSignInService, type SignInService } from './sign-in';
+import {
+  createAccountRepository,
+  createEmailChangeService,
+  createUserRepository,
+  type EmailChangeService,
+} from './users';
 import {
   createSessionRepository,
   createSessionService,
@@ -249,7 +259,8 @@ export async function createIdentityServices(
     publicUrl,
   });
   const oauth = createOAuthService({
-    prisma,
+    accounts,
+    repository: createOAuthAccountRepository(prisma),
     kv,
     cipher,
     audit,
@@ -262,7 +273,7 @@ export async function createIdentityServices(
     logger: logger.child({ module: 'oauth' }),
   });
   const mfa = createMfaService({
-    prisma,
+    repository: createMfaRepository(prisma),
     kv,
     events,
     mailer,
@@ -279,7 +290,7 @@ export async function createIdentityServices(
   });
   const checkPassword = createCurrentPasswordCheck({ accounts, hasher, guard, audit, mailer });
   const leaving = createLeavingService({
-    prisma,
+    repository: createLeavingRepository(prisma),
     accounts,
     hasher,
     guard,

@@ -3,6 +3,7 @@ import type { AuditViewer, AuditWriter } from '@gatehouse/audit';
 import type { PrismaClient } from '@gatehouse/db';
 import { AuthenticationError, isAppError } from '@gatehouse/errors';
 import {
+  AUDIT_READ_PERMISSION,
   bearerTokenFrom,
   sendJson,
   type AccessTokenVerifier,
@@ -22,8 +23,6 @@ import { AuditErrorCode } from './error-codes';
 
 /** Where the export is served (the gateway forwards the same path). */
 export const AUDIT_EXPORT_PATH = '/admin/audit-logs/export';
-/** The permission that lets a non-administrator read and export the audit trail. */
-export const AUDIT_READ_PERMISSION = 'audit:read';
 /** Written to audit_logs.action when someone exports the audit trail (the export is itself audited). */
 export const AUDIT_LOGS_EXPORTED = 'AUDIT_LOGS_EXPORTED';
 

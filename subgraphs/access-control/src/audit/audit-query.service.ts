@@ -1,7 +1,7 @@
 import { AUDIT_OUTCOMES, type AuditOutcome } from '@gatehouse/audit';
 import type { PrismaClient } from '@gatehouse/db';
 import { AppError, ErrorCode } from '@gatehouse/errors';
-import { isUuid } from '@gatehouse/service';
+import { decodeKeysetCursor, encodeKeysetCursor, isUuid } from '@gatehouse/service';
 import {
   createAuditLogRepository,
   type AuditLogFilter,
@@ -198,28 +198,16 @@ export function parseAuditLogFilter(input: AuditLogFilterInput | null | undefine
   return filter;
 }
 
-/** Opaque cursor of a row: base64url of `[createdAt ISO, id]`. */
+/** Opaque cursor of a row: the shared keyset cursor ({@link encodeKeysetCursor}). */
 export function encodeAuditCursor(position: AuditLogPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt.toISOString(), position.id]), 'utf8').toString(
-    'base64url',
-  );
+  return encodeKeysetCursor(position);
 }
 
 /** @throws AppError BAD_USER_INPUT with reason AUDIT_CURSOR_INVALID when `cursor` was not made by {@link encodeAuditCursor}. */
 export function decodeAuditCursor(cursor: string): AuditLogPosition {
-  const fail = () => invalid(AuditErrorCode.AUDIT_CURSOR_INVALID, 'Invalid cursor', 'after');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw fail();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw fail();
-  const [at, id] = parsed as unknown[];
-  if (typeof at !== 'string' || typeof id !== 'string' || !isUuid(id)) throw fail();
-  const createdAt = new Date(at);
-  if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) throw fail();
-  return { createdAt, id };
+  const position = decodeKeysetCursor(cursor);
+  if (!position) throw invalid(AuditErrorCode.AUDIT_CURSOR_INVALID, 'Invalid cursor', 'after');
+  return position;
 }
 
 function pageSize(first: number | null | undefined): number {

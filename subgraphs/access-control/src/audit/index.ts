@@ -2,7 +2,6 @@ export {
   AUDIT_CSV_COLUMNS,
   AUDIT_EXPORT_PATH,
   AUDIT_LOGS_EXPORTED,
-  AUDIT_READ_PERMISSION,
   AuditExportRouteErrorCode,
   authorizeAuditReaders,
   createAuditExportRoute,

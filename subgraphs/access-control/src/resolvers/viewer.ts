@@ -1,8 +1,8 @@
 import { AuthenticationError } from '@gatehouse/errors';
 import { viewerPermissions } from '@gatehouse/service';
 import type { Context } from '../context';
-import type { Actor } from '../services/role-admin.service';
-import type { SettingsChangeAuthor } from '../services/settings-admin.service';
+import type { Actor } from '../roles';
+import type { SettingsChangeAuthor } from '../settings';
 
 /** The viewer's user id. The permission rules already refused anonymous callers; this keeps the types honest. */
 export function viewerId(ctx: Context): string {

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@gatehouse/db';
+import type { Prisma, PrismaClient } from '@gatehouse/db';
 import type { DataExportFailure } from './error-codes';
 
 /** Lifecycle of an export: PENDING -> RUNNING -> READY -> EXPIRED, or FAILED. */
@@ -36,7 +36,17 @@ export type CreateExportResult =
   | { status: 'IN_PROGRESS' }
   | { status: 'RATE_LIMITED'; lastRequestedAt: Date };
 
-/** The only code that touches `data_exports`. */
+/** Who asked for an export, for its `audit_logs` row (the user is both actor and target). */
+export interface ExportRequestAudit {
+  action: string;
+  userId: string;
+  exportId: string;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+}
+
+/** The only code that touches `data_exports` (and writes the request's audit entry). */
 export interface DataExportRepository {
   /**
    * Creates a PENDING export unless the user has one PENDING/RUNNING (requested after `stalledBefore`; older ones
@@ -67,6 +77,8 @@ export interface DataExportRepository {
   findExpired(at: Date, limit: number): Promise<DataExportRecord[]>;
   /** READY -> EXPIRED (the document is gone). @returns false when the row was not READY. */
   markExpired(id: string): Promise<boolean>;
+  /** One SUCCESS `audit_logs` row for a request; client fields cut to their column sizes. */
+  recordRequestAudit(entry: ExportRequestAudit): Promise<void>;
 }
 
 /** The Prisma implementation of {@link DataExportRepository}. */
@@ -150,6 +162,23 @@ export function createDataExportRepository(prisma: PrismaClient): DataExportRepo
         data: { status: 'EXPIRED' },
       });
       return count === 1;
+    },
+
+    async recordRequestAudit({ action, userId, exportId, ip, userAgent, requestId }) {
+      const metadata: Prisma.InputJsonObject = { outcome: 'SUCCESS', exportId };
+      await prisma.auditLog.create({
+        data: {
+          action,
+          actorUserId: userId,
+          targetType: 'User',
+          targetId: userId,
+          ipAddress: ip?.slice(0, 64) ?? null,
+          userAgent: userAgent?.slice(0, 512) ?? null,
+          requestId: requestId.slice(0, 128),
+          metadata,
+        },
+        select: { id: true },
+      });
     },
   };
 }

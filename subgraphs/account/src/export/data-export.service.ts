@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '@gatehouse/db';
+import type { PrismaClient } from '@gatehouse/db';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '@gatehouse/errors';
 import type { JobQueue } from '@gatehouse/jobs';
 import type { Mailer } from '@gatehouse/mail';
@@ -173,19 +173,13 @@ export function createDataExportService(options: DataExportServiceOptions): Data
   }
 
   async function audit(userId: string, exportId: string, client: DataExportClient): Promise<void> {
-    const metadata: Prisma.InputJsonObject = { outcome: 'SUCCESS', exportId };
-    await prisma.auditLog.create({
-      data: {
-        action: DATA_EXPORT_REQUESTED_ACTION,
-        actorUserId: userId,
-        targetType: 'User',
-        targetId: userId,
-        ipAddress: client.ip?.slice(0, 64) ?? null,
-        userAgent: client.userAgent?.slice(0, 512) ?? null,
-        requestId: client.requestId.slice(0, 128),
-        metadata,
-      },
-      select: { id: true },
+    await repository.recordRequestAudit({
+      action: DATA_EXPORT_REQUESTED_ACTION,
+      userId,
+      exportId,
+      ip: client.ip,
+      userAgent: client.userAgent,
+      requestId: client.requestId,
     });
   }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createLogger } from '@gatehouse/logger';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { formatApiKey, parseApiKey } from './api-key-format';
+import { createApiKeyRepository } from './api-key.repository';
 import { LAST_USED_WRITE_INTERVAL_MS, createApiKeyService, type ApiKeyService } from './api-key.service';
 
 const logger = createLogger({ name: 'api-key-test', level: 'silent' });
@@ -24,7 +25,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   clock = new Date(START);
-  service = createApiKeyService({ prisma: db.prisma, logger, now: () => clock });
+  service = createApiKeyService({ apiKeys: createApiKeyRepository(db.prisma), logger, now: () => clock });
 });
 
 afterAll(async () => {

@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { createAuditWriter, type AuditActorFields } from '@gatehouse/audit';
+import type { AuditActorFields } from '@gatehouse/audit';
 import { hashToken } from '@gatehouse/crypto';
-import type { PrismaClient } from '@gatehouse/db';
-import { ConflictError, NotFoundError, ValidationError, isPrismaKnownRequestError } from '@gatehouse/errors';
+import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors';
 import type { Logger } from '@gatehouse/logger';
 import { isUuid } from '@gatehouse/service';
 import { generateApiKey, parseApiKey } from './api-key-format';
+import { isPrefixTaken, type ApiKeyRecord, type ApiKeyRepository } from './api-key.repository';
 import { ApiKeyErrorCode } from './error-codes';
 
 /**
@@ -28,18 +28,7 @@ export const MAX_ACTIVE_API_KEYS_PER_USER = 25;
  */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
-/** An API key as shown to its owner: never the secret, never its hash. */
-export interface ApiKeyRecord {
-  id: string;
-  name: string;
-  /** Public part of the key (`gh_<prefix>_…`), to recognise it in lists. */
-  prefix: string;
-  scopes: string[];
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-}
+export type { ApiKeyRecord } from './api-key.repository';
 
 export interface CreatedApiKey {
   /** The whole key `gh_<prefix>_<secret>`. Returned this once; only its SHA-256 is stored. */
@@ -86,21 +75,10 @@ export interface ApiKeyService {
 }
 
 export interface ApiKeyServiceOptions {
-  prisma: PrismaClient;
+  apiKeys: ApiKeyRepository;
   logger: Logger;
   now?: () => Date;
 }
-
-const recordSelect = {
-  id: true,
-  name: true,
-  prefix: true,
-  scopes: true,
-  createdAt: true,
-  lastUsedAt: true,
-  expiresAt: true,
-  revokedAt: true,
-} as const;
 
 /** Users whose keys keep working: the others are blocked, closed or deleted. */
 const USABLE_USER_STATUSES = new Set(['ACTIVE', 'PENDING_VERIFICATION']);
@@ -139,7 +117,7 @@ function hashMatches(presentedHash: Buffer, storedHex: string): boolean {
  * the prefix finds the row, the SHA-256 of the whole key is compared in constant time.
  */
 export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyService {
-  const { prisma, logger } = options;
+  const { apiKeys, logger } = options;
   const now = options.now ?? (() => new Date());
 
   return {
@@ -154,28 +132,23 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       for (let attempt = 1; ; attempt += 1) {
         const generated = generateApiKey();
         try {
-          const record = await prisma.$transaction(async (tx) => {
-            const active = await tx.apiKey.count({
-              where: { userId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: at } }] },
-            });
+          const record = await apiKeys.transaction(async (unit) => {
+            const active = await unit.countActive(userId, at);
             if (active >= MAX_ACTIVE_API_KEYS_PER_USER) {
               throw new ConflictError(`At most ${MAX_ACTIVE_API_KEYS_PER_USER} active API keys per account`, {
                 details: { reason: ApiKeyErrorCode.API_KEY_LIMIT_REACHED },
               });
             }
-            const created = await tx.apiKey.create({
-              data: {
-                userId,
-                name: parsed.data.name,
-                prefix: generated.prefix,
-                secretHash: hashApiKey(generated.key).toString('hex'),
-                scopes,
-                expiresAt,
-                createdAt: at,
-              },
-              select: recordSelect,
+            const created = await unit.insert({
+              userId,
+              name: parsed.data.name,
+              prefix: generated.prefix,
+              secretHash: hashApiKey(generated.key).toString('hex'),
+              scopes,
+              expiresAt,
+              createdAt: at,
             });
-            await createAuditWriter(tx).record({
+            await unit.audit({
               action: 'API_KEY_CREATED',
               outcome: 'SUCCESS',
               actorUserId: userId,
@@ -193,11 +166,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
           });
           return { key: generated.key, record };
         } catch (error) {
-          const prefixTaken =
-            isPrismaKnownRequestError(error) &&
-            error.code === 'P2002' &&
-            JSON.stringify((error as { meta?: unknown }).meta ?? '').includes('prefix');
-          if (prefixTaken && attempt < 2) continue;
+          if (isPrefixTaken(error) && attempt < 2) continue;
           throw error;
         }
       }
@@ -205,25 +174,17 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
 
     async list(userId, { includeRevoked = false } = {}) {
       if (!isUuid(userId)) return [];
-      return prisma.apiKey.findMany({
-        where: { userId, ...(includeRevoked ? {} : { revokedAt: null }) },
-        select: recordSelect,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      });
+      return apiKeys.listForUser(userId, includeRevoked);
     },
 
     async revoke(userId, id, audit = {}) {
       if (!isUuid(userId) || !isUuid(id)) throw new NotFoundError('API key not found');
-      return prisma.$transaction(async (tx) => {
-        const at = now();
-        const { count } = await tx.apiKey.updateMany({
-          where: { id, userId, revokedAt: null },
-          data: { revokedAt: at },
-        });
-        const record = await tx.apiKey.findFirst({ where: { id, userId }, select: recordSelect });
+      return apiKeys.transaction(async (unit) => {
+        const revoked = await unit.revoke(userId, id, now());
+        const record = await unit.findForUser(userId, id);
         if (!record) throw new NotFoundError('API key not found');
-        if (count === 1) {
-          await createAuditWriter(tx).record({
+        if (revoked) {
+          await unit.audit({
             action: 'API_KEY_REVOKED',
             outcome: 'SUCCESS',
             actorUserId: userId,
@@ -240,19 +201,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
     async verify(presented) {
       const parts = parseApiKey(presented);
       if (!parts) return null;
-      const row = await prisma.apiKey.findUnique({
-        where: { prefix: parts.prefix },
-        select: {
-          id: true,
-          userId: true,
-          secretHash: true,
-          scopes: true,
-          expiresAt: true,
-          revokedAt: true,
-          lastUsedAt: true,
-          user: { select: { status: true, deletedAt: true } },
-        },
-      });
+      const row = await apiKeys.findCredentialByPrefix(parts.prefix);
       if (!row || !hashMatches(hashApiKey(presented), row.secretHash)) return null;
       const at = now();
       if (row.revokedAt !== null) return null;
@@ -262,11 +211,8 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       const staleBefore = new Date(at.getTime() - LAST_USED_WRITE_INTERVAL_MS);
       if (row.lastUsedAt === null || row.lastUsedAt.getTime() < staleBefore.getTime()) {
         // Conditional, so concurrent requests write at most once per interval; a failure only loses a timestamp.
-        await prisma.apiKey
-          .updateMany({
-            where: { id: row.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: staleBefore } }] },
-            data: { lastUsedAt: at },
-          })
+        await apiKeys
+          .touchLastUsed(row.id, at, staleBefore)
           .catch((error: unknown) =>
             logger.warn({ err: error, apiKeyId: row.id }, 'api key: lastUsedAt not updated'),
           );

@@ -21,4 +21,5 @@ export {
   type CreatedApiKey,
   type VerifiedApiKey,
 } from './api-key.service';
+export { createApiKeyRepository, type ApiKeyRepository } from './api-key.repository';
 export { ApiKeyErrorCode } from './error-codes';

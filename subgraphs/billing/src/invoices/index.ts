@@ -16,7 +16,12 @@ export {
   type InvoicePaidJob,
   type RegisterInvoiceJobsOptions,
 } from './invoice.job';
-export { INVOICE_NUMBER_PREFIX, formatInvoiceNumber, nextInvoiceNumber } from './invoice-number';
+export { INVOICE_NUMBER_PREFIX, formatInvoiceNumber } from './invoice-number';
+export {
+  createInvoiceRepository,
+  type InvoiceRepository,
+  type InvoiceTransaction,
+} from './invoice.repository';
 export {
   renderInvoicePdf,
   type InvoiceCustomer,

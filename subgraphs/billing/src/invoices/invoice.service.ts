@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { createAuditWriter } from '@gatehouse/audit';
-import type { Prisma, PrismaClient } from '@gatehouse/db';
 import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors';
+import { decodeKeysetCursor, encodeKeysetCursor, type KeysetPosition } from '@gatehouse/service';
 import type { ObjectStorage } from '@gatehouse/storage';
 import { MAX_TAX_RATE_BPS, computeTax } from '../money';
-import { nextInvoiceNumber } from './invoice-number';
 import { renderInvoicePdf, type InvoiceSeller } from './invoice-pdf';
+import type { InvoiceRepository, InvoiceTransaction } from './invoice.repository';
 import type { CreateInvoiceInput, InvoicePage, InvoiceRow, ListInvoicesOptions } from './invoice.types';
 
 /** Audit actions written by this module (UPPER_SNAKE, never renamed). */
@@ -27,7 +26,7 @@ export interface InvoiceServiceLogger {
 }
 
 export interface InvoiceServiceOptions {
-  prisma: PrismaClient;
+  invoiceRecords: InvoiceRepository;
   storage: ObjectStorage;
   logger: InvoiceServiceLogger;
   /** Printed on every PDF. */
@@ -46,7 +45,7 @@ export interface InvoiceService {
    * @throws ValidationError for malformed input or a negative subtotal (credit the balance instead).
    * @throws ConflictError when the key belongs to another user's invoice.
    */
-  create(tx: Prisma.TransactionClient, input: CreateInvoiceInput): Promise<InvoiceRow>;
+  create(tx: InvoiceTransaction, input: CreateInvoiceInput): Promise<InvoiceRow>;
   /** The user's invoices, newest first, optionally of one status. @throws ValidationError for a bad page request. */
   list(userId: string, options?: ListInvoicesOptions): Promise<InvoicePage>;
   /** The invoice when it belongs to `userId`, else null (another user's invoice is indistinguishable from none). */
@@ -112,106 +111,41 @@ const listSchema = z.object({
   status: z.enum(['DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE']).nullish(),
 });
 
-const invoiceInclude = {
-  lineItems: { orderBy: [{ position: 'asc' }, { id: 'asc' }] },
-} satisfies Prisma.InvoiceInclude;
-
-type InvoiceWithLines = Prisma.InvoiceGetPayload<{ include: typeof invoiceInclude }>;
-
-function toRow(invoice: InvoiceWithLines): InvoiceRow {
-  return {
-    id: invoice.id,
-    number: invoice.number,
-    userId: invoice.userId,
-    subscriptionId: invoice.subscriptionId,
-    status: invoice.status,
-    billingReason: invoice.billingReason,
-    currency: invoice.currency,
-    subtotalAmount: invoice.subtotalAmount,
-    taxRateBps: invoice.taxRateBps,
-    taxAmount: invoice.taxAmount,
-    totalAmount: invoice.totalAmount,
-    creditApplied: invoice.creditApplied,
-    amountPaid: invoice.amountPaid,
-    amountDue: invoice.amountDue,
-    periodStart: invoice.periodStart,
-    periodEnd: invoice.periodEnd,
-    dueAt: invoice.dueAt,
-    paidAt: invoice.paidAt,
-    pdfObjectKey: invoice.pdfObjectKey,
-    createdAt: invoice.createdAt,
-    lines: invoice.lineItems.map((line) => ({
-      id: line.id,
-      kind: line.kind,
-      description: line.description,
-      quantity: line.quantity,
-      unitAmount: line.unitAmount,
-      amount: line.amount,
-      planId: line.planId,
-      periodStart: line.periodStart,
-      periodEnd: line.periodEnd,
-    })),
-  };
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Opaque cursor: the (createdAt, id) of the last row of a page. */
-function encodeCursor(row: { createdAt: Date; id: string }): string {
-  return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2) {
-      const [createdAt, id] = value as unknown[];
-      const at = new Date(String(createdAt));
-      if (typeof id === 'string' && UUID.test(id) && !Number.isNaN(at.getTime()))
-        return { createdAt: at, id };
-    }
-  } catch {
-    // fall through
-  }
+function decodeCursor(cursor: string): KeysetPosition {
+  const position = decodeKeysetCursor(cursor);
+  if (position) return position;
   throw new ValidationError('Invalid cursor', {
     details: [{ path: 'after', message: 'is not a valid cursor' }],
   });
 }
 
 export function createInvoiceService(options: InvoiceServiceOptions): InvoiceService {
-  const { prisma, storage, logger, seller } = options;
+  const { invoiceRecords, storage, logger, seller } = options;
   const now = options.now ?? (() => new Date());
   const urlSeconds = options.downloadUrlSeconds ?? DEFAULT_INVOICE_URL_SECONDS;
 
-  async function findOwned(userId: string, invoiceId: string): Promise<InvoiceWithLines | null> {
+  async function findOwned(userId: string, invoiceId: string): Promise<InvoiceRow | null> {
     if (!UUID.test(invoiceId) || !UUID.test(userId)) return null;
-    return prisma.invoice.findFirst({ where: { id: invoiceId, userId }, include: invoiceInclude });
+    return invoiceRecords.findForUser(userId, invoiceId);
   }
 
   async function renderPdf(invoiceId: string): Promise<string> {
-    const invoice = UUID.test(invoiceId)
-      ? await prisma.invoice.findUnique({ where: { id: invoiceId }, include: invoiceInclude })
-      : null;
+    const invoice = UUID.test(invoiceId) ? await invoiceRecords.findById(invoiceId) : null;
     if (!invoice) throw new NotFoundError('Invoice not found');
-    const [user, customer] = await Promise.all([
-      prisma.user.findUniqueOrThrow({
-        where: { id: invoice.userId },
-        select: { email: true, profile: { select: { displayName: true } } },
-      }),
-      prisma.billingCustomer.findUnique({ where: { userId: invoice.userId }, select: { country: true } }),
+    const [user, country] = await Promise.all([
+      invoiceRecords.recipientOf(invoice.userId),
+      invoiceRecords.customerCountryOf(invoice.userId),
     ]);
     const pdf = await renderInvoicePdf({
-      invoice: toRow(invoice),
-      customer: {
-        email: user.email,
-        name: user.profile?.displayName ?? null,
-        country: customer?.country ?? null,
-      },
+      invoice,
+      customer: { email: user.email, name: user.name, country },
       seller,
     });
     const key = invoicePdfKey(invoice.userId, invoice.id);
     await storage.put(key, pdf, { contentType: 'application/pdf' });
-    await prisma.invoice.update({ where: { id: invoice.id }, data: { pdfObjectKey: key } });
+    await invoiceRecords.setPdfObjectKey(invoice.id, key);
     logger.info({ invoiceId: invoice.id, bytes: pdf.length }, 'invoice: PDF rendered');
     return key;
   }
@@ -222,15 +156,13 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
       if (!parsed.success) throw ValidationError.fromZod(parsed.error, 'Invalid invoice');
       const input = parsed.data;
 
+      const unit = invoiceRecords.joining(tx);
       // Same-key creators wait here for each other; the second then finds the first one's invoice.
-      await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`invoice:${input.idempotencyKey}`}, 0))`;
-      const existing = await tx.invoice.findUnique({
-        where: { idempotencyKey: input.idempotencyKey },
-        include: invoiceInclude,
-      });
+      await unit.lockIdempotencyKey(input.idempotencyKey);
+      const existing = await unit.findByIdempotencyKey(input.idempotencyKey);
       if (existing) {
         if (existing.userId !== input.userId) throw new ConflictError('Idempotency key already used');
-        return toRow(existing);
+        return existing;
       }
 
       const lines = input.lines.map((line) => ({ ...line, amount: line.quantity * line.unitAmount }));
@@ -247,11 +179,10 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
       let creditApplied = 0;
       if (input.applyCredit && total > 0) {
         // Row lock: two invoices created at once never spend the same credit.
-        const [customer] = await tx.$queryRaw<{ credit_balance: number; currency: string | null }[]>`
-          SELECT credit_balance, currency FROM billing_customers WHERE user_id = ${input.userId}::uuid FOR UPDATE`;
-        if (customer && customer.credit_balance > 0) {
+        const customer = await unit.lockCredit(input.userId);
+        if (customer && customer.creditBalance > 0) {
           if (customer.currency === null || customer.currency === input.currency) {
-            creditApplied = Math.min(customer.credit_balance, total);
+            creditApplied = Math.min(customer.creditBalance, total);
           } else {
             logger.warn(
               { userId: input.userId, invoiceCurrency: input.currency },
@@ -264,56 +195,43 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
       const issuedAt = now();
       const amountDue = total - creditApplied;
       const status = amountDue === 0 ? 'PAID' : 'OPEN';
-      const { number } = await nextInvoiceNumber(tx, issuedAt.getUTCFullYear());
-      const invoice = await tx.invoice.create({
-        data: {
-          number,
-          userId: input.userId,
-          subscriptionId: input.subscriptionId ?? null,
-          status,
-          billingReason: input.billingReason,
-          idempotencyKey: input.idempotencyKey,
-          currency: input.currency,
-          subtotalAmount: subtotal,
-          taxRateBps: input.taxRateBps,
-          taxAmount: tax,
-          creditApplied,
-          totalAmount: total,
-          amountPaid: 0,
-          amountDue,
-          periodStart: input.periodStart ?? null,
-          periodEnd: input.periodEnd ?? null,
-          dueAt: input.dueAt ?? null,
-          paidAt: status === 'PAID' ? issuedAt : null,
-          createdAt: issuedAt,
-          lineItems: {
-            create: lines.map((line, index) => ({
-              position: index,
-              kind: line.kind,
-              description: line.description,
-              quantity: line.quantity,
-              unitAmount: line.unitAmount,
-              amount: line.amount,
-              planId: line.planId ?? null,
-              periodStart: line.periodStart ?? null,
-              periodEnd: line.periodEnd ?? null,
-              createdAt: issuedAt,
-            })),
-          },
-        },
-        include: invoiceInclude,
+      const { number } = await unit.nextNumber(issuedAt.getUTCFullYear());
+      const invoice = await unit.insert({
+        number,
+        userId: input.userId,
+        subscriptionId: input.subscriptionId ?? null,
+        status,
+        billingReason: input.billingReason,
+        idempotencyKey: input.idempotencyKey,
+        currency: input.currency,
+        subtotalAmount: subtotal,
+        taxRateBps: input.taxRateBps,
+        taxAmount: tax,
+        creditApplied,
+        totalAmount: total,
+        amountPaid: 0,
+        amountDue,
+        periodStart: input.periodStart ?? null,
+        periodEnd: input.periodEnd ?? null,
+        dueAt: input.dueAt ?? null,
+        paidAt: status === 'PAID' ? issuedAt : null,
+        createdAt: issuedAt,
+        lines: lines.map((line) => ({
+          kind: line.kind,
+          description: line.description,
+          quantity: line.quantity,
+          unitAmount: line.unitAmount,
+          amount: line.amount,
+          planId: line.planId ?? null,
+          periodStart: line.periodStart ?? null,
+          periodEnd: line.periodEnd ?? null,
+        })),
       });
 
-      const audit = createAuditWriter(tx);
       let balanceAfter: number | undefined;
       if (creditApplied > 0) {
-        const updated = await tx.billingCustomer.update({
-          where: { userId: input.userId },
-          data: { creditBalance: { decrement: creditApplied } },
-          select: { creditBalance: true },
-        });
-        balanceAfter = updated.creditBalance;
-        await audit.record({
+        balanceAfter = await unit.spendCredit(input.userId, creditApplied);
+        await unit.audit({
           action: InvoiceAuditAction.CUSTOMER_CREDIT_APPLIED,
           outcome: 'SUCCESS',
           targetType: 'BillingCustomer',
@@ -322,7 +240,7 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
           metadata: { invoiceId: invoice.id, amount: creditApplied, currency: input.currency, balanceAfter },
         });
       }
-      await audit.record({
+      await unit.audit({
         action: InvoiceAuditAction.INVOICE_CREATED,
         outcome: 'SUCCESS',
         targetType: 'Invoice',
@@ -341,7 +259,7 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
           status,
         },
       });
-      return toRow(invoice);
+      return invoice;
     },
 
     async list(userId, raw = {}) {
@@ -350,25 +268,13 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
       const size = parsed.data.first ?? DEFAULT_INVOICE_PAGE_SIZE;
       const position = parsed.data.after ? decodeCursor(parsed.data.after) : undefined;
       if (!UUID.test(userId)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
-      const rows = await prisma.invoice.findMany({
-        where: {
-          userId,
-          ...(parsed.data.status ? { status: parsed.data.status } : {}),
-          ...(position
-            ? {
-                OR: [
-                  { createdAt: { lt: position.createdAt } },
-                  { createdAt: position.createdAt, id: { lt: position.id } },
-                ],
-              }
-            : {}),
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      const rows = await invoiceRecords.listForUser(userId, {
+        status: parsed.data.status ?? null,
+        position,
         // One extra row says whether another page follows, without a count.
         take: size + 1,
-        include: invoiceInclude,
       });
-      const edges = rows.slice(0, size).map((row) => ({ cursor: encodeCursor(row), node: toRow(row) }));
+      const edges = rows.slice(0, size).map((row) => ({ cursor: encodeKeysetCursor(row), node: row }));
       return {
         edges,
         pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null },
@@ -376,14 +282,12 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
     },
 
     async byIdForUser(userId, invoiceId) {
-      const invoice = await findOwned(userId, invoiceId);
-      return invoice ? toRow(invoice) : null;
+      return findOwned(userId, invoiceId);
     },
 
     async byId(invoiceId) {
       if (!UUID.test(invoiceId)) return null;
-      const invoice = await prisma.invoice.findUnique({ where: { id: invoiceId }, include: invoiceInclude });
-      return invoice ? toRow(invoice) : null;
+      return invoiceRecords.findById(invoiceId);
     },
 
     renderPdf,

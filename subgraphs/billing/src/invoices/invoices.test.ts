@@ -25,6 +25,7 @@ import {
   type TestSmtpServer,
 } from '@gatehouse/testing';
 import {
+  createInvoiceRepository,
   createInvoiceService,
   enqueueInvoicePaid,
   registerInvoiceJobs,
@@ -111,7 +112,7 @@ beforeAll(async () => {
   routes = createFileRoutes(storage);
   transport = createSmtpTransport({ url: smtp.url, from: 'Gatehouse <billing@gatehouse.test>' });
   invoices = createInvoiceService({
-    prisma: db.prisma,
+    invoiceRecords: createInvoiceRepository(db.prisma),
     storage,
     logger: quiet,
     now: () => clock.now,
@@ -458,7 +459,7 @@ describe('invoice paid job', () => {
     });
     registerInvoiceJobs({
       jobQueue: queue,
-      prisma: db.prisma,
+      invoiceRecords: createInvoiceRepository(db.prisma),
       invoices,
       mailer,
       invoiceUrl: (invoice) => `https://app.example.test/billing/invoices/${invoice.id}`,
@@ -504,7 +505,7 @@ describe('invoice paid job', () => {
     const handled: string[] = [];
     registerInvoiceJobs({
       jobQueue: queue,
-      prisma: db.prisma,
+      invoiceRecords: createInvoiceRepository(db.prisma),
       invoices,
       mailer: {
         send: async (mail) => (sent.push(mail), { deliveryId: 'x', status: 'QUEUED', created: true }),

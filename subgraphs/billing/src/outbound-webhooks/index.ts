@@ -1,4 +1,8 @@
 export { WebhookErrorCode } from './error-codes';
+export {
+  createWebhookEndpointRepository,
+  type WebhookEndpointRepository,
+} from './webhook-endpoint.repository';
 export { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from './event-types';
 export {
   DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
@@ -15,7 +19,6 @@ export {
   ForbiddenDestinationError,
   checkWebhookUrl,
   guardedLookup,
-  isPublicAddress,
   type WebhookUrlPolicy,
 } from './url-policy';
 export {

@@ -20,6 +20,7 @@ import {
   createWebhookEndpointService,
   type WebhookEndpointService,
 } from './webhook-endpoint.service';
+import { createWebhookEndpointRepository } from './webhook-endpoint.repository';
 
 const cipher = createEnvelopeCipher([{ id: 'test', key: randomBytes(32) }]);
 const quietJobs: JobQueueLogger = { warn: () => undefined, error: () => undefined };
@@ -92,7 +93,7 @@ function services(overrides: Partial<WebhookDeliveryServiceOptions> = {}): {
 } {
   return {
     endpoints: createWebhookEndpointService({
-      prisma: db.prisma,
+      endpoints: createWebhookEndpointRepository(db.prisma),
       cipher,
       allowHttp: true,
       allowPrivateNetworks: true,
@@ -346,7 +347,10 @@ describe('outbound webhooks', () => {
   });
 
   it('refuses private, loopback and non-https destinations in production, also when DNS resolves there later', async () => {
-    const production = createWebhookEndpointService({ prisma: db.prisma, cipher });
+    const production = createWebhookEndpointService({
+      endpoints: createWebhookEndpointRepository(db.prisma),
+      cipher,
+    });
     const userId = await newUser();
     for (const url of [
       `${base}/x`,
@@ -377,7 +381,11 @@ describe('outbound webhooks', () => {
       if (options.all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, all);
       else callback(null, all[0]?.address ?? '', 4);
     };
-    const httpOnly = createWebhookEndpointService({ prisma: db.prisma, cipher, allowHttp: true });
+    const httpOnly = createWebhookEndpointService({
+      endpoints: createWebhookEndpointRepository(db.prisma),
+      cipher,
+      allowHttp: true,
+    });
     const { deliveries } = services({ allowPrivateNetworks: false, lookup: pinned });
     const p = path('rebind');
     await httpOnly.create({ userId }, { url: `http://rebind.example:${port}${p}`, events: [] });

@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { ForbiddenDestinationError, checkWebhookUrl, guardedLookup, isPublicAddress } from './url-policy';
+import { isPublicAddress } from '@gatehouse/service';
+import { ForbiddenDestinationError, checkWebhookUrl, guardedLookup } from './url-policy';
 
 describe('webhook URL policy (SSRF)', () => {
   it.each([

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { isPublicAddress } from '@gatehouse/service';
 
 /** Where endpoints may point. Production uses the defaults (both false). */
 export interface WebhookUrlPolicy {
@@ -10,59 +11,6 @@ export interface WebhookUrlPolicy {
 }
 
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
-
-/**
- * Address ranges a webhook must never reach (SSRF): loopback, RFC 1918, CGNAT, link-local (cloud metadata at
- * 169.254.169.254), multicast, reserved and documentation ranges, and IPv6 forms that embed an IPv4 address
- * (mapped, NAT64, 6to4, Teredo), which could otherwise smuggle a private IPv4 destination past the IPv4 list.
- */
-const BLOCKED_V4 = new BlockList();
-// Separate lists: Node's BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules, so `::ffff:0:0/96` in a
-// shared list would block every IPv4 address.
-const BLOCKED_V6 = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.88.99.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  BLOCKED_V4.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['::ffff:0:0', 96],
-  ['64:ff9b::', 96],
-  ['64:ff9b:1::', 48],
-  ['100::', 64],
-  ['2001::', 23],
-  ['2001:db8::', 32],
-  ['2002::', 16],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
-] as const) {
-  BLOCKED_V6.addSubnet(network, prefix, 'ipv6');
-}
-
-/** Whether `address` (an IP literal) is a public unicast address a webhook may be sent to. */
-export function isPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return false;
-  return family === 4 ? !BLOCKED_V4.check(address, 'ipv4') : !BLOCKED_V6.check(address, 'ipv6');
-}
 
 export type UrlCheck = { ok: true; url: URL } | { ok: false; message: string };
 

@@ -3,7 +3,7 @@ import type { EnvelopeCipher } from '@gatehouse/crypto';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
 import { AppError, ErrorCode, NotFoundError } from '@gatehouse/errors';
 import type { JobQueue } from '@gatehouse/jobs';
-import { isUuid } from '@gatehouse/service';
+import { decodeKeysetCursor, encodeKeysetCursor, isUuid, type KeysetPosition } from '@gatehouse/service';
 import type { LookupFunction } from 'node:net';
 import { z } from 'zod';
 import { WebhookErrorCode } from './error-codes';
@@ -198,17 +198,10 @@ const pageSchema = z.object({
   status: z.enum(['PENDING', 'DELIVERED', 'FAILED']).nullish(),
 });
 
-function cursorOf(row: { createdAt: Date; id: string }): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (rest.length > 0 || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
-    throw badInput(WebhookErrorCode.WEBHOOK_CURSOR_INVALID, 'The cursor is not valid');
-  }
-  return { createdAt, id };
+function decodeCursor(cursor: string): KeysetPosition {
+  const position = decodeKeysetCursor(cursor);
+  if (!position) throw badInput(WebhookErrorCode.WEBHOOK_CURSOR_INVALID, 'The cursor is not valid');
+  return position;
 }
 
 /** Postgres text cannot hold NUL; receivers' bodies are arbitrary bytes. */
@@ -485,7 +478,7 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
         take: first + 1,
         select: DELIVERY_SELECT,
       });
-      const edges = rows.slice(0, first).map((node) => ({ cursor: cursorOf(node), node }));
+      const edges = rows.slice(0, first).map((node) => ({ cursor: encodeKeysetCursor(node), node }));
       return {
         edges,
         pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },

@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createAuditWriter, type AuditActorFields } from '@gatehouse/audit';
+import type { AuditActorFields } from '@gatehouse/audit';
 import type { EnvelopeCipher } from '@gatehouse/crypto';
-import type { PrismaClient } from '@gatehouse/db';
 import { AppError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '@gatehouse/errors';
 import { isUuid } from '@gatehouse/service';
 import { z } from 'zod';
 import { WebhookErrorCode } from './error-codes';
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType } from './event-types';
 import { WEBHOOK_SECRET_PREFIX } from './signature';
+import type { EndpointRow, EndpointScope, WebhookEndpointRepository } from './webhook-endpoint.repository';
 import { MAX_WEBHOOK_URL_LENGTH, checkWebhookUrl, type WebhookUrlPolicy } from './url-policy';
 
 /** Who an endpoint belongs to: a user (receives only their own events) or the platform (receives all events). */
@@ -88,7 +88,7 @@ export interface WebhookEndpointService {
 }
 
 export interface WebhookEndpointServiceOptions extends WebhookUrlPolicy {
-  prisma: PrismaClient;
+  endpoints: WebhookEndpointRepository;
   /** Encrypts signing secrets at rest (the envelope is bound to the endpoint id). */
   cipher: EnvelopeCipher;
   /** Per user, and for the platform. Default {@link MAX_WEBHOOK_ENDPOINTS_PER_OWNER}. */
@@ -115,28 +115,6 @@ export function generateWebhookSecret(): string {
   return `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
-const ENDPOINT_SELECT = {
-  id: true,
-  userId: true,
-  url: true,
-  description: true,
-  eventTypes: true,
-  active: true,
-  createdAt: true,
-  updatedAt: true,
-} as const;
-
-interface EndpointRow {
-  id: string;
-  userId: string | null;
-  url: string;
-  description: string | null;
-  eventTypes: string[];
-  active: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
 function toView(row: EndpointRow): WebhookEndpointView {
   return {
     id: row.id,
@@ -151,7 +129,7 @@ function toView(row: EndpointRow): WebhookEndpointView {
 }
 
 /** The `where` fragment scoping endpoints to what `access` may see. */
-export function endpointScope(access: WebhookAccess): { userId?: string | null } {
+export function endpointScope(access: WebhookAccess): EndpointScope {
   if ('admin' in access) return {};
   if ('platform' in access) return { userId: null };
   return { userId: access.userId };
@@ -192,7 +170,7 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
 
 /** Endpoint registration and management; see {@link WebhookEndpointService}. */
 export function createWebhookEndpointService(options: WebhookEndpointServiceOptions): WebhookEndpointService {
-  const { prisma, cipher } = options;
+  const { endpoints, cipher } = options;
   const maxPerOwner = options.maxEndpointsPerOwner ?? MAX_WEBHOOK_ENDPOINTS_PER_OWNER;
   const policy: WebhookUrlPolicy = {
     allowHttp: options.allowHttp ?? false,
@@ -221,10 +199,7 @@ export function createWebhookEndpointService(options: WebhookEndpointServiceOpti
   async function find(access: WebhookAccess, endpointId: string): Promise<EndpointRow> {
     if (!isUuid(endpointId)) throw endpointNotFound();
     if ('userId' in access && !isUuid(access.userId)) throw endpointNotFound();
-    const row = await prisma.webhookEndpoint.findFirst({
-      where: { id: endpointId, ...endpointScope(access) },
-      select: ENDPOINT_SELECT,
-    });
+    const row = await endpoints.findInScope(endpointId, endpointScope(access));
     if (!row) throw endpointNotFound();
     return row;
   }
@@ -242,27 +217,24 @@ export function createWebhookEndpointService(options: WebhookEndpointServiceOpti
       if (userId !== null && !isUuid(userId)) throw new NotFoundError('User not found');
       const id = randomUUID();
       const secret = generateWebhookSecret();
-      const row = await prisma.$transaction(async (tx) => {
+      const row = await endpoints.transaction(async (unit) => {
         // Serialises creations per owner so two concurrent requests cannot both pass the limit check.
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`webhook-endpoints:${userId ?? 'platform'}`}))`;
-        const count = await tx.webhookEndpoint.count({ where: { userId } });
+        await unit.lockOwner(userId);
+        const count = await unit.countOfOwner(userId);
         if (count >= maxPerOwner) {
           throw new ConflictError(`At most ${maxPerOwner} webhook endpoints are allowed`, {
             details: { reason: WebhookErrorCode.WEBHOOK_ENDPOINT_LIMIT, limit: maxPerOwner },
           });
         }
-        const created = await tx.webhookEndpoint.create({
-          data: {
-            id,
-            userId,
-            url,
-            description: data.description ?? null,
-            eventTypes: events,
-            secretEncrypted: cipher.encrypt(secret, webhookSecretAad(id)),
-          },
-          select: ENDPOINT_SELECT,
+        const created = await unit.insert({
+          id,
+          userId,
+          url,
+          description: data.description ?? null,
+          eventTypes: events,
+          secretEncrypted: cipher.encrypt(secret, webhookSecretAad(id)),
         });
-        await createAuditWriter(tx).record({
+        await unit.audit({
           action: WebhookAuditAction.ENDPOINT_CREATED,
           outcome: 'SUCCESS',
           ...auditFields(owner, actor),
@@ -277,11 +249,7 @@ export function createWebhookEndpointService(options: WebhookEndpointServiceOpti
 
     async list(owner) {
       if ('userId' in owner && !isUuid(owner.userId)) return [];
-      const rows = await prisma.webhookEndpoint.findMany({
-        where: endpointScope(owner),
-        select: ENDPOINT_SELECT,
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      });
+      const rows = await endpoints.listInScope(endpointScope(owner));
       return rows.map(toView);
     },
 
@@ -298,13 +266,9 @@ export function createWebhookEndpointService(options: WebhookEndpointServiceOpti
         ...(data.description === undefined ? {} : { description: data.description }),
         ...(data.active === undefined ? {} : { active: data.active }),
       };
-      const row = await prisma.$transaction(async (tx) => {
-        const updated = await tx.webhookEndpoint.update({
-          where: { id: existing.id },
-          data: changes,
-          select: ENDPOINT_SELECT,
-        });
-        await createAuditWriter(tx).record({
+      const row = await endpoints.transaction(async (unit) => {
+        const updated = await unit.update(existing.id, changes);
+        await unit.audit({
           action: WebhookAuditAction.ENDPOINT_UPDATED,
           outcome: 'SUCCESS',
           ...auditFields(access, actor),
@@ -324,9 +288,9 @@ export function createWebhookEndpointService(options: WebhookEndpointServiceOpti
 
     async delete(access, endpointId, actor) {
       const existing = await find(access, endpointId);
-      await prisma.$transaction(async (tx) => {
-        await tx.webhookEndpoint.delete({ where: { id: existing.id } });
-        await createAuditWriter(tx).record({
+      await endpoints.transaction(async (unit) => {
+        await unit.delete(existing.id);
+        await unit.audit({
           action: WebhookAuditAction.ENDPOINT_DELETED,
           outcome: 'SUCCESS',
           ...auditFields(access, actor),
@@ -340,13 +304,12 @@ export function createWebhookEndpointService(options: WebhookEndpointServiceOpti
     async rotateSecret(access, endpointId, actor) {
       const existing = await find(access, endpointId);
       const secret = generateWebhookSecret();
-      const row = await prisma.$transaction(async (tx) => {
-        const updated = await tx.webhookEndpoint.update({
-          where: { id: existing.id },
-          data: { secretEncrypted: cipher.encrypt(secret, webhookSecretAad(existing.id)) },
-          select: ENDPOINT_SELECT,
-        });
-        await createAuditWriter(tx).record({
+      const row = await endpoints.transaction(async (unit) => {
+        const updated = await unit.setSecret(
+          existing.id,
+          cipher.encrypt(secret, webhookSecretAad(existing.id)),
+        );
+        await unit.audit({
           action: WebhookAuditAction.SECRET_ROTATED,
           outcome: 'SUCCESS',
           ...auditFields(access, actor),

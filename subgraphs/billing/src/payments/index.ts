@@ -16,6 +16,7 @@ export {
   PaymentMethodNotFoundError,
 } from './error-codes';
 export { DEFAULT_RETRYABLE_BILLING_REASONS } from './payment-settlement';
+export { createPaymentMethodRepository, type PaymentMethodRepository } from './payment-method.repository';
 export {
   createPaymentMethodService,
   LIVE_SUBSCRIPTION_STATUSES,

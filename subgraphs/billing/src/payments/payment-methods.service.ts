@@ -1,15 +1,16 @@
-import { createAuditWriter } from '@gatehouse/audit';
-import type { PaymentMethod, Prisma, PrismaClient } from '@gatehouse/db';
 import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors';
 import { z } from 'zod';
 import type { PaymentProvider } from '../stripe';
 import { PaymentMethodInUseError, PaymentMethodNotFoundError } from './error-codes';
-import type { PaymentActor, PaymentAuditAction, PaymentMethodView, PaymentsLogger } from './types';
-
-type Tx = Prisma.TransactionClient;
+import type {
+  PaymentMethodRepository,
+  PaymentMethodRow,
+  PaymentMethodWriteUnit,
+} from './payment-method.repository';
+import type { PaymentActor, PaymentMethodView, PaymentsLogger } from './types';
 
 export interface PaymentMethodServiceDeps {
-  prisma: PrismaClient;
+  paymentMethods: PaymentMethodRepository;
   provider: PaymentProvider;
   logger: PaymentsLogger;
   /** Provider name stored on rows. Default `stripe`. */
@@ -51,7 +52,7 @@ const tokenSchema = z
   .regex(/^pm_[A-Za-z0-9_]{1,200}$/, 'must be a payment method id (pm_...)');
 const uuid = z.uuid();
 
-function toView(row: PaymentMethod): PaymentMethodView {
+function toView(row: PaymentMethodRow): PaymentMethodView {
   return {
     id: row.id,
     userId: row.userId,
@@ -64,13 +65,8 @@ function toView(row: PaymentMethod): PaymentMethodView {
   };
 }
 
-/** Serialises payment-method changes of one user (first-is-default, only-method checks) across replicas. */
-async function lockUserMethods(tx: Tx, userId: string): Promise<void> {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`billing:payment-methods:${userId}`}))`;
-}
-
 export function createPaymentMethodService(deps: PaymentMethodServiceDeps): PaymentMethodService {
-  const { prisma, provider, logger } = deps;
+  const { paymentMethods, provider, logger } = deps;
   const providerName = deps.providerName ?? 'stripe';
 
   const auditFields = (userId: string, actor: PaymentActor = {}) => ({
@@ -83,18 +79,18 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
 
   /** The provider customer of the user, created on first use (idempotent at the provider too). */
   async function ensureCustomer(userId: string): Promise<string> {
-    const existing = await prisma.billingCustomer.findUnique({ where: { userId } });
-    if (existing) return existing.providerCustomerId;
-    const user = await prisma.user.findUnique({ where: { id: userId }, select: { email: true } });
-    if (!user) throw new NotFoundError('User not found');
-    const { customerId } = await provider.createCustomer({ userId, email: user.email });
+    const existing = await paymentMethods.findCustomerId(userId);
+    if (existing !== null) return existing;
+    const email = await paymentMethods.findUserEmail(userId);
+    if (email === null) throw new NotFoundError('User not found');
+    const { customerId } = await provider.createCustomer({ userId, email });
     // Concurrent first adds get the same customer from the provider (idempotency key): one row either way.
-    await prisma.billingCustomer.createMany({
-      data: [{ userId, provider: providerName, providerCustomerId: customerId }],
-      skipDuplicates: true,
+    await paymentMethods.insertCustomerIfAbsent({
+      userId,
+      provider: providerName,
+      providerCustomerId: customerId,
     });
-    const row = await prisma.billingCustomer.findUniqueOrThrow({ where: { userId } });
-    return row.providerCustomerId;
+    return paymentMethods.customerIdOf(userId);
   }
 
   async function add(userId: string, token: string, actor?: PaymentActor): Promise<PaymentMethodView> {
@@ -106,29 +102,25 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
     const customerId = await ensureCustomer(userId);
     const card = await provider.attachPaymentMethod(customerId, parsed.data);
 
-    return prisma.$transaction(async (tx) => {
-      await lockUserMethods(tx, userId);
-      const same = await tx.paymentMethod.findUnique({
-        where: { providerPaymentMethodId: card.providerPaymentMethodId },
-      });
+    return paymentMethods.transaction(async (unit) => {
+      await unit.lockUserMethods(userId);
+      const same = await unit.findByProviderId(card.providerPaymentMethodId);
       if (same) {
         if (same.userId !== userId) throw new ConflictError('This payment method belongs to another account');
         return toView(same);
       }
-      const others = await tx.paymentMethod.count({ where: { userId } });
-      const row = await tx.paymentMethod.create({
-        data: {
-          userId,
-          provider: providerName,
-          providerPaymentMethodId: card.providerPaymentMethodId,
-          brand: card.brand,
-          last4: card.last4,
-          expMonth: card.expMonth,
-          expYear: card.expYear,
-          isDefault: others === 0,
-        },
+      const others = await unit.countOfUser(userId);
+      const row = await unit.insert({
+        userId,
+        provider: providerName,
+        providerPaymentMethodId: card.providerPaymentMethodId,
+        brand: card.brand,
+        last4: card.last4,
+        expMonth: card.expMonth,
+        expYear: card.expYear,
+        isDefault: others === 0,
       });
-      await createAuditWriter<PaymentAuditAction>(tx).record({
+      await unit.audit({
         ...auditFields(userId, actor),
         action: 'PAYMENT_METHOD_ADDED',
         outcome: 'SUCCESS',
@@ -142,18 +134,19 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
 
   async function list(userId: string): Promise<PaymentMethodView[]> {
     if (!uuid.safeParse(userId).success) return [];
-    const rows = await prisma.paymentMethod.findMany({
-      where: { userId },
-      orderBy: [{ isDefault: 'desc' }, { createdAt: 'desc' }, { id: 'asc' }],
-    });
+    const rows = await paymentMethods.listForUser(userId);
     return rows.map(toView);
   }
 
-  async function owned(tx: Tx, userId: string, paymentMethodId: string): Promise<PaymentMethod> {
+  async function owned(
+    unit: PaymentMethodWriteUnit,
+    userId: string,
+    paymentMethodId: string,
+  ): Promise<PaymentMethodRow> {
     if (!uuid.safeParse(paymentMethodId).success || !uuid.safeParse(userId).success) {
       throw new PaymentMethodNotFoundError();
     }
-    const row = await tx.paymentMethod.findFirst({ where: { id: paymentMethodId, userId } });
+    const row = await unit.findForUser(userId, paymentMethodId);
     if (!row) throw new PaymentMethodNotFoundError();
     return row;
   }
@@ -163,13 +156,12 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
     paymentMethodId: string,
     actor?: PaymentActor,
   ): Promise<PaymentMethodView> {
-    return prisma.$transaction(async (tx) => {
-      await lockUserMethods(tx, userId);
-      const row = await owned(tx, userId, paymentMethodId);
+    return paymentMethods.transaction(async (unit) => {
+      await unit.lockUserMethods(userId);
+      const row = await owned(unit, userId, paymentMethodId);
       if (row.isDefault) return toView(row);
-      await tx.paymentMethod.updateMany({ where: { userId, isDefault: true }, data: { isDefault: false } });
-      const updated = await tx.paymentMethod.update({ where: { id: row.id }, data: { isDefault: true } });
-      await createAuditWriter<PaymentAuditAction>(tx).record({
+      const updated = await unit.makeDefault(userId, row.id);
+      await unit.audit({
         ...auditFields(userId, actor),
         action: 'PAYMENT_METHOD_DEFAULT_CHANGED',
         outcome: 'SUCCESS',
@@ -185,25 +177,17 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
     paymentMethodId: string,
     actor?: PaymentActor,
   ): Promise<PaymentMethodView> {
-    const removed = await prisma.$transaction(async (tx) => {
-      await lockUserMethods(tx, userId);
-      const row = await owned(tx, userId, paymentMethodId);
-      const count = await tx.paymentMethod.count({ where: { userId } });
+    const removed = await paymentMethods.transaction(async (unit) => {
+      await unit.lockUserMethods(userId);
+      const row = await owned(unit, userId, paymentMethodId);
+      const count = await unit.countOfUser(userId);
       if (count === 1) {
-        const live = await tx.subscription.count({
-          where: { userId, status: { in: [...LIVE_SUBSCRIPTION_STATUSES] } },
-        });
+        const live = await unit.countSubscriptions(userId, LIVE_SUBSCRIPTION_STATUSES);
         if (live > 0) throw new PaymentMethodInUseError();
       }
-      await tx.paymentMethod.delete({ where: { id: row.id } });
-      if (row.isDefault) {
-        const next = await tx.paymentMethod.findFirst({
-          where: { userId },
-          orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-        });
-        if (next) await tx.paymentMethod.update({ where: { id: next.id }, data: { isDefault: true } });
-      }
-      await createAuditWriter<PaymentAuditAction>(tx).record({
+      await unit.delete(row.id);
+      if (row.isDefault) await unit.promoteNewest(userId);
+      await unit.audit({
         ...auditFields(userId, actor),
         action: 'PAYMENT_METHOD_REMOVED',
         outcome: 'SUCCESS',
@@ -222,17 +206,12 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
 
   async function defaultFor(userId: string): Promise<string | null> {
     if (!uuid.safeParse(userId).success) return null;
-    const row = await prisma.paymentMethod.findFirst({
-      where: { userId },
-      orderBy: [{ isDefault: 'desc' }, { createdAt: 'desc' }],
-      select: { id: true },
-    });
-    return row?.id ?? null;
+    return paymentMethods.defaultIdFor(userId);
   }
 
   async function belongsTo(userId: string, paymentMethodId: string): Promise<boolean> {
     if (!uuid.safeParse(userId).success || !uuid.safeParse(paymentMethodId).success) return false;
-    return (await prisma.paymentMethod.count({ where: { id: paymentMethodId, userId } })) > 0;
+    return (await paymentMethods.countOwned(userId, paymentMethodId)) > 0;
   }
 
   return { add, list, setDefault, remove, defaultFor, belongsTo };

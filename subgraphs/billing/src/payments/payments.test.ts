@@ -2,6 +2,7 @@ import { ErrorCode } from '@gatehouse/errors';
 import { createTestDatabase, startFakeStripe, type FakeStripe, type TestDatabase } from '@gatehouse/testing';
 import { createStripeProvider } from '../stripe';
 import { createChargingService, type ChargingService } from './charging.service';
+import { createPaymentMethodRepository } from './payment-method.repository';
 import { createPaymentMethodService, type PaymentMethodService } from './payment-methods.service';
 import { openInvoice, quietLogger, recordingListener } from './test-support';
 import type { PaymentDomainEvent, PaymentNotice } from './types';
@@ -25,7 +26,11 @@ beforeAll(async () => {
     webhookSecret: fake.webhookSecret,
     apiBase: fake.baseUrl,
   });
-  methods = createPaymentMethodService({ prisma: db.prisma, provider, logger: quietLogger });
+  methods = createPaymentMethodService({
+    paymentMethods: createPaymentMethodRepository(db.prisma),
+    provider,
+    logger: quietLogger,
+  });
   charging = createChargingService({
     prisma: db.prisma,
     provider,

@@ -1,6 +1,7 @@
 import { createTestDatabase, startFakeStripe, type FakeStripe, type TestDatabase } from '@gatehouse/testing';
 import { createStripeProvider } from '../stripe';
 import { createChargingService, type ChargingService } from './charging.service';
+import { createPaymentMethodRepository } from './payment-method.repository';
 import { createPaymentMethodService, type PaymentMethodService } from './payment-methods.service';
 import { createStripeWebhookRoute, STRIPE_WEBHOOK_PATH } from './stripe-webhook.route';
 import { openInvoice, quietLogger, recordingListener, serveRoute } from './test-support';
@@ -31,7 +32,11 @@ beforeAll(async () => {
     now: () => clock,
     publish: async (event: PaymentDomainEvent) => void published.push(event),
   };
-  methods = createPaymentMethodService({ prisma: db.prisma, provider, logger: quietLogger });
+  methods = createPaymentMethodService({
+    paymentMethods: createPaymentMethodRepository(db.prisma),
+    provider,
+    logger: quietLogger,
+  });
   charging = createChargingService({ ...shared, provider });
   server = await serveRoute(createStripeWebhookRoute({ ...shared, provider }));
   webhookUrl = `${server.url}${STRIPE_WEBHOOK_PATH}`;

@@ -1,6 +1,7 @@
 import { ErrorCode } from '@gatehouse/errors';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { createPlanAdmin, type PlanAdmin } from './plan-admin';
+import { createPlanAdminRepository } from './plan.repository';
 
 let db: TestDatabase;
 let admin: PlanAdmin;
@@ -8,7 +9,7 @@ let actor: { actorUserId: string };
 
 beforeAll(async () => {
   db = await createTestDatabase({ poolMax: 2 });
-  admin = createPlanAdmin(db.prisma);
+  admin = createPlanAdmin(createPlanAdminRepository(db.prisma));
   actor = { actorUserId: (await db.prisma.user.create({ data: { email: 'ops@example.test' } })).id };
 });
 afterAll(async () => {

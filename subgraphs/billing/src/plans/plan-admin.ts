@@ -1,14 +1,13 @@
-import { createAuditWriter, type AuditMetadataValue } from '@gatehouse/audit';
-import { Prisma, type PrismaClient } from '@gatehouse/db';
-import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors';
+import type { AuditMetadataValue } from '@gatehouse/audit';
+import { NotFoundError, ValidationError } from '@gatehouse/errors';
 import { isUuid } from '@gatehouse/service';
 import { z } from 'zod';
 import { BillingErrorCode } from '../error-codes';
 import type { PlanModel } from '../models';
-import { planColumns, toPlan } from '../repositories/plan.repository';
 import type { BillingActor } from '../subscriptions/lifecycle';
+import type { PlanAdminRepository } from './plan.repository';
 
-export type PlanAuditAction = 'PLAN_CREATED' | 'PLAN_UPDATED' | 'PLAN_ARCHIVED';
+export type { PlanAuditAction } from './plan.repository';
 
 const MAX_PRICE = 100_000_000; // 1,000,000.00 in a two-decimal currency: a typo guard, not a business rule.
 
@@ -69,7 +68,7 @@ const updateSchema = z.strictObject({
 export type CreatePlanInput = z.input<typeof createSchema>;
 export type UpdatePlanInput = z.input<typeof updateSchema>;
 
-const limitsJson = (limits: z.output<typeof limitsSchema>): Prisma.InputJsonObject =>
+const limitsJson = (limits: z.output<typeof limitsSchema>): Record<string, number | null> =>
   Object.fromEntries(limits.map((limit) => [limit.key, limit.value ?? null]));
 
 /** The editable terms of a plan, as recorded in the audit trail for each version. */
@@ -104,7 +103,7 @@ const present = <T>(value: T | null | undefined): value is T => value !== null &
 const notFound = () =>
   new NotFoundError('Plan not found', { details: { reason: BillingErrorCode.PLAN_NOT_FOUND } });
 
-export function createPlanAdmin(prisma: PrismaClient): PlanAdmin {
+export function createPlanAdmin(plans: PlanAdminRepository): PlanAdmin {
   const auditFields = (actor: BillingActor) => ({
     actorUserId: actor.actorUserId,
     impersonatorUserId: actor.impersonatorUserId ?? null,
@@ -116,91 +115,66 @@ export function createPlanAdmin(prisma: PrismaClient): PlanAdmin {
   return {
     async create(actor, input) {
       const data = parse(createSchema, input);
-      try {
-        return await prisma.$transaction(async (tx) => {
-          const row = await tx.subscriptionPlan.create({
-            data: {
-              code: data.code,
-              name: data.name,
-              description: data.description ?? null,
-              priceAmount: data.priceAmount,
-              currency: data.currency,
-              interval: data.interval,
-              intervalCount: data.intervalCount ?? 1,
-              trialDays: data.trialDays ?? 0,
-              features: data.features ?? [],
-              limits: limitsJson(data.limits ?? []),
-            },
-            select: planColumns,
-          });
-          await createAuditWriter<PlanAuditAction>(tx).record({
-            ...auditFields(actor),
-            action: 'PLAN_CREATED',
-            outcome: 'SUCCESS',
-            targetType: 'SubscriptionPlan',
-            targetId: row.id,
-            metadata: { code: row.code, priceAmount: row.priceAmount, currency: row.currency, version: 1 },
-          });
-          return toPlan(row);
+      return plans.transaction(async (unit) => {
+        const plan = await unit.insert({
+          code: data.code,
+          name: data.name,
+          description: data.description ?? null,
+          priceAmount: data.priceAmount,
+          currency: data.currency,
+          interval: data.interval,
+          intervalCount: data.intervalCount ?? 1,
+          trialDays: data.trialDays ?? 0,
+          features: data.features ?? [],
+          limits: limitsJson(data.limits ?? []),
         });
-      } catch (err) {
-        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-          throw new ConflictError('A plan with this code exists', {
-            details: { reason: BillingErrorCode.PLAN_CODE_TAKEN },
-          });
-        }
-        throw err;
-      }
+        await unit.audit({
+          ...auditFields(actor),
+          action: 'PLAN_CREATED',
+          outcome: 'SUCCESS',
+          targetType: 'SubscriptionPlan',
+          targetId: plan.id,
+          metadata: { code: plan.code, priceAmount: plan.priceAmount, currency: plan.currency, version: 1 },
+        });
+        return plan;
+      });
     },
 
     async update(actor, id, input) {
       const data = parse(updateSchema, input);
       if (!isUuid(id)) throw notFound();
-      return prisma.$transaction(async (tx) => {
-        const before = await tx.subscriptionPlan.findUnique({ where: { id }, select: planColumns });
+      return plans.transaction(async (unit) => {
+        const before = await unit.findById(id);
         if (!before) throw notFound();
-        const row = await tx.subscriptionPlan.update({
-          where: { id },
-          data: {
-            ...(present(data.name) ? { name: data.name } : {}),
-            ...(data.description !== undefined ? { description: data.description } : {}),
-            ...(present(data.priceAmount) ? { priceAmount: data.priceAmount } : {}),
-            ...(present(data.trialDays) ? { trialDays: data.trialDays } : {}),
-            ...(present(data.features) ? { features: data.features } : {}),
-            ...(present(data.limits) ? { limits: limitsJson(data.limits) } : {}),
-            version: { increment: 1 },
-          },
-          select: planColumns,
+        const plan = await unit.updateTerms(id, {
+          ...(present(data.name) ? { name: data.name } : {}),
+          ...(data.description !== undefined ? { description: data.description } : {}),
+          ...(present(data.priceAmount) ? { priceAmount: data.priceAmount } : {}),
+          ...(present(data.trialDays) ? { trialDays: data.trialDays } : {}),
+          ...(present(data.features) ? { features: data.features } : {}),
+          ...(present(data.limits) ? { limits: limitsJson(data.limits) } : {}),
         });
         // The audit row is the version history: what each version changed from and to.
-        await createAuditWriter<PlanAuditAction>(tx).record({
+        await unit.audit({
           ...auditFields(actor),
           action: 'PLAN_UPDATED',
           outcome: 'SUCCESS',
           targetType: 'SubscriptionPlan',
           targetId: id,
-          metadata: {
-            version: row.version,
-            before: terms(toPlan(before)),
-            after: terms(toPlan(row)),
-          },
+          metadata: { version: plan.version, before: terms(before), after: terms(plan) },
         });
-        return toPlan(row);
+        return plan;
       });
     },
 
     async archive(actor, id) {
       if (!isUuid(id)) throw notFound();
-      return prisma.$transaction(async (tx) => {
-        const existing = await tx.subscriptionPlan.findUnique({ where: { id }, select: { active: true } });
-        if (!existing) throw notFound();
-        const row = await tx.subscriptionPlan.update({
-          where: { id },
-          data: existing.active ? { active: false, archivedAt: new Date() } : {},
-          select: planColumns,
-        });
-        if (existing.active) {
-          await createAuditWriter<PlanAuditAction>(tx).record({
+      return plans.transaction(async (unit) => {
+        const active = await unit.activeOf(id);
+        if (active === null) throw notFound();
+        const plan = await unit.archive(id, active ? new Date() : null);
+        if (active) {
+          await unit.audit({
             ...auditFields(actor),
             action: 'PLAN_ARCHIVED',
             outcome: 'SUCCESS',
@@ -208,7 +182,7 @@ export function createPlanAdmin(prisma: PrismaClient): PlanAdmin {
             targetId: id,
           });
         }
-        return toPlan(row);
+        return plan;
       });
     },
   };

@@ -12,7 +12,7 @@ import type { Logger } from '@gatehouse/logger';
 import { isUuid } from '@gatehouse/service';
 import { BillingErrorCode } from '../error-codes';
 import type { SubscriptionModel } from '../models';
-import { CURRENT_STATUSES, subscriptionColumns } from '../repositories/subscription.repository';
+import { CURRENT_STATUSES, subscriptionColumns } from './subscription.repository';
 import type {
   LifecycleCharging,
   LifecycleInvoice,

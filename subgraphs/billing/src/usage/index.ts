@@ -17,6 +17,7 @@ export {
   type UsageService,
   type UsageServiceOptions,
 } from './usage.service';
+export { createUsageRepository, type UsageRepository } from './usage.repository';
 export {
   USAGE_MAX_BODY_BYTES,
   USAGE_ROUTE_PATH,

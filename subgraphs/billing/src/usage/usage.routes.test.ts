@@ -10,8 +10,9 @@ import {
   uniqueTestPrefix,
   type TestDatabase,
 } from '@gatehouse/testing';
-import { createApiKeyService, type ApiKeyService } from '../api-keys';
+import { createApiKeyRepository, createApiKeyService, type ApiKeyService } from '../api-keys';
 import { USAGE_MAX_BODY_BYTES, USAGE_ROUTE_PATH, createUsageRoutes } from './usage.routes';
+import { createUsageRepository } from './usage.repository';
 import { createUsageService } from './usage.service';
 
 const logger = createLogger({ name: 'usage-routes-test', level: 'silent' });
@@ -33,8 +34,8 @@ beforeAll(async () => {
   db = await createTestDatabase({ poolMax: 3 });
   kv = redisUrl ? new RedisKeyValueStore({ redisUrl, prefix }) : new MemoryKeyValueStore();
   const now = () => NOW;
-  apiKeys = createApiKeyService({ prisma: db.prisma, logger, now });
-  const usage = createUsageService({ prisma: db.prisma, kv, logger, now });
+  apiKeys = createApiKeyService({ apiKeys: createApiKeyRepository(db.prisma), logger, now });
+  const usage = createUsageService({ usageRecords: createUsageRepository(db.prisma), kv, logger, now });
   service = await startHttpService({
     name: 'billing',
     host: '127.0.0.1',

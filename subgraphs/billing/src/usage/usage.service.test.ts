@@ -8,6 +8,7 @@ import {
   type TestDatabase,
 } from '@gatehouse/testing';
 import { QuotaExceededError } from './usage.errors';
+import { createUsageRepository } from './usage.repository';
 import { createUsageService, usageCounterKey, type UsageService } from './usage.service';
 
 const logger = createLogger({ name: 'usage-service-test', level: 'silent' });
@@ -85,7 +86,12 @@ describe.each(kvCases)('usage service with $name', (kvCase) => {
   beforeEach(() => {
     kv = kvCase.create();
     clock = new Date(NOW);
-    usage = createUsageService({ prisma: db.prisma, kv, logger, now: () => clock });
+    usage = createUsageService({
+      usageRecords: createUsageRepository(db.prisma),
+      kv,
+      logger,
+      now: () => clock,
+    });
   });
 
   afterEach(async () => {
@@ -328,7 +334,11 @@ describe('usage service when the counter store is down', () => {
   it('fails closed with SERVICE_UNAVAILABLE and counts nothing; usageFor falls back to usage_records', async () => {
     const healthy = new MemoryKeyValueStore();
     const { userId, subscriptionId } = await subscribedUser();
-    await createUsageService({ prisma: db.prisma, kv: healthy, logger }).recordUsage({
+    await createUsageService({
+      usageRecords: createUsageRepository(db.prisma),
+      kv: healthy,
+      logger,
+    }).recordUsage({
       userId,
       metric: 'api_calls',
       quantity: 8,
@@ -345,7 +355,7 @@ describe('usage service when the counter store is down', () => {
       ping: () => Promise.reject(unreachable),
       close: () => Promise.resolve(),
     };
-    const usage = createUsageService({ prisma: db.prisma, kv: down, logger });
+    const usage = createUsageService({ usageRecords: createUsageRepository(db.prisma), kv: down, logger });
     await expect(usage.recordUsage({ userId, metric: 'api_calls', quantity: 1 })).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
     });

@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { PrismaClient, SubscriptionStatus } from '@gatehouse/db';
-import {
-  NotFoundError,
-  ServiceUnavailableError,
-  ValidationError,
-  isPrismaKnownRequestError,
-} from '@gatehouse/errors';
+import type { SubscriptionStatus } from '@gatehouse/db';
+import { NotFoundError, ServiceUnavailableError, ValidationError } from '@gatehouse/errors';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
 import { isUuid } from '@gatehouse/service';
@@ -16,6 +11,7 @@ import {
   QuotaExceededError,
   UnknownMetricError,
 } from './usage.errors';
+import { isDuplicateUsageRecord, type UsageRepository } from './usage.repository';
 
 /** Largest quantity one report may carry. */
 export const MAX_USAGE_QUANTITY = 1_000_000;
@@ -88,7 +84,7 @@ export interface UsageService {
 }
 
 export interface UsageServiceOptions {
-  prisma: PrismaClient;
+  usageRecords: UsageRepository;
   /** Holds the counters: Redis in production (shared by every replica), in-process in the embedded deployment. */
   kv: KeyValueStore;
   logger: Logger;
@@ -151,7 +147,7 @@ interface MeteringContext {
  *   current usage; a replay with another metric or quantity is refused (IDEMPOTENCY_KEY_REUSED).
  */
 export function createUsageService(options: UsageServiceOptions): UsageService {
-  const { prisma, kv, logger } = options;
+  const { usageRecords, kv, logger } = options;
   const now = options.now ?? (() => new Date());
   const suspendedPlanCode = options.suspendedPlanCode ?? 'free';
 
@@ -178,10 +174,7 @@ export function createUsageService(options: UsageServiceOptions): UsageService {
     plan: { code: string; limits: unknown },
   ): Promise<Pick<MeteringContext, 'limits' | 'denyAll'>> {
     if (status !== 'SUSPENDED') return { limits: parseLimits(plan.limits, plan.code), denyAll: false };
-    const fallback = await prisma.subscriptionPlan.findUnique({
-      where: { code: suspendedPlanCode },
-      select: { limits: true },
-    });
+    const fallback = await usageRecords.findPlanLimitsByCode(suspendedPlanCode);
     if (fallback) return { limits: parseLimits(fallback.limits, suspendedPlanCode), denyAll: false };
     logger.error(
       { plan: suspendedPlanCode },
@@ -192,17 +185,7 @@ export function createUsageService(options: UsageServiceOptions): UsageService {
 
   /** The user's metered subscription, or NoSubscriptionError. The newest wins should there be several. */
   async function contextForUser(userId: string): Promise<MeteringContext> {
-    const subscription = await prisma.subscription.findFirst({
-      where: { userId, status: { in: [...METERED_STATUSES] }, endedAt: null },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      select: {
-        id: true,
-        status: true,
-        currentPeriodStart: true,
-        currentPeriodEnd: true,
-        plan: { select: { code: true, limits: true } },
-      },
-    });
+    const subscription = await usageRecords.findNewestSubscriptionOfUser(userId, METERED_STATUSES);
     if (!subscription) throw new NoSubscriptionError();
     return {
       subscriptionId: subscription.id,
@@ -222,13 +205,8 @@ export function createUsageService(options: UsageServiceOptions): UsageService {
     return null;
   }
 
-  async function storedSum(subscriptionId: string, metric: string, periodStart: Date): Promise<number> {
-    const { _sum } = await prisma.usageRecord.aggregate({
-      where: { subscriptionId, metric, periodStart },
-      _sum: { quantity: true },
-    });
-    return Number(_sum.quantity ?? 0n);
-  }
+  const storedSum = (subscriptionId: string, metric: string, periodStart: Date): Promise<number> =>
+    usageRecords.sumQuantity(subscriptionId, metric, periodStart);
 
   /** Keeps the counter past the period end (a late replay still finds it), then lets Redis drop it. */
   function counterTtlSeconds(periodEnd: Date): number {
@@ -277,10 +255,7 @@ export function createUsageService(options: UsageServiceOptions): UsageService {
     input: { metric: string; quantity: number },
     context: MeteringContext,
   ): Promise<UsageReport | null> {
-    const earlier = await prisma.usageRecord.findUnique({
-      where: { idempotencyKey: storedKey },
-      select: { metric: true, quantity: true },
-    });
+    const earlier = await usageRecords.findRecordByIdempotencyKey(storedKey);
     if (!earlier) return null;
     // The subscription or period may have changed since: what the caller learns is the usage now.
     if (earlier.metric !== input.metric || earlier.quantity !== BigInt(input.quantity)) {
@@ -337,21 +312,18 @@ export function createUsageService(options: UsageServiceOptions): UsageService {
       }
 
       try {
-        await prisma.usageRecord.create({
-          data: {
-            subscriptionId: context.subscriptionId,
-            metric,
-            quantity: BigInt(quantity),
-            periodStart: context.periodStart,
-            recordedAt: now(),
-            idempotencyKey: storedKey,
-          },
-          select: { id: true },
+        await usageRecords.insertRecord({
+          subscriptionId: context.subscriptionId,
+          metric,
+          quantity: BigInt(quantity),
+          periodStart: context.periodStart,
+          recordedAt: now(),
+          idempotencyKey: storedKey,
         });
       } catch (error) {
         await undo(key, quantity);
         // The same key reported concurrently: the other request counted it.
-        if (isPrismaKnownRequestError(error) && error.code === 'P2002' && idempotencyKey !== undefined) {
+        if (isDuplicateUsageRecord(error) && idempotencyKey !== undefined) {
           const earlier = await replay(storedKey, { metric, quantity }, context);
           if (earlier) return earlier;
         }
@@ -370,15 +342,7 @@ export function createUsageService(options: UsageServiceOptions): UsageService {
 
     async usageFor(subscriptionId) {
       if (!isUuid(subscriptionId)) throw new NotFoundError('Subscription not found');
-      const subscription = await prisma.subscription.findUnique({
-        where: { id: subscriptionId },
-        select: {
-          status: true,
-          currentPeriodStart: true,
-          currentPeriodEnd: true,
-          plan: { select: { code: true, limits: true } },
-        },
-      });
+      const subscription = await usageRecords.findSubscription(subscriptionId);
       if (!subscription) throw new NotFoundError('Subscription not found');
       const { limits } = await limitsOf(subscription.status, subscription.plan);
       const period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };

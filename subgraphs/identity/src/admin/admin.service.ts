@@ -1,11 +1,17 @@
 import type { UserStatus } from '@gatehouse/db';
 import { AppError, ConflictError, ErrorCode, ForbiddenError, NotFoundError } from '@gatehouse/errors';
-import { ADMIN_ROLE, isUuid, type AccessTokenSigner, type Viewer } from '@gatehouse/service';
+import {
+  ADMIN_ROLE,
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  type AccessTokenSigner,
+  type Viewer,
+} from '@gatehouse/service';
 import { AuditAction, type AuditLog } from '../audit';
 import type { UserModel } from '../models';
-import type { AccountRepository } from '../repositories/account.repository';
-import type { ClientInfo } from '../services/client-info';
-import { auditClientFields } from '../services/wrong-password';
+import type { AccountRepository } from '../users';
+import type { ClientInfo } from '../client-info';
+import { auditClientFields } from '../credentials';
 import type { LeavingService } from '../leaving';
 import type { ListedSession, SessionService } from '../sessions';
 import { AdminErrorCode } from './error-codes';
@@ -117,19 +123,16 @@ const lastAdmin = () =>
     details: { reason: AdminErrorCode.LAST_ADMIN },
   });
 
-/** `base64url("<created_at ISO>|<id>")`: opaque to clients, checked when read back. */
+/** The shared keyset cursor ({@link encodeKeysetCursor}): opaque to clients, checked when read back. */
 export function encodeUserCursor(user: Pick<UserModel, 'createdAt' | 'id'>): string {
-  return Buffer.from(`${user.createdAt.toISOString()}|${user.id}`, 'utf8').toString('base64url');
+  return encodeKeysetCursor(user);
 }
 
 /** @throws AppError BAD_USER_INPUT USER_CURSOR_INVALID when `cursor` was not made by {@link encodeUserCursor}. */
 export function decodeUserCursor(cursor: string): AdminUserPosition {
-  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (rest.length > 0 || id === undefined || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
-    throw badInput(AdminErrorCode.USER_CURSOR_INVALID, 'The cursor is not valid');
-  }
-  return { createdAt, id };
+  const position = decodeKeysetCursor(cursor);
+  if (!position) throw badInput(AdminErrorCode.USER_CURSOR_INVALID, 'The cursor is not valid');
+  return position;
 }
 
 function checkFilter(filter: AdminUserFilter): AdminUserFilter {

@@ -57,3 +57,16 @@ export {
   type RegistrationInput,
   type ValidationResult,
 } from './validation';
+export {
+  createCurrentPasswordCheck,
+  wrongCurrentPassword,
+  type CurrentPasswordCheck,
+  type CurrentPasswordCheckOptions,
+} from './current-password';
+export {
+  auditClientFields,
+  recordWrongPassword,
+  reportLock,
+  type LockCause,
+  type WrongPasswordDependencies,
+} from './wrong-password';

@@ -23,8 +23,8 @@ import {
 } from '@gatehouse/testing';
 import { createAuditLog } from '../audit';
 import { CredentialErrorCode, createLoginGuard, createLoginGuardRepository } from '../credentials';
-import { createAccountRepository } from '../repositories/account.repository';
-import type { ClientInfo } from '../services/client-info';
+import { createAccountRepository } from '../users';
+import type { ClientInfo } from '../client-info';
 import {
   SessionErrorCode,
   createSessionRepository,
@@ -32,7 +32,7 @@ import {
   type SessionService,
 } from '../sessions';
 import { LeavingErrorCode } from './error-codes';
-import { REACTIVATION_TOKEN_HASH_PREFIX } from './leaving.repository';
+import { REACTIVATION_TOKEN_HASH_PREFIX, createLeavingRepository } from './leaving.repository';
 import { PURGE_AFTER_DAYS, createLeavingService, type LeavingService } from './leaving.service';
 
 // Real PostgreSQL (a fresh schema), Redis and the in-process store, and a local SMTP server fed by the real mailer
@@ -178,7 +178,7 @@ describe.each(stores)('leaving with the $name', ({ open }) => {
       now,
     });
     const leaving = createLeavingService({
-      prisma: db.prisma,
+      repository: createLeavingRepository(db.prisma),
       accounts: createAccountRepository(db.prisma),
       hasher,
       guard: createLoginGuard({ kv, repository: createLoginGuardRepository(db.prisma), now }),
@@ -510,7 +510,7 @@ describe('createLeavingService', () => {
     const kv = new MemoryKeyValueStore();
     expect(() =>
       createLeavingService({
-        prisma: db.prisma,
+        repository: createLeavingRepository(db.prisma),
         accounts: createAccountRepository(db.prisma),
         hasher,
         guard: createLoginGuard({ kv, repository: createLoginGuardRepository(db.prisma) }),

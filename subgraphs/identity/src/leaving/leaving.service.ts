@@ -1,19 +1,20 @@
 import { generateToken, hashToken, type PasswordHasher } from '@gatehouse/crypto';
-import type { PrismaClient } from '@gatehouse/db';
 import { AppError, ErrorCode } from '@gatehouse/errors';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Mailer } from '@gatehouse/mail';
 import { AuditAction, type AuditLog } from '../audit';
-import type { LoginGuard } from '../credentials';
-import type { AccountRecord, AccountRepository } from '../repositories/account.repository';
-import type { ClientInfo } from '../services/client-info';
-import { createCurrentPasswordCheck, type CurrentPasswordCheck } from '../services/current-password';
-import { auditClientFields } from '../services/wrong-password';
+import type { AccountRecord, AccountRepository } from '../users';
+import type { ClientInfo } from '../client-info';
+import {
+  auditClientFields,
+  createCurrentPasswordCheck,
+  type CurrentPasswordCheck,
+  type LoginGuard,
+} from '../credentials';
 import type { SessionService } from '../sessions';
 import { LeavingErrorCode } from './error-codes';
 import {
   REACTIVATION_TOKEN_HASH_PREFIX,
-  createLeavingRepository,
   type LeavingRepository,
   type PurgeCandidate,
 } from './leaving.repository';
@@ -112,7 +113,8 @@ export interface LeavingService {
 }
 
 export interface LeavingServiceOptions {
-  prisma: PrismaClient;
+  /** Deactivation, deletion, reactivation and purge queries (the only database access of leaving). */
+  repository: LeavingRepository;
   accounts: AccountRepository;
   hasher: PasswordHasher;
   guard: LoginGuard;
@@ -151,7 +153,7 @@ export function createLeavingService(options: LeavingServiceOptions): LeavingSer
     throw new RangeError(`pseudonymKey must be at least ${MIN_PSEUDONYM_KEY_BYTES} bytes`);
   }
   const pseudonymKey = Buffer.from(options.pseudonymKey);
-  const repository: LeavingRepository = createLeavingRepository(options.prisma);
+  const { repository } = options;
   const checkPassword =
     options.checkPassword ??
     createCurrentPasswordCheck({

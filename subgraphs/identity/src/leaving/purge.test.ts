@@ -11,10 +11,10 @@ import { createFilesystemStorage, type FilesystemStorage } from '@gatehouse/stor
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { createAuditLog } from '../audit';
 import { createLoginGuard, createLoginGuardRepository } from '../credentials';
-import { createAccountRepository } from '../repositories/account.repository';
-import type { ClientInfo } from '../services/client-info';
+import { createAccountRepository } from '../users';
+import type { ClientInfo } from '../client-info';
 import { createSessionRepository, createSessionService } from '../sessions';
-import { REDACTED_RECIPIENT, purgedEmail } from './leaving.repository';
+import { REDACTED_RECIPIENT, createLeavingRepository, purgedEmail } from './leaving.repository';
 import {
   avatarStoragePrefix,
   createLeavingService,
@@ -79,7 +79,7 @@ function service(overrides: { storage?: AccountFileStorage } = {}): LeavingServi
     now,
   });
   return createLeavingService({
-    prisma: db.prisma,
+    repository: createLeavingRepository(db.prisma),
     accounts: createAccountRepository(db.prisma),
     hasher,
     guard: createLoginGuard({ kv, repository: createLoginGuardRepository(db.prisma), now }),

@@ -21,8 +21,8 @@ import {
 } from '@gatehouse/testing';
 import { createAuditLog } from '../audit';
 import { createLoginGuard, createLoginGuardRepository, type LoginGuard } from '../credentials';
-import { createAccountRepository } from '../repositories/account.repository';
-import type { ClientInfo } from '../services/client-info';
+import { createAccountRepository } from '../users';
+import type { ClientInfo } from '../client-info';
 import { createSessionRepository, createSessionService, type SessionService } from '../sessions';
 import { readQrCode } from './__tests__/qr-reader';
 import { hashBackupCode, normalizeBackupCode } from './backup-codes';
@@ -236,7 +236,7 @@ describe.each(stores)('MFA service with the $name', ({ open }) => {
       ...lockout,
     });
     const service = createMfaService({
-      prisma: db.prisma,
+      repository: createMfaRepository(db.prisma),
       kv,
       events: bus,
       mailer,
@@ -1076,7 +1076,7 @@ describe('SMS provider timeouts', () => {
     const kv = new MemoryKeyValueStore();
     const bus = new MemoryEventBus();
     const service = createMfaService({
-      prisma: db.prisma,
+      repository: createMfaRepository(db.prisma),
       kv,
       events: bus,
       mailer,

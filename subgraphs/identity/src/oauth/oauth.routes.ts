@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAppError, ErrorCode } from '@gatehouse/errors';
 import type { RouteHandler } from '@gatehouse/service';
-import { clientFrom as clientFromRequest, type ClientInfo } from '../services/client-info';
+import { clientFrom as clientFromRequest, type ClientInfo } from '../client-info';
 import { BINDING_COOKIE, type OAuthHttpResponse, type OAuthService } from './oauth.service';
 
 export interface OAuthRoutesOptions {

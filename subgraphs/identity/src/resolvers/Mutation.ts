@@ -1,6 +1,6 @@
 import { AppError, ErrorCode } from '@gatehouse/errors';
 import type { MfaMethod, MutationResolvers } from '../generated/graphql';
-import type { IssuedTokens, SignInResult } from '../services/sign-in.service';
+import type { IssuedTokens, SignInResult } from '../sign-in';
 import type { Context } from '../context';
 import { MfaErrorCode } from '../mfa';
 

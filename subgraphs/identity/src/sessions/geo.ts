@@ -1,5 +1,6 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { isPublicAddress } from '@gatehouse/service';
 import { open, type Reader, type Response } from 'maxmind';
 
 /** Where an IP address is, as far as an offline database can tell. */
@@ -33,29 +34,6 @@ export interface OpenGeoLocatorOptions {
   ipv4DatabasePath?: string;
   ipv6DatabasePath?: string;
   logger?: GeoLogger;
-}
-
-/** Addresses that say nothing about where a person is; never looked up. */
-const NON_PUBLIC = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 3],
-] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 127],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv6');
 }
 
 const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
@@ -104,7 +82,8 @@ export async function openGeoLocator(options: OpenGeoLocatorOptions = {}): Promi
       const canonical = canonicalIp(ip);
       if (!canonical) return null;
       const { address, family } = canonical;
-      if (NON_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6')) return null;
+      // Private, loopback and reserved addresses say nothing about where a person is; never looked up.
+      if (!isPublicAddress(address)) return null;
       // Each file covers one address family only.
       // maxmind types records as MaxMind's GeoIP2 shapes; ip-location-db records are flat (see above).
       const record = (family === 4 ? ipv4 : ipv6)?.get(address) as IpLocationDbCityRecord | null | undefined;

@@ -30,7 +30,7 @@ import {
 } from '@gatehouse/testing';
 import { loadIdentityConfig } from '../config';
 import { createIdentityServices, type IdentityServices } from '../runtime';
-import type { ClientInfo } from '../services/client-info';
+import type { ClientInfo } from '../client-info';
 
 jest.setTimeout(60_000);
 

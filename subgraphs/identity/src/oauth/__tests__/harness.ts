@@ -4,8 +4,10 @@ import { AppError } from '@gatehouse/errors';
 import type { KeyValueStore } from '@gatehouse/kv';
 import { followOAuthRedirects, type TestDatabase } from '@gatehouse/testing';
 import { createAuditLog } from '../../audit';
-import type { ClientInfo } from '../../services/client-info';
+import type { ClientInfo } from '../../client-info';
+import { createAccountRepository } from '../../users';
 import { loadOAuthConfig } from '../config';
+import { createOAuthAccountRepository } from '../oauth-account.repository';
 import {
   createOAuthService,
   type OAuthHttpResponse,
@@ -43,7 +45,8 @@ export function createHarness(
   const clock = { now: new Date() };
   const verificationRequests: string[] = [];
   const service = createOAuthService({
-    prisma: db.prisma,
+    accounts: createAccountRepository(db.prisma),
+    repository: createOAuthAccountRepository(db.prisma),
     kv,
     cipher,
     audit: createAuditLog(db.prisma),

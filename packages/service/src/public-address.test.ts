@@ -1,0 +1,71 @@
+import { isPublicAddress } from './public-address';
+
+describe('isPublicAddress', () => {
+  it.each([
+    ['0.0.0.0', '"this network"'],
+    ['0.1.2.3', '"this network"'],
+    ['10.0.0.1', 'RFC 1918'],
+    ['172.16.5.4', 'RFC 1918'],
+    ['172.31.255.255', 'RFC 1918'],
+    ['192.168.1.1', 'RFC 1918'],
+    ['100.64.0.1', 'CGNAT'],
+    ['100.127.255.254', 'CGNAT'],
+    ['127.0.0.1', 'loopback'],
+    ['127.8.9.10', 'loopback'],
+    ['169.254.169.254', 'link-local (cloud metadata)'],
+    ['192.0.0.8', 'IETF protocol assignments'],
+    ['192.0.2.1', 'TEST-NET-1'],
+    ['198.51.100.7', 'TEST-NET-2'],
+    ['203.0.113.9', 'TEST-NET-3'],
+    ['192.88.99.1', '6to4 relay anycast'],
+    ['198.18.0.1', 'benchmarking'],
+    ['198.19.255.255', 'benchmarking'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['240.0.0.1', 'reserved'],
+    ['255.255.255.255', 'broadcast'],
+    ['::', 'unspecified'],
+    ['::1', 'loopback'],
+    ['::a00:1', 'IPv4-compatible'],
+    ['::ffff:127.0.0.1', 'IPv4-mapped'],
+    ['::ffff:7f00:1', 'IPv4-mapped, hex'],
+    ['::ffff:10.0.0.1', 'IPv4-mapped'],
+    ['64:ff9b::a00:1', 'NAT64'],
+    ['64:ff9b:1::1', 'NAT64 local use'],
+    ['100::1', 'discard-only'],
+    ['2001::1', 'Teredo'],
+    ['2001:2::1', 'benchmarking'],
+    ['2001:db8::1', 'documentation'],
+    ['3fff::1', 'documentation'],
+    ['2002:a00:1::', '6to4'],
+    ['5f00::1', 'SRv6 SIDs'],
+    ['fc00::1', 'unique local'],
+    ['fd00::1', 'unique local'],
+    ['fe80::1', 'link-local'],
+    ['fec0::1', 'site-local'],
+    ['ff02::1', 'multicast'],
+    ['not-an-ip', 'not an IP literal'],
+    ['', 'empty'],
+    ['999.1.1.1', 'not an IP literal'],
+  ])('%s is not public (%s)', (address) => {
+    expect(isPublicAddress(address)).toBe(false);
+  });
+
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '100.63.255.255',
+    '100.128.0.0',
+    '172.15.255.255',
+    '172.32.0.0',
+    '198.17.255.255',
+    '198.20.0.0',
+    '223.255.255.255',
+    '2606:4700:4700::1111',
+    '2001:4860:4860::8888',
+    '2a00:1450:4001::1',
+  ])('%s is public', (address) => {
+    expect(isPublicAddress(address)).toBe(true);
+  });
+});

@@ -1,0 +1,257 @@
+import { createAuditWriter, type AuditEntry } from '@gatehouse/audit';
+import type { Prisma, PrismaClient } from '@gatehouse/db';
+import type { KeysetPosition } from '@gatehouse/service';
+import { formatInvoiceNumber } from './invoice-number';
+import type { InvoiceBillingReason, InvoiceLineKind, InvoiceRow, InvoiceStatus } from './invoice.types';
+
+/**
+ * A transaction opened by another billing feature (the subscription lifecycle creates invoices inside its own
+ * transactions); {@link InvoiceRepository.joining} runs the invoice writes in it.
+ */
+export type InvoiceTransaction = Prisma.TransactionClient;
+
+export interface NewInvoiceLine {
+  kind: InvoiceLineKind;
+  description: string;
+  quantity: number;
+  unitAmount: number;
+  amount: number;
+  planId: string | null;
+  periodStart: Date | null;
+  periodEnd: Date | null;
+}
+
+export interface NewInvoice {
+  number: string;
+  userId: string;
+  subscriptionId: string | null;
+  status: InvoiceStatus;
+  billingReason: InvoiceBillingReason;
+  idempotencyKey: string;
+  currency: string;
+  subtotalAmount: number;
+  taxRateBps: number;
+  taxAmount: number;
+  creditApplied: number;
+  totalAmount: number;
+  amountPaid: number;
+  amountDue: number;
+  periodStart: Date | null;
+  periodEnd: Date | null;
+  dueAt: Date | null;
+  paidAt: Date | null;
+  createdAt: Date;
+  /** Stored in this order (`position`), each created at `createdAt`. */
+  lines: NewInvoiceLine[];
+}
+
+/** The writes of issuing one invoice, inside the caller's transaction. */
+export interface InvoiceWriteUnit {
+  /** Same-key creators wait here for each other until the transaction ends (advisory lock). */
+  lockIdempotencyKey(idempotencyKey: string): Promise<void>;
+  findByIdempotencyKey(idempotencyKey: string): Promise<InvoiceRow | null>;
+  /**
+   * Locks the customer's row (`FOR UPDATE`) until the transaction ends, so two invoices created at once never
+   * spend the same credit; null when the user is no billing customer.
+   */
+  lockCredit(userId: string): Promise<{ creditBalance: number; currency: string | null } | null>;
+  /**
+   * Takes the next number of `year`. The upsert locks the year's `invoice_number_sequences` row until the
+   * transaction ends, so concurrent invoices queue behind each other; a transaction that rolls back also rolls
+   * back its increment, which keeps the numbers free of gaps (unlike a Postgres SEQUENCE). The first invoice of
+   * a year creates the row (`ON CONFLICT` makes racing creators wait for each other instead of failing).
+   */
+  nextNumber(year: number): Promise<{ number: string; sequence: number }>;
+  insert(invoice: NewInvoice): Promise<InvoiceRow>;
+  /** Takes `amount` off the customer's credit balance; the balance after. */
+  spendCredit(userId: string, amount: number): Promise<number>;
+  /** Records the change in the audit trail, in this transaction. */
+  audit(entry: AuditEntry): Promise<void>;
+}
+
+/** Who an invoice is addressed to, for its PDF and its mail. */
+export interface InvoiceRecipient {
+  email: string;
+  name: string | null;
+  deleted: boolean;
+}
+
+export interface InvoiceRepository {
+  /** The invoice writes inside a transaction another feature opened. */
+  joining(tx: InvoiceTransaction): InvoiceWriteUnit;
+  findById(invoiceId: string): Promise<InvoiceRow | null>;
+  findForUser(userId: string, invoiceId: string): Promise<InvoiceRow | null>;
+  /** The user's invoices newest first (`createdAt`, then `id`), after `position`, at most `take`. */
+  listForUser(
+    userId: string,
+    options: { status: InvoiceStatus | null; position: KeysetPosition | undefined; take: number },
+  ): Promise<InvoiceRow[]>;
+  /** @throws when the user does not exist (an invoice's owner is never hard-deleted while it exists). */
+  recipientOf(userId: string): Promise<InvoiceRecipient>;
+  /** The user's country as a billing customer, null when unknown. */
+  customerCountryOf(userId: string): Promise<string | null>;
+  /** Null when the user does not exist. */
+  findRecipient(userId: string): Promise<InvoiceRecipient | null>;
+  setPdfObjectKey(invoiceId: string, key: string): Promise<void>;
+}
+
+const invoiceInclude = {
+  lineItems: { orderBy: [{ position: 'asc' }, { id: 'asc' }] },
+} satisfies Prisma.InvoiceInclude;
+
+type InvoiceWithLines = Prisma.InvoiceGetPayload<{ include: typeof invoiceInclude }>;
+
+function toRow(invoice: InvoiceWithLines): InvoiceRow {
+  return {
+    id: invoice.id,
+    number: invoice.number,
+    userId: invoice.userId,
+    subscriptionId: invoice.subscriptionId,
+    status: invoice.status,
+    billingReason: invoice.billingReason,
+    currency: invoice.currency,
+    subtotalAmount: invoice.subtotalAmount,
+    taxRateBps: invoice.taxRateBps,
+    taxAmount: invoice.taxAmount,
+    totalAmount: invoice.totalAmount,
+    creditApplied: invoice.creditApplied,
+    amountPaid: invoice.amountPaid,
+    amountDue: invoice.amountDue,
+    periodStart: invoice.periodStart,
+    periodEnd: invoice.periodEnd,
+    dueAt: invoice.dueAt,
+    paidAt: invoice.paidAt,
+    pdfObjectKey: invoice.pdfObjectKey,
+    createdAt: invoice.createdAt,
+    lines: invoice.lineItems.map((line) => ({
+      id: line.id,
+      kind: line.kind,
+      description: line.description,
+      quantity: line.quantity,
+      unitAmount: line.unitAmount,
+      amount: line.amount,
+      planId: line.planId,
+      periodStart: line.periodStart,
+      periodEnd: line.periodEnd,
+    })),
+  };
+}
+
+const recipientSelect = {
+  email: true,
+  deletedAt: true,
+  profile: { select: { displayName: true } },
+} as const satisfies Prisma.UserSelect;
+
+function toRecipient(user: Prisma.UserGetPayload<{ select: typeof recipientSelect }>): InvoiceRecipient {
+  return { email: user.email, name: user.profile?.displayName ?? null, deleted: user.deletedAt !== null };
+}
+
+function createWriteUnit(tx: InvoiceTransaction): InvoiceWriteUnit {
+  const audit = createAuditWriter(tx);
+  return {
+    async lockIdempotencyKey(idempotencyKey) {
+      await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${`invoice:${idempotencyKey}`}, 0))`;
+    },
+    async findByIdempotencyKey(idempotencyKey) {
+      const invoice = await tx.invoice.findUnique({ where: { idempotencyKey }, include: invoiceInclude });
+      return invoice ? toRow(invoice) : null;
+    },
+    async lockCredit(userId) {
+      const [customer] = await tx.$queryRaw<{ credit_balance: number; currency: string | null }[]>`
+        SELECT credit_balance, currency FROM billing_customers WHERE user_id = ${userId}::uuid FOR UPDATE`;
+      return customer ? { creditBalance: customer.credit_balance, currency: customer.currency } : null;
+    },
+    async nextNumber(year) {
+      const rows = await tx.$queryRaw<{ last_value: number }[]>`
+        INSERT INTO invoice_number_sequences (year, last_value) VALUES (${year}, 1)
+        ON CONFLICT (year) DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
+        RETURNING last_value`;
+      const sequence = Number(rows[0]?.last_value);
+      if (!Number.isSafeInteger(sequence) || sequence < 1)
+        throw new Error('invoice number sequence returned nothing');
+      return { number: formatInvoiceNumber(year, sequence), sequence };
+    },
+    async insert({ lines, ...invoice }) {
+      const created = await tx.invoice.create({
+        data: {
+          ...invoice,
+          lineItems: {
+            create: lines.map((line, index) => ({
+              position: index,
+              ...line,
+              createdAt: invoice.createdAt,
+            })),
+          },
+        },
+        include: invoiceInclude,
+      });
+      return toRow(created);
+    },
+    async spendCredit(userId, amount) {
+      const updated = await tx.billingCustomer.update({
+        where: { userId },
+        data: { creditBalance: { decrement: amount } },
+        select: { creditBalance: true },
+      });
+      return updated.creditBalance;
+    },
+    audit: (entry) => audit.record(entry),
+  };
+}
+
+export function createInvoiceRepository(prisma: PrismaClient): InvoiceRepository {
+  return {
+    joining: createWriteUnit,
+    async findById(invoiceId) {
+      const invoice = await prisma.invoice.findUnique({ where: { id: invoiceId }, include: invoiceInclude });
+      return invoice ? toRow(invoice) : null;
+    },
+    async findForUser(userId, invoiceId) {
+      const invoice = await prisma.invoice.findFirst({
+        where: { id: invoiceId, userId },
+        include: invoiceInclude,
+      });
+      return invoice ? toRow(invoice) : null;
+    },
+    async listForUser(userId, { status, position, take }) {
+      const rows = await prisma.invoice.findMany({
+        where: {
+          userId,
+          ...(status ? { status } : {}),
+          ...(position
+            ? {
+                OR: [
+                  { createdAt: { lt: position.createdAt } },
+                  { createdAt: position.createdAt, id: { lt: position.id } },
+                ],
+              }
+            : {}),
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take,
+        include: invoiceInclude,
+      });
+      return rows.map(toRow);
+    },
+    async recipientOf(userId) {
+      return toRecipient(
+        await prisma.user.findUniqueOrThrow({ where: { id: userId }, select: recipientSelect }),
+      );
+    },
+    async customerCountryOf(userId) {
+      const customer = await prisma.billingCustomer.findUnique({
+        where: { userId },
+        select: { country: true },
+      });
+      return customer?.country ?? null;
+    },
+    async findRecipient(userId) {
+      const user = await prisma.user.findUnique({ where: { id: userId }, select: recipientSelect });
+      return user ? toRecipient(user) : null;
+    },
+    async setPdfObjectKey(invoiceId, key) {
+      await prisma.invoice.update({ where: { id: invoiceId }, data: { pdfObjectKey: key } });
+    },
+  };
+}
