@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@gatehouse/db';
+import { Prisma, type PrismaClient } from '@gatehouse/db';
 
 /**
  * Durable sign-in failure bookkeeping on the users row (failed_login_count, last_failed_login_at, locked_until, and
@@ -45,6 +45,41 @@ export interface LoginGuardRepository {
   resetSecondFactor(userId: string): Promise<void>;
 }
 
+/** The two attempt counters on the users row: the password's and the second factor's. Trusted identifiers. */
+const COUNTERS = {
+  password: { count: Prisma.raw('failed_login_count'), last: Prisma.raw('last_failed_login_at') },
+  secondFactor: { count: Prisma.raw('mfa_failed_count'), last: Prisma.raw('last_mfa_failed_at') },
+} as const;
+
+/**
+ * Counts one attempt on `counter` at `now` in one statement, so concurrent attempts are serialised by the row lock
+ * and none is lost. The count continues while the previous attempt is after `windowStart`, otherwise it restarts
+ * at 1. Nothing is counted while the account is locked at `now`, nor (with `maxFailures`) once that many attempts
+ * are in the window.
+ * @returns the attempts in the window, this one included; null when it was not counted or the user is unknown.
+ */
+async function countAttempt(
+  prisma: PrismaClient,
+  counter: keyof typeof COUNTERS,
+  userId: string,
+  { now, windowStart, maxFailures }: { now: Date; windowStart: Date; maxFailures?: number },
+): Promise<number | null> {
+  const { count, last } = COUNTERS[counter];
+  const belowLimit =
+    maxFailures === undefined
+      ? Prisma.empty
+      : Prisma.sql`AND (${last} IS NULL OR ${last} <= ${windowStart}::timestamptz OR ${count} < ${maxFailures}::int)`;
+  const rows = await prisma.$queryRaw<{ attempts: number }[]>`
+    UPDATE users
+    SET ${count} = CASE WHEN ${last} > ${windowStart}::timestamptz THEN ${count} + 1 ELSE 1 END,
+        ${last} = ${now}::timestamptz
+    WHERE id = ${userId}::uuid
+      AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
+      ${belowLimit}
+    RETURNING ${count} AS attempts`;
+  return rows[0]?.attempts ?? null;
+}
+
 export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepository {
   return {
     async lockedUntil(userId) {
@@ -52,37 +87,8 @@ export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepo
       return user?.lockedUntil ?? null;
     },
 
-    async recordFailure(userId, { now, windowStart }) {
-      // One statement, so concurrent failures are serialised by the row lock and none is lost.
-      const rows = await prisma.$queryRaw<{ failed_login_count: number }[]>`
-        UPDATE users
-        SET failed_login_count = CASE
-              WHEN last_failed_login_at > ${windowStart}::timestamptz THEN failed_login_count + 1
-              ELSE 1
-            END,
-            last_failed_login_at = ${now}::timestamptz
-        WHERE id = ${userId}::uuid
-          AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
-        RETURNING failed_login_count`;
-      return rows[0]?.failed_login_count ?? null;
-    },
-
-    async reserveFailure(userId, { now, windowStart, maxFailures }) {
-      const rows = await prisma.$queryRaw<{ failed_login_count: number }[]>`
-        UPDATE users
-        SET failed_login_count = CASE
-              WHEN last_failed_login_at > ${windowStart}::timestamptz THEN failed_login_count + 1
-              ELSE 1
-            END,
-            last_failed_login_at = ${now}::timestamptz
-        WHERE id = ${userId}::uuid
-          AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
-          AND (last_failed_login_at IS NULL
-               OR last_failed_login_at <= ${windowStart}::timestamptz
-               OR failed_login_count < ${maxFailures}::int)
-        RETURNING failed_login_count`;
-      return rows[0]?.failed_login_count ?? null;
-    },
+    recordFailure: (userId, at) => countAttempt(prisma, 'password', userId, at),
+    reserveFailure: (userId, at) => countAttempt(prisma, 'password', userId, at),
 
     async failureCount(userId, windowStart) {
       const user = await prisma.user.findUnique({
@@ -109,22 +115,7 @@ export function createLoginGuardRepository(prisma: PrismaClient): LoginGuardRepo
       });
     },
 
-    async reserveSecondFactorAttempt(userId, { now, windowStart, maxFailures }) {
-      const rows = await prisma.$queryRaw<{ mfa_failed_count: number }[]>`
-        UPDATE users
-        SET mfa_failed_count = CASE
-              WHEN last_mfa_failed_at > ${windowStart}::timestamptz THEN mfa_failed_count + 1
-              ELSE 1
-            END,
-            last_mfa_failed_at = ${now}::timestamptz
-        WHERE id = ${userId}::uuid
-          AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
-          AND (last_mfa_failed_at IS NULL
-               OR last_mfa_failed_at <= ${windowStart}::timestamptz
-               OR mfa_failed_count < ${maxFailures}::int)
-        RETURNING mfa_failed_count`;
-      return rows[0]?.mfa_failed_count ?? null;
-    },
+    reserveSecondFactorAttempt: (userId, at) => countAttempt(prisma, 'secondFactor', userId, at),
 
     async resetSecondFactor(userId) {
       await prisma.user.updateMany({
