@@ -2,7 +2,7 @@ import { createAuditWriter, type AuditEntry } from '@gatehouse/audit';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
 import type { KeysetPosition } from '@gatehouse/service';
 import { formatInvoiceNumber } from './invoice-number';
-import type { InvoiceBillingReason, InvoiceLineKind, InvoiceRow, InvoiceStatus } from './invoice.types';
+import type { InvoiceBillingReason, InvoiceLineRow, InvoiceRow, InvoiceStatus } from './invoice.types';
 
 /**
  * A transaction opened by another billing feature (the subscription lifecycle creates invoices inside its own
@@ -10,16 +10,8 @@ import type { InvoiceBillingReason, InvoiceLineKind, InvoiceRow, InvoiceStatus }
  */
 export type InvoiceTransaction = Prisma.TransactionClient;
 
-export interface NewInvoiceLine {
-  kind: InvoiceLineKind;
-  description: string;
-  quantity: number;
-  unitAmount: number;
-  amount: number;
-  planId: string | null;
-  periodStart: Date | null;
-  periodEnd: Date | null;
-}
+/** A line as written: a stored line without its id. */
+export type NewInvoiceLine = Omit<InvoiceLineRow, 'id'>;
 
 export interface NewInvoice {
   number: string;
