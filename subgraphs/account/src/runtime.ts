@@ -15,7 +15,7 @@ import {
   registerDataExportJob,
   type DataExportService,
 } from './export';
-import { createPreferenceService, type PreferenceService } from './preferences';
+import { createPreferenceRepository, createPreferenceService, type PreferenceService } from './preferences';
 import { createProfileStore, type ProfileStore } from './profile';
 
 /** The account flows, built once per process. */
@@ -104,7 +104,9 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     storage,
     profiles,
     avatars: createAvatarService({ prisma, storage, profiles, logger: logger.child({ module: 'avatars' }) }),
-    preferences: createPreferenceService(prisma, { onChange: (userId) => profiles.invalidate(userId) }),
+    preferences: createPreferenceService(createPreferenceRepository(prisma), {
+      onChange: (userId) => profiles.invalidate(userId),
+    }),
     exports,
     unsubscribeTokens,
   };

@@ -3,6 +3,7 @@ import { MAIL_CATEGORIES, NOTIFICATION_CHANNELS } from '@gatehouse/mail';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { PreferenceErrorCode } from './error-codes';
 import type { PreferenceChange } from './preference.repository';
+import { createPreferenceRepository } from './preference.repository';
 import { createPreferenceService, type PreferenceService } from './preference.service';
 
 let db: TestDatabase;
@@ -11,7 +12,9 @@ const changed: string[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  service = createPreferenceService(db.prisma, { onChange: async (userId) => void changed.push(userId) });
+  service = createPreferenceService(createPreferenceRepository(db.prisma), {
+    onChange: async (userId) => void changed.push(userId),
+  });
 });
 afterAll(() => db?.close());
 

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { PrismaClient } from '@gatehouse/db';
 import { AppError, ErrorCode, ValidationError } from '@gatehouse/errors';
 import {
   MAIL_CATEGORIES,
@@ -11,7 +10,7 @@ import {
   type NotificationChannel,
 } from '@gatehouse/mail';
 import { PreferenceErrorCode } from './error-codes';
-import { createPreferenceRepository } from './preference.repository';
+import type { PreferenceRepository } from './preference.repository';
 
 /** One cell of the preference matrix. */
 export interface NotificationPreferenceEntry {
@@ -75,11 +74,9 @@ const changesSchema = z
 
 /** A user's notification preferences per channel and category, stored in `notification_preferences`. */
 export function createPreferenceService(
-  prisma: PrismaClient,
+  repository: PreferenceRepository,
   options: PreferenceServiceOptions = {},
 ): PreferenceService {
-  const repository = createPreferenceRepository(prisma);
-
   async function get(userId: string): Promise<NotificationPreferenceEntry[]> {
     const stored = new Map<string, boolean>();
     for (const row of await repository.findByUser(userId)) {

@@ -24,6 +24,7 @@ import {
   type TestSmtpServer,
 } from '@gatehouse/testing';
 import { PreferenceErrorCode } from './error-codes';
+import { createPreferenceRepository } from './preference.repository';
 import { createPreferenceService } from './preference.service';
 import { createUnsubscribeRoutes, UNSUBSCRIBE_PATH } from './unsubscribe.routes';
 
@@ -63,7 +64,7 @@ beforeAll(async () => {
     logger,
     readinessChecks: {},
     routes: createUnsubscribeRoutes({
-      prisma: db.prisma,
+      preferences: createPreferenceRepository(db.prisma),
       tokens: serverTokens,
       logger,
       onChange: async (userId) => void changed.push(userId),
@@ -100,7 +101,7 @@ async function optedInUser(): Promise<{ id: string; email: string }> {
   counter += 1;
   const email = `unsub${counter}-${randomBytes(3).toString('hex')}@example.test`;
   const { id } = await db.prisma.user.create({ data: { email, status: 'ACTIVE' } });
-  await createPreferenceService(db.prisma).update(id, [
+  await createPreferenceService(createPreferenceRepository(db.prisma)).update(id, [
     { channel: 'EMAIL', category: 'product', enabled: true },
   ]);
   return { id, email };

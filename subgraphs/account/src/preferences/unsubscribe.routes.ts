@@ -1,15 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { PrismaClient } from '@gatehouse/db';
 import { escapeHtml, DEFAULT_PRODUCT_NAME, type MailCategory, type UnsubscribeTokens } from '@gatehouse/mail';
 import type { RouteHandler } from '@gatehouse/service';
 import { PreferenceErrorCode } from './error-codes';
-import { createPreferenceRepository } from './preference.repository';
+import type { PreferenceRepository } from './preference.repository';
 
 /** Where the route answers; the worker's `unsubscribe.url` is the public address of this path. */
 export const UNSUBSCRIBE_PATH = '/unsubscribe';
 
 export interface UnsubscribeRoutesOptions {
-  prisma: PrismaClient;
+  preferences: PreferenceRepository;
   /** Built from UNSUBSCRIBE_SECRET, the same secret the mail worker mints with. */
   tokens: Pick<UnsubscribeTokens, 'verify'>;
   logger: { info(details: object, message: string): void; warn(details: object, message: string): void };
@@ -92,8 +91,7 @@ const BUTTON_STYLE =
  * `{error: <code>, message}` on failure.
  */
 export function createUnsubscribeRoutes(options: UnsubscribeRoutesOptions): RouteHandler {
-  const { tokens, logger } = options;
-  const repository = createPreferenceRepository(options.prisma);
+  const { tokens, logger, preferences: repository } = options;
   const productName = options.productName ?? DEFAULT_PRODUCT_NAME;
 
   return async (req, res, requestId) => {
