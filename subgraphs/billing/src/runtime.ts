@@ -21,6 +21,7 @@ import {
 import { addPeriod, formatMoney, prorate } from './money';
 import {
   createWebhookDeliveryService,
+  createWebhookDeliveryRepository,
   createWebhookEndpointRepository,
   createWebhookEndpointService,
   isWebhookEventType,
@@ -32,6 +33,7 @@ import {
   createChargingService,
   createPaymentMethodRepository,
   createPaymentMethodService,
+  createPaymentRepository,
   createStripeWebhookRoute,
   type PaymentDomainEvent,
   type PaymentListener,
@@ -189,8 +191,9 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
     allowHttp: allowInsecureUrls,
     allowPrivateNetworks: allowInsecureUrls,
   });
+  const webhookDeliveryRecords = createWebhookDeliveryRepository(prisma);
   const webhookDeliveries = createWebhookDeliveryService({
-    prisma,
+    deliveries: webhookDeliveryRecords,
     jobQueue,
     cipher,
     logger: logger.child({ module: 'webhooks' }),
@@ -220,11 +223,7 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
     if (!isWebhookEventType(event.type)) return;
     try {
       if (stored) {
-        const pending = await prisma.webhookDelivery.findMany({
-          where: { eventId: event.id, status: 'PENDING' },
-          select: { id: true },
-        });
-        await webhookDeliveries.enqueue(pending.map((delivery) => delivery.id));
+        await webhookDeliveries.enqueue(await webhookDeliveryRecords.pendingIdsOfEvent(event.id));
       } else {
         await webhookDeliveries.publish(toWebhookEvent(event));
       }
@@ -349,8 +348,9 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
     onPaymentFailed: (event, tx) => lifecycle.onPaymentFailed(event, tx),
   };
   const paymentsLogger = logger.child({ module: 'payments' });
+  const paymentRecords = createPaymentRepository(prisma);
   const charging = createChargingService({
-    prisma,
+    payments: paymentRecords,
     provider,
     listener,
     logger: paymentsLogger,
@@ -392,7 +392,7 @@ export function createBillingServices(options: CreateBillingServicesOptions): Bi
 
   const routes: RouteHandler[] = [
     createStripeWebhookRoute({
-      prisma,
+      payments: paymentRecords,
       provider,
       listener,
       logger: paymentsLogger,

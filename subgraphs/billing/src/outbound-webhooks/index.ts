@@ -3,6 +3,11 @@ export {
   createWebhookEndpointRepository,
   type WebhookEndpointRepository,
 } from './webhook-endpoint.repository';
+export {
+  createWebhookDeliveryRepository,
+  type WebhookDeliveryRepository,
+  type WebhookDeliveryTransaction,
+} from './webhook-delivery.repository';
 export { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from './event-types';
 export {
   DEFAULT_SIGNATURE_TOLERANCE_SECONDS,

@@ -20,6 +20,7 @@ import {
   createWebhookEndpointService,
   type WebhookEndpointService,
 } from './webhook-endpoint.service';
+import { createWebhookDeliveryRepository } from './webhook-delivery.repository';
 import { createWebhookEndpointRepository } from './webhook-endpoint.repository';
 
 const cipher = createEnvelopeCipher([{ id: 'test', key: randomBytes(32) }]);
@@ -99,7 +100,7 @@ function services(overrides: Partial<WebhookDeliveryServiceOptions> = {}): {
       allowPrivateNetworks: true,
     }),
     deliveries: createWebhookDeliveryService({
-      prisma: db.prisma,
+      deliveries: createWebhookDeliveryRepository(db.prisma),
       jobQueue: queue(),
       cipher,
       logger: quiet,

@@ -1,6 +1,6 @@
-import { createAuditWriter, type AuditActorFields } from '@gatehouse/audit';
+import type { AuditActorFields } from '@gatehouse/audit';
 import type { EnvelopeCipher } from '@gatehouse/crypto';
-import type { Prisma, PrismaClient } from '@gatehouse/db';
+import type { Prisma } from '@gatehouse/db';
 import { AppError, ErrorCode, NotFoundError } from '@gatehouse/errors';
 import type { JobQueue } from '@gatehouse/jobs';
 import { decodeKeysetCursor, encodeKeysetCursor, isUuid, type KeysetPosition } from '@gatehouse/service';
@@ -11,6 +11,11 @@ import { isWebhookEventType, type WebhookEventType } from './event-types';
 import { postWebhook, type PostOutcome } from './http-delivery';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhookPayload } from './signature';
 import { checkWebhookUrl, guardedLookup, type WebhookUrlPolicy } from './url-policy';
+import type {
+  DeliveryToSend,
+  WebhookDeliveryRepository,
+  WebhookDeliveryTransaction,
+} from './webhook-delivery.repository';
 import {
   WebhookAuditAction,
   badInput,
@@ -109,7 +114,7 @@ export interface WebhookDeliveryService {
    * they announce) and no job is queued: call {@link WebhookDeliveryService.enqueue} with the ids after commit,
    * or leave them to {@link WebhookDeliveryService.deliverDue}.
    */
-  publish(event: WebhookEvent, tx?: Prisma.TransactionClient): Promise<{ deliveryIds: string[] }>;
+  publish(event: WebhookEvent, tx?: WebhookDeliveryTransaction): Promise<{ deliveryIds: string[] }>;
   /** Queues delivery jobs for rows written by `publish(event, tx)`. */
   enqueue(deliveryIds: readonly string[]): Promise<void>;
   /**
@@ -147,7 +152,7 @@ export interface WebhookLogger {
 }
 
 export interface WebhookDeliveryServiceOptions extends WebhookUrlPolicy {
-  prisma: PrismaClient;
+  deliveries: WebhookDeliveryRepository;
   jobQueue: Pick<JobQueue, 'enqueue'>;
   cipher: EnvelopeCipher;
   logger?: WebhookLogger;
@@ -168,21 +173,6 @@ const SILENT_LOGGER: WebhookLogger = {
   warn: () => undefined,
   error: (details, message) => console.error(message, details),
 };
-
-const DELIVERY_SELECT = {
-  id: true,
-  endpointId: true,
-  eventId: true,
-  eventType: true,
-  status: true,
-  attemptCount: true,
-  nextAttemptAt: true,
-  lastAttemptAt: true,
-  responseStatus: true,
-  lastError: true,
-  deliveredAt: true,
-  createdAt: true,
-} as const;
 
 const eventSchema = z.object({
   id: z.string().min(1).max(255),
@@ -212,7 +202,7 @@ function storable(text: string): string {
 
 /** Deliveries, retries, the sweep, replay and the delivery log; see {@link WebhookDeliveryService}. */
 export function createWebhookDeliveryService(options: WebhookDeliveryServiceOptions): WebhookDeliveryService {
-  const { prisma, jobQueue, cipher } = options;
+  const { deliveries: records, jobQueue, cipher } = options;
   const logger = options.logger ?? SILENT_LOGGER;
   const now = options.now ?? (() => new Date());
   const schedule = options.retrySchedule ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
@@ -254,29 +244,10 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
     deliveryId?: string,
   ): Promise<{ id: string; attempt: number }[]> {
     const leaseUntil = new Date(at.getTime() + timeoutMs * Math.ceil(limit / sweepConcurrency) + 60_000);
-    const only = deliveryId === undefined ? null : deliveryId;
-    const rows = await prisma.$queryRaw<{ id: string; attempt_count: number }[]>`
-      WITH due AS (
-        SELECT id FROM "webhook_deliveries"
-        WHERE status = 'PENDING' AND next_attempt_at <= ${at}::timestamptz
-          AND (${only}::uuid IS NULL OR id = ${only}::uuid)
-        ORDER BY next_attempt_at, id
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE "webhook_deliveries" AS d
-      SET attempt_count = d.attempt_count + 1, last_attempt_at = ${at}::timestamptz,
-          next_attempt_at = ${leaseUntil}::timestamptz, updated_at = ${at}::timestamptz
-      FROM due WHERE d.id = due.id
-      RETURNING d.id, d.attempt_count`;
-    return rows.map((row) => ({ id: row.id, attempt: Number(row.attempt_count) }));
+    return records.claimDue(at, leaseUntil, limit, deliveryId === undefined ? null : deliveryId);
   }
 
-  async function send(delivery: {
-    payload: Prisma.JsonValue;
-    eventId: string;
-    endpoint: { id: string; url: string; active: boolean; secretEncrypted: string };
-  }): Promise<PostOutcome> {
+  async function send(delivery: DeliveryToSend): Promise<PostOutcome> {
     const { endpoint } = delivery;
     if (!endpoint.active) return { kind: 'error', message: 'Endpoint is disabled' };
     const check = checkWebhookUrl(endpoint.url, policy);
@@ -306,14 +277,7 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
   }
 
   async function attempt(id: string, attemptNumber: number): Promise<WebhookAttemptResult> {
-    const delivery = await prisma.webhookDelivery.findUnique({
-      where: { id },
-      select: {
-        payload: true,
-        eventId: true,
-        endpoint: { select: { id: true, url: true, active: true, secretEncrypted: true } },
-      },
-    });
+    const delivery = await records.findToSend(id);
     if (!delivery) return { deliveryId: id, attempt: attemptNumber, status: 'FAILED', responseStatus: null };
     const outcome = await send(delivery);
     const at = now();
@@ -328,17 +292,14 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
           outcome.kind === 'response' ? `HTTP ${outcome.status}: ${outcome.body}`.trimEnd() : outcome.message,
         );
     // Guarded by the claimed attempt: a replay (or a lease taken over) since the claim wins over this result.
-    const { count } = await prisma.webhookDelivery.updateMany({
-      where: { id, status: 'PENDING', attemptCount: attemptNumber },
-      data: {
-        status,
-        responseStatus,
-        lastError,
-        nextAttemptAt,
-        ...(ok ? { deliveredAt: at } : {}),
-      },
+    const recorded = await records.recordOutcome(id, attemptNumber, {
+      status,
+      responseStatus,
+      lastError,
+      nextAttemptAt,
+      ...(ok ? { deliveredAt: at } : {}),
     });
-    if (count === 1 && nextAttemptAt) {
+    if (recorded && nextAttemptAt) {
       await queueJob(id, `${id}-${nextAttemptAt.getTime()}`, nextAttemptAt.getTime() - at.getTime());
     }
     const details = {
@@ -357,7 +318,6 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
     async publish(event, tx) {
       const parsed = eventSchema.safeParse(event);
       if (!parsed.success) throw new TypeError(`webhook publish: invalid event (${parsed.error.message})`);
-      const db = tx ?? prisma;
       const payload: WebhookPayload = {
         id: event.id,
         type: event.type,
@@ -365,19 +325,14 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
         data: event.data,
       };
       const at = now();
-      const rows = await db.$queryRaw<{ id: string }[]>`
-        INSERT INTO "webhook_deliveries"
-          (endpoint_id, event_id, event_type, payload, status, next_attempt_at, created_at, updated_at)
-        SELECT e.id, ${event.id}, ${event.type}, ${JSON.stringify(payload)}::jsonb, 'PENDING',
-               ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-        FROM "webhook_endpoints" AS e
-        WHERE e.active
-          AND (e.user_id IS NULL OR e.user_id = ${event.userId}::uuid)
-          AND (cardinality(e.event_types) = 0 OR ${event.type} = ANY(e.event_types))
-        ORDER BY e.created_at, e.id
-        ON CONFLICT (endpoint_id, event_id) DO NOTHING
-        RETURNING id`;
-      const deliveryIds = rows.map((row) => row.id);
+      const fanOut = {
+        eventId: event.id,
+        eventType: event.type,
+        userId: event.userId,
+        payload: JSON.stringify(payload),
+        at,
+      };
+      const deliveryIds = await (tx ? records.joining(tx) : records).insertForEvent(fanOut);
       if (!tx) await enqueue(deliveryIds);
       return { deliveryIds };
     },
@@ -408,23 +363,11 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
         });
       if (!isUuid(deliveryId)) throw notFound();
       const at = now();
-      const row = await prisma.$transaction(async (tx) => {
-        const [previous] = await tx.$queryRaw<{ status: string; attempt_count: number }[]>`
-          SELECT status, attempt_count FROM "webhook_deliveries" WHERE id = ${deliveryId}::uuid FOR UPDATE`;
+      const row = await records.transaction(async (unit) => {
+        const previous = await unit.lockForReplay(deliveryId);
         if (!previous) throw notFound();
-        const updated = await tx.webhookDelivery.update({
-          where: { id: deliveryId },
-          data: {
-            status: 'PENDING',
-            attemptCount: 0,
-            nextAttemptAt: at,
-            responseStatus: null,
-            lastError: null,
-            deliveredAt: null,
-          },
-          select: DELIVERY_SELECT,
-        });
-        await createAuditWriter(tx).record({
+        const updated = await unit.resetForReplay(deliveryId, at);
+        await unit.audit({
           action: WebhookAuditAction.DELIVERY_REPLAYED,
           outcome: 'SUCCESS',
           ...actor,
@@ -434,7 +377,7 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
             endpointId: updated.endpointId,
             eventId: updated.eventId,
             previousStatus: previous.status,
-            previousAttemptCount: Number(previous.attempt_count),
+            previousAttemptCount: previous.attemptCount,
           },
         });
         return updated;
@@ -455,28 +398,12 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
       }
       const { first, after, status } = parsed.data;
       if (!isUuid(endpointId) || ('userId' in access && !isUuid(access.userId))) throw endpointNotFound();
-      const endpoint = await prisma.webhookEndpoint.findFirst({
-        where: { id: endpointId, ...endpointScope(access) },
-        select: { id: true },
-      });
-      if (!endpoint) throw endpointNotFound();
+      if (!(await records.endpointExists(endpointId, endpointScope(access)))) throw endpointNotFound();
       const position = after ? decodeCursor(after) : null;
-      const rows = await prisma.webhookDelivery.findMany({
-        where: {
-          endpointId,
-          ...(status ? { status } : {}),
-          ...(position
-            ? {
-                OR: [
-                  { createdAt: { lt: position.createdAt } },
-                  { createdAt: position.createdAt, id: { lt: position.id } },
-                ],
-              }
-            : {}),
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      const rows = await records.listForEndpoint(endpointId, {
+        status: status ?? null,
+        position,
         take: first + 1,
-        select: DELIVERY_SELECT,
       });
       const edges = rows.slice(0, first).map((node) => ({ cursor: encodeKeysetCursor(node), node }));
       return {

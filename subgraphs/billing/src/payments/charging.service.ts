@@ -1,5 +1,4 @@
-import { createAuditWriter } from '@gatehouse/audit';
-import type { InvoiceBillingReason, Payment, Prisma, PrismaClient } from '@gatehouse/db';
+import type { InvoiceBillingReason, Payment } from '@gatehouse/db';
 import { ValidationError } from '@gatehouse/errors';
 import { z } from 'zod';
 import type { ChargeResult, PaymentProvider } from '../stripe';
@@ -13,7 +12,6 @@ import {
 import {
   createPaymentSettlement,
   DEFAULT_RETRYABLE_BILLING_REASONS,
-  lockPayment,
   noEffects,
   runEffects,
   toPaymentView,
@@ -21,8 +19,8 @@ import {
   type SettlementEffects,
 } from './payment-settlement';
 import type { SettlementOptions } from './payment-settlement';
+import type { ChargeMethod, PaymentRepository, PaymentWriteUnit } from './payment.repository';
 import type {
-  PaymentAuditAction,
   PaymentDomainEvent,
   PaymentListener,
   PaymentNotice,
@@ -30,10 +28,8 @@ import type {
   PaymentsLogger,
 } from './types';
 
-type Tx = Prisma.TransactionClient;
-
 export interface ChargingServiceDeps {
-  prisma: PrismaClient;
+  payments: PaymentRepository;
   provider: PaymentProvider;
   listener: PaymentListener;
   logger: PaymentsLogger;
@@ -113,7 +109,7 @@ interface Attempt {
 type Claim = { kind: 'call'; call: Attempt } | { kind: 'done'; payment: Payment };
 
 export function createChargingService(deps: ChargingServiceDeps): ChargingService {
-  const { prisma, provider, logger } = deps;
+  const { payments, provider, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const leaseMs = deps.inFlightLeaseMs ?? 15 * 60 * 1000;
   const settlement: PaymentSettlement = createPaymentSettlement({
@@ -127,23 +123,16 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
 
   /** The payment method an attempt uses: the requested one, else the user's default. */
   async function pickMethod(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     userId: string,
     requested: string | undefined,
-  ): Promise<{ id: string; providerPaymentMethodId: string } | null> {
+  ): Promise<ChargeMethod | null> {
     if (requested) {
-      const method = await tx.paymentMethod.findFirst({
-        where: { id: requested, userId },
-        select: { id: true, providerPaymentMethodId: true },
-      });
+      const method = await unit.findOwnedMethod(userId, requested);
       if (!method) throw new PaymentMethodNotFoundError();
       return method;
     }
-    return tx.paymentMethod.findFirst({
-      where: { userId },
-      orderBy: [{ isDefault: 'desc' }, { createdAt: 'desc' }],
-      select: { id: true, providerPaymentMethodId: true },
-    });
+    return unit.findDefaultMethod(userId);
   }
 
   /**
@@ -151,20 +140,17 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
    * usable method or customer, records the failed attempt at once (no provider call).
    */
   async function startAttempt(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     payment: Payment,
     attempt: number,
-    method: { id: string; providerPaymentMethodId: string } | null,
+    method: ChargeMethod | null,
     at: Date,
     effects: SettlementEffects,
   ): Promise<Claim> {
-    const customer = await tx.billingCustomer.findUnique({
-      where: { userId: payment.userId },
-      select: { providerCustomerId: true },
-    });
-    if (!method || !customer) {
+    const customerId = await unit.findCustomerId(payment.userId);
+    if (!method || customerId === null) {
       const failed = await settlement.fail(
-        tx,
+        unit,
         payment,
         {
           attempt,
@@ -177,21 +163,18 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       );
       return { kind: 'done', payment: failed };
     }
-    const pending = await tx.payment.update({
-      where: { id: payment.id },
-      data: {
-        status: 'PENDING',
-        attemptCount: attempt,
-        paymentMethodId: method.id,
-        nextAttemptAt: new Date(at.getTime() + leaseMs),
-      },
+    const pending = await unit.update(payment.id, {
+      status: 'PENDING',
+      attemptCount: attempt,
+      paymentMethodId: method.id,
+      nextAttemptAt: new Date(at.getTime() + leaseMs),
     });
     return {
       kind: 'call',
       call: {
         payment: pending,
         attempt,
-        customerId: customer.providerCustomerId,
+        customerId,
         providerPaymentMethodId: method.providerPaymentMethodId,
       },
     };
@@ -199,22 +182,17 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
 
   /** Repeats an in-flight attempt exactly (same method, same key): the provider replays its first answer. */
   async function resumeAttempt(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     payment: Payment,
     at: Date,
     effects: SettlementEffects,
   ): Promise<Claim> {
-    const method = payment.paymentMethodId
-      ? await tx.paymentMethod.findUnique({
-          where: { id: payment.paymentMethodId },
-          select: { id: true, providerPaymentMethodId: true },
-        })
-      : null;
+    const method = payment.paymentMethodId ? await unit.findMethod(payment.paymentMethodId) : null;
     if (!method) {
       // The card was removed while the attempt was in flight; a webhook reconciles it if it was charged anyway.
-      return startAttempt(tx, payment, payment.attemptCount, null, at, effects);
+      return startAttempt(unit, payment, payment.attemptCount, null, at, effects);
     }
-    return startAttempt(tx, payment, payment.attemptCount, method, at, effects);
+    return startAttempt(unit, payment, payment.attemptCount, method, at, effects);
   }
 
   async function claimInvoice(
@@ -222,17 +200,12 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
     options: ChargeInvoiceOptions,
     effects: SettlementEffects,
   ): Promise<Claim> {
-    return prisma.$transaction(async (tx) => {
+    return payments.transaction(async (unit) => {
       const at = now();
       // The invoice row lock serialises every charge of this invoice: one payment row, one attempt at a time.
-      const locked = await tx.$queryRaw<Array<{ id: string }>>`
-        SELECT id FROM invoices WHERE id = ${invoiceId}::uuid FOR UPDATE`;
-      if (locked.length === 0) throw new InvoiceNotFoundError();
-      const invoice = await tx.invoice.findUniqueOrThrow({ where: { id: invoiceId } });
-      const existing = await tx.payment.findFirst({
-        where: { invoiceId, status: { not: 'CANCELED' } },
-        orderBy: { createdAt: 'desc' },
-      });
+      const invoice = await unit.lockInvoice(invoiceId);
+      if (!invoice) throw new InvoiceNotFoundError();
+      const existing = await unit.findCurrentOfInvoice(invoiceId);
 
       if (invoice.status === 'PAID') {
         if (existing?.status === 'SUCCEEDED' || existing?.status === 'REFUNDED') {
@@ -245,13 +218,13 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       if (existing) {
         switch (existing.status) {
           case 'PENDING':
-            return resumeAttempt(tx, existing, at, effects);
+            return resumeAttempt(unit, existing, at, effects);
           case 'FAILED':
             return startAttempt(
-              tx,
+              unit,
               existing,
               existing.attemptCount + 1,
-              await pickMethod(tx, invoice.userId, options.paymentMethodId),
+              await pickMethod(unit, invoice.userId, options.paymentMethodId),
               at,
               effects,
             );
@@ -262,39 +235,34 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       }
 
       const idempotencyKey = options.idempotencyKey ?? `invoice:${invoiceId}`;
-      const clash = await tx.payment.findUnique({ where: { idempotencyKey }, select: { invoiceId: true } });
-      if (clash) throw new IdempotencyKeyReusedError();
+      if (await unit.isIdempotencyKeyTaken(idempotencyKey)) throw new IdempotencyKeyReusedError();
 
       if (invoice.amountDue === 0) {
-        const payment = await tx.payment.create({
-          data: {
-            userId: invoice.userId,
-            invoiceId,
-            amount: 0,
-            currency: invoice.currency,
-            status: 'PENDING',
-            attemptCount: 1,
-            idempotencyKey,
-          },
+        const payment = await unit.insert({
+          userId: invoice.userId,
+          invoiceId,
+          amount: 0,
+          currency: invoice.currency,
+          status: 'PENDING',
+          attemptCount: 1,
+          idempotencyKey,
         });
-        const paid = await settlement.succeed(tx, payment, { providerPaymentId: null, at }, effects);
+        const paid = await settlement.succeed(unit, payment, { providerPaymentId: null, at }, effects);
         return { kind: 'done', payment: paid };
       }
 
-      const method = await pickMethod(tx, invoice.userId, options.paymentMethodId);
-      const payment = await tx.payment.create({
-        data: {
-          userId: invoice.userId,
-          invoiceId,
-          amount: invoice.amountDue,
-          currency: invoice.currency,
-          status: 'PENDING',
-          attemptCount: 0,
-          idempotencyKey,
-          paymentMethodId: method?.id ?? null,
-        },
+      const method = await pickMethod(unit, invoice.userId, options.paymentMethodId);
+      const payment = await unit.insert({
+        userId: invoice.userId,
+        invoiceId,
+        amount: invoice.amountDue,
+        currency: invoice.currency,
+        status: 'PENDING',
+        attemptCount: 0,
+        idempotencyKey,
+        paymentMethodId: method?.id ?? null,
       });
-      return startAttempt(tx, payment, 1, method, at, effects);
+      return startAttempt(unit, payment, 1, method, at, effects);
     });
   }
 
@@ -314,8 +282,8 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
         attempt: String(attempt),
       },
     });
-    return prisma.$transaction(async (tx) => {
-      const current = await lockPayment(tx, payment.id);
+    return payments.transaction(async (unit) => {
+      const current = await unit.lock(payment.id);
       if (!current) throw new Error(`payment ${payment.id} vanished`);
       // Settled meanwhile (a webhook, or a concurrent caller with the same attempt): keep its result.
       if (current.status !== 'PENDING' || current.attemptCount !== attempt) return current;
@@ -323,16 +291,16 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       switch (result.status) {
         case 'succeeded':
           return settlement.succeed(
-            tx,
+            unit,
             current,
             { providerPaymentId: result.providerPaymentId, at },
             effects,
           );
         case 'processing':
-          return settlement.processing(tx, current, result.providerPaymentId);
+          return settlement.processing(unit, current, result.providerPaymentId);
         case 'failed':
           return settlement.fail(
-            tx,
+            unit,
             current,
             {
               attempt,
@@ -368,40 +336,33 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
     const result: RetryDueResult = { attempted: 0, succeeded: 0, failed: 0, canceled: 0 };
     const claimEffects = noEffects();
-    const calls = await prisma.$transaction(async (tx) => {
-      const due = await tx.$queryRaw<Array<{ id: string }>>`
-        SELECT id FROM payments
-        WHERE status IN ('FAILED', 'PENDING') AND next_attempt_at <= ${at}
-        ORDER BY next_attempt_at
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED`;
+    const calls = await payments.transaction(async (unit) => {
+      const due = await unit.claimDue(at, limit);
       const claimed: Attempt[] = [];
-      for (const { id } of due) {
-        const payment = await tx.payment.findUniqueOrThrow({ where: { id } });
-        const invoice = payment.invoiceId
-          ? await tx.invoice.findUnique({ where: { id: payment.invoiceId }, select: { status: true } })
-          : null;
-        if (invoice?.status !== 'OPEN') {
-          await tx.payment.update({ where: { id }, data: { status: 'CANCELED', nextAttemptAt: null } });
-          await createAuditWriter<PaymentAuditAction>(tx).record({
+      for (const id of due) {
+        const payment = await unit.findOrThrow(id);
+        const invoiceStatus = payment.invoiceId ? await unit.invoiceStatus(payment.invoiceId) : null;
+        if (invoiceStatus !== 'OPEN') {
+          await unit.update(id, { status: 'CANCELED', nextAttemptAt: null });
+          await unit.audit({
             action: 'PAYMENT_CANCELED',
             outcome: 'SUCCESS',
             actorUserId: payment.userId,
             targetType: 'Payment',
             targetId: id,
-            metadata: { invoiceId: payment.invoiceId, invoiceStatus: invoice?.status ?? null },
+            metadata: { invoiceId: payment.invoiceId, invoiceStatus },
           });
           result.canceled++;
           continue;
         }
         const claim =
           payment.status === 'PENDING'
-            ? await resumeAttempt(tx, payment, at, claimEffects)
+            ? await resumeAttempt(unit, payment, at, claimEffects)
             : await startAttempt(
-                tx,
+                unit,
                 payment,
                 payment.attemptCount + 1,
-                await pickMethod(tx, payment.userId, undefined),
+                await pickMethod(unit, payment.userId, undefined),
                 at,
                 claimEffects,
               );
@@ -432,11 +393,7 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
 
   async function listForUser(userId: string, options: { limit?: number } = {}): Promise<PaymentView[]> {
     if (!uuid.safeParse(userId).success) return [];
-    const rows = await prisma.payment.findMany({
-      where: { userId },
-      orderBy: { createdAt: 'desc' },
-      take: Math.min(Math.max(options.limit ?? 50, 1), 200),
-    });
+    const rows = await payments.listForUser(userId, Math.min(Math.max(options.limit ?? 50, 1), 200));
     return rows.map(toPaymentView);
   }
 

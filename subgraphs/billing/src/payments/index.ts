@@ -18,6 +18,11 @@ export {
 export { DEFAULT_RETRYABLE_BILLING_REASONS } from './payment-settlement';
 export { createPaymentMethodRepository, type PaymentMethodRepository } from './payment-method.repository';
 export {
+  createPaymentRepository,
+  type PaymentRepository,
+  type PaymentTransaction,
+} from './payment.repository';
+export {
   createPaymentMethodService,
   LIVE_SUBSCRIPTION_STATUSES,
   type PaymentMethodService,

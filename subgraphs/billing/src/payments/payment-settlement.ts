@@ -1,9 +1,8 @@
-import { createAuditWriter } from '@gatehouse/audit';
 import type { InvoiceBillingReason, Payment, Prisma } from '@gatehouse/db';
+import type { PaymentTransaction, PaymentWriteUnit } from './payment.repository';
 import { nextAttemptAfterFailure } from './dunning';
 import type {
   AfterCommit,
-  PaymentAuditAction,
   PaymentDomainEvent,
   PaymentEvent,
   PaymentListener,
@@ -11,8 +10,6 @@ import type {
   PaymentView,
   PaymentsLogger,
 } from './types';
-
-type Tx = Prisma.TransactionClient;
 
 /** Work to do once the transaction committed: events to publish, mails to send. */
 export interface SettlementEffects {
@@ -38,7 +35,7 @@ export interface SettlementOptions {
    * Stores an event in the settling transaction (outbound webhook deliveries), so it commits with the payment and
    * cannot be lost between commit and publish. Publishing to live listeners still happens after commit.
    */
-  persistEvent?: (event: PaymentDomainEvent, tx: Prisma.TransactionClient) => Promise<void>;
+  persistEvent?: (event: PaymentDomainEvent, tx: PaymentTransaction) => Promise<void>;
 }
 
 export function toPaymentView(row: Payment): PaymentView {
@@ -59,24 +56,6 @@ export function toPaymentView(row: Payment): PaymentView {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-}
-
-/**
- * Locks the payment row for the rest of the transaction (every state change goes through this). Its invoice row is
- * locked first: charging locks invoice → payment, so every path takes the two locks in that order (no deadlock).
- */
-export async function lockPayment(tx: Tx, paymentId: string): Promise<Payment | null> {
-  // A payment's invoice never changes, so reading it before taking the locks is safe.
-  const owner = await tx.payment.findUnique({ where: { id: paymentId }, select: { invoiceId: true } });
-  if (!owner) return null;
-  if (owner.invoiceId) {
-    await tx.$queryRaw`SELECT id FROM invoices WHERE id = ${owner.invoiceId}::uuid FOR UPDATE`;
-  }
-  const rows = await tx.$queryRaw<
-    Array<{ id: string }>
-  >`SELECT id FROM payments WHERE id = ${paymentId}::uuid FOR UPDATE`;
-  if (rows.length === 0) return null;
-  return tx.payment.findUnique({ where: { id: paymentId } });
 }
 
 function paymentEvent(payment: Payment, attempt: number): PaymentEvent {
@@ -104,16 +83,20 @@ function eventData(payment: Payment, extra: Prisma.InputJsonObject = {}): Prisma
 
 /**
  * The state transitions of a payment, shared by the synchronous charge path and the Stripe webhook, always inside
- * the caller's transaction with the payment row locked ({@link lockPayment}) so whichever path comes second sees
+ * the caller's transaction with the payment row locked ({@link PaymentWriteUnit.lock}) so whichever path comes second sees
  * the first one's result and does nothing.
  */
 export function createPaymentSettlement(options: SettlementOptions) {
   const { listener, logger, retryableBillingReasons } = options;
 
   /** Queues an event for after commit and, when configured, stores it in this transaction. */
-  async function emit(tx: Tx, effects: SettlementEffects, event: PaymentDomainEvent): Promise<void> {
+  async function emit(
+    unit: PaymentWriteUnit,
+    effects: SettlementEffects,
+    event: PaymentDomainEvent,
+  ): Promise<void> {
     effects.events.push(event);
-    await options.persistEvent?.(event, tx);
+    await options.persistEvent?.(event, unit.joinedTransaction());
   }
 
   /**
@@ -121,40 +104,37 @@ export function createPaymentSettlement(options: SettlementOptions) {
    * audit; `payment.succeeded` after commit.
    */
   async function succeed(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     payment: Payment,
     input: { providerPaymentId: string | null; at: Date; attempt?: number },
     effects: SettlementEffects,
   ): Promise<Payment> {
     const attempt = input.attempt ?? payment.attemptCount;
-    const updated = await tx.payment.update({
-      where: { id: payment.id },
-      data: {
-        status: 'SUCCEEDED',
-        providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
-        succeededAt: input.at,
-        nextAttemptAt: null,
-        failureCode: null,
-        failureReason: null,
-        attemptCount: Math.max(attempt, payment.attemptCount),
-      },
+    const updated = await unit.update(payment.id, {
+      status: 'SUCCEEDED',
+      providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
+      succeededAt: input.at,
+      nextAttemptAt: null,
+      failureCode: null,
+      failureReason: null,
+      attemptCount: Math.max(attempt, payment.attemptCount),
     });
     if (payment.invoiceId) {
-      const paid = await tx.invoice.updateMany({
-        where: { id: payment.invoiceId, status: 'OPEN' },
-        data: { status: 'PAID', amountPaid: { increment: payment.amount }, amountDue: 0, paidAt: input.at },
-      });
-      if (paid.count === 0) {
+      const paid = await unit.markInvoicePaid(payment.invoiceId, payment.amount, input.at);
+      if (!paid) {
         // E.g. the invoice was voided while a processing payment settled: the money needs a manual refund.
         logger.error(
           { paymentId: payment.id, invoiceId: payment.invoiceId },
           'payment succeeded for an invoice that is not open',
         );
       }
-      const follow = await listener.onPaymentSucceeded(paymentEvent(updated, updated.attemptCount), tx);
+      const follow = await listener.onPaymentSucceeded(
+        paymentEvent(updated, updated.attemptCount),
+        unit.joinedTransaction(),
+      );
       if (follow) effects.after.push(follow);
     }
-    await createAuditWriter<PaymentAuditAction>(tx).record({
+    await unit.audit({
       action: 'PAYMENT_SUCCEEDED',
       outcome: 'SUCCESS',
       actorUserId: payment.userId,
@@ -169,7 +149,7 @@ export function createPaymentSettlement(options: SettlementOptions) {
         providerPaymentId: updated.providerPaymentId,
       },
     });
-    await emit(tx, effects, {
+    await emit(unit, effects, {
       id: `payment.succeeded:${payment.id}`,
       type: 'payment.succeeded',
       userId: payment.userId,
@@ -184,7 +164,7 @@ export function createPaymentSettlement(options: SettlementOptions) {
    * audit; `payment.failed` and the failure mail after commit.
    */
   async function fail(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     payment: Payment,
     input: {
       attempt: number;
@@ -195,31 +175,26 @@ export function createPaymentSettlement(options: SettlementOptions) {
     },
     effects: SettlementEffects,
   ): Promise<Payment> {
-    const invoice = payment.invoiceId
-      ? await tx.invoice.findUnique({ where: { id: payment.invoiceId }, select: { billingReason: true } })
-      : null;
-    const retryable = invoice !== null && retryableBillingReasons.includes(invoice.billingReason);
+    const billingReason = payment.invoiceId ? await unit.invoiceBillingReason(payment.invoiceId) : null;
+    const retryable = billingReason !== null && retryableBillingReasons.includes(billingReason);
     const nextAttemptAt = retryable ? nextAttemptAfterFailure(input.attempt, input.at) : null;
     const final = nextAttemptAt === null;
-    const updated = await tx.payment.update({
-      where: { id: payment.id },
-      data: {
-        status: 'FAILED',
-        attemptCount: input.attempt,
-        providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
-        failureCode: input.failureCode.slice(0, 100),
-        failureReason: input.failureMessage.slice(0, 500),
-        nextAttemptAt,
-      },
+    const updated = await unit.update(payment.id, {
+      status: 'FAILED',
+      attemptCount: input.attempt,
+      providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
+      failureCode: input.failureCode.slice(0, 100),
+      failureReason: input.failureMessage.slice(0, 500),
+      nextAttemptAt,
     });
     if (payment.invoiceId) {
       const follow = await listener.onPaymentFailed(
         { ...paymentEvent(updated, input.attempt), final, nextAttemptAt, failureReason: input.failureCode },
-        tx,
+        unit.joinedTransaction(),
       );
       if (follow) effects.after.push(follow);
     }
-    await createAuditWriter<PaymentAuditAction>(tx).record({
+    await unit.audit({
       action: 'PAYMENT_FAILED',
       outcome: 'FAILURE',
       actorUserId: payment.userId,
@@ -236,7 +211,7 @@ export function createPaymentSettlement(options: SettlementOptions) {
         nextAttemptAt: nextAttemptAt?.toISOString() ?? null,
       },
     });
-    await emit(tx, effects, {
+    await emit(unit, effects, {
       id: `payment.failed:${payment.id}:${input.attempt}`,
       type: 'payment.failed',
       userId: payment.userId,
@@ -265,24 +240,23 @@ export function createPaymentSettlement(options: SettlementOptions) {
   }
 
   /** The provider answered `processing`: a webhook settles it. */
-  async function processing(tx: Tx, payment: Payment, providerPaymentId: string): Promise<Payment> {
-    return tx.payment.update({
-      where: { id: payment.id },
-      data: { status: 'PROCESSING', providerPaymentId, nextAttemptAt: null },
-    });
+  async function processing(
+    unit: PaymentWriteUnit,
+    payment: Payment,
+    providerPaymentId: string,
+  ): Promise<Payment> {
+    return unit.update(payment.id, { status: 'PROCESSING', providerPaymentId, nextAttemptAt: null });
   }
 
   /** A full refund: payment REFUNDED (the invoice stays PAID), audit, `payment.refunded` after commit. */
   async function refund(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     payment: Payment,
     input: { amountRefunded: number; full: boolean; at: Date },
     effects: SettlementEffects,
   ): Promise<Payment> {
-    const updated = input.full
-      ? await tx.payment.update({ where: { id: payment.id }, data: { status: 'REFUNDED' } })
-      : payment;
-    await createAuditWriter<PaymentAuditAction>(tx).record({
+    const updated = input.full ? await unit.update(payment.id, { status: 'REFUNDED' }) : payment;
+    await unit.audit({
       action: input.full ? 'PAYMENT_REFUNDED' : 'PAYMENT_PARTIALLY_REFUNDED',
       outcome: 'SUCCESS',
       actorUserId: payment.userId,
@@ -297,7 +271,7 @@ export function createPaymentSettlement(options: SettlementOptions) {
       },
     });
     if (input.full) {
-      await emit(tx, effects, {
+      await emit(unit, effects, {
         id: `payment.refunded:${payment.id}`,
         type: 'payment.refunded',
         userId: payment.userId,

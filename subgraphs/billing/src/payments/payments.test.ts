@@ -3,6 +3,7 @@ import { createTestDatabase, startFakeStripe, type FakeStripe, type TestDatabase
 import { createStripeProvider } from '../stripe';
 import { createChargingService, type ChargingService } from './charging.service';
 import { createPaymentMethodRepository } from './payment-method.repository';
+import { createPaymentRepository } from './payment.repository';
 import { createPaymentMethodService, type PaymentMethodService } from './payment-methods.service';
 import { openInvoice, quietLogger, recordingListener } from './test-support';
 import type { PaymentDomainEvent, PaymentNotice } from './types';
@@ -32,7 +33,7 @@ beforeAll(async () => {
     logger: quietLogger,
   });
   charging = createChargingService({
-    prisma: db.prisma,
+    payments: createPaymentRepository(db.prisma),
     provider,
     listener: recorded.listener,
     logger: quietLogger,

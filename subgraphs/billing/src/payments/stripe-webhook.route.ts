@@ -1,20 +1,18 @@
-import type { InvoiceBillingReason, Payment, Prisma, PrismaClient } from '@gatehouse/db';
+import type { InvoiceBillingReason } from '@gatehouse/db';
 import { readBodyUpTo, sendJson, type RouteHandler } from '@gatehouse/service';
 import type Stripe from 'stripe';
 import type { PaymentProvider } from '../stripe';
 import {
   createPaymentSettlement,
   DEFAULT_RETRYABLE_BILLING_REASONS,
-  lockPayment,
   noEffects,
   runEffects,
   type PaymentSettlement,
   type SettlementEffects,
 } from './payment-settlement';
 import type { SettlementOptions } from './payment-settlement';
+import type { PaymentRepository, PaymentRow, PaymentWriteUnit } from './payment.repository';
 import type { PaymentDomainEvent, PaymentListener, PaymentNotice, PaymentsLogger } from './types';
-
-type Tx = Prisma.TransactionClient;
 
 /** Where Stripe posts events. */
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
@@ -23,7 +21,7 @@ const MAX_BODY_BYTES = 512 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface StripeWebhookRouteOptions {
-  prisma: PrismaClient;
+  payments: PaymentRepository;
   provider: Pick<PaymentProvider, 'verifyWebhook'>;
   listener: PaymentListener;
   logger: PaymentsLogger;
@@ -67,7 +65,7 @@ function ourMetadata(object: { metadata?: Stripe.Metadata | null }): {
  * fails, dunning scheduled), `charge.refunded` (payment REFUNDED, invoice stays PAID). Other types: 200, recorded.
  */
 export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): RouteHandler {
-  const { prisma, provider, logger } = options;
+  const { payments, provider, logger } = options;
   const now = options.now ?? (() => new Date());
   const settlement: PaymentSettlement = createPaymentSettlement({
     listener: options.listener,
@@ -77,40 +75,34 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   });
 
   /** The payment an event is about, locked; null when it is not ours. */
-  async function findPayment(tx: Tx, paymentId: string | null, providerPaymentId: string | null) {
+  async function findPayment(
+    unit: PaymentWriteUnit,
+    paymentId: string | null,
+    providerPaymentId: string | null,
+  ): Promise<PaymentRow | null> {
     if (paymentId) {
-      const byId = await lockPayment(tx, paymentId);
+      const byId = await unit.lock(paymentId);
       if (byId) return byId;
     }
     if (!providerPaymentId) return null;
-    const row = await tx.payment.findUnique({ where: { providerPaymentId }, select: { id: true } });
-    return row ? lockPayment(tx, row.id) : null;
+    const id = await unit.findIdByProviderPaymentId(providerPaymentId);
+    return id ? unit.lock(id) : null;
   }
 
   /** Older than what this payment already applied: a late delivery. */
-  const isStale = (payment: Payment, eventAt: Date) =>
+  const isStale = (payment: PaymentRow, eventAt: Date) =>
     payment.providerEventAt !== null && eventAt.getTime() < payment.providerEventAt.getTime();
 
-  async function markEventTime(tx: Tx, payment: Payment, eventAt: Date): Promise<void> {
-    await tx.payment.updateMany({
-      where: {
-        id: payment.id,
-        OR: [{ providerEventAt: null }, { providerEventAt: { lt: eventAt } }],
-      },
-      data: { providerEventAt: eventAt },
-    });
-  }
-
   async function paymentIntentSucceeded(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     pi: Stripe.PaymentIntent,
     eventAt: Date,
     effects: SettlementEffects,
   ): Promise<Handling> {
     const meta = ourMetadata(pi);
-    const payment = await findPayment(tx, meta.paymentId, pi.id);
+    const payment = await findPayment(unit, meta.paymentId, pi.id);
     if (!payment || isStale(payment, eventAt)) return 'ignored';
-    await markEventTime(tx, payment, eventAt);
+    await unit.markProviderEventTime(payment.id, eventAt);
     if (payment.status === 'SUCCEEDED' || payment.status === 'REFUNDED') {
       if (payment.providerPaymentId !== pi.id) {
         // Two attempts of one payment both collected money: needs a refund by hand.
@@ -123,7 +115,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     }
     // Money was collected, whatever we had recorded (PENDING with a lost answer, PROCESSING, even FAILED).
     await settlement.succeed(
-      tx,
+      unit,
       payment,
       { providerPaymentId: pi.id, at: now(), attempt: meta.attempt ?? payment.attemptCount },
       effects,
@@ -132,15 +124,15 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   }
 
   async function paymentIntentFailed(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     pi: Stripe.PaymentIntent,
     eventAt: Date,
     effects: SettlementEffects,
   ): Promise<Handling> {
     const meta = ourMetadata(pi);
-    const payment = await findPayment(tx, meta.paymentId, pi.id);
+    const payment = await findPayment(unit, meta.paymentId, pi.id);
     if (!payment || isStale(payment, eventAt)) return 'ignored';
-    await markEventTime(tx, payment, eventAt);
+    await unit.markProviderEventTime(payment.id, eventAt);
     if (payment.status !== 'PENDING' && payment.status !== 'PROCESSING') return 'ignored';
     // Only the attempt in flight may fail: an older attempt's failure says nothing about the current one.
     const attempt = meta.attempt ?? payment.attemptCount;
@@ -150,7 +142,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     if (!current) return 'ignored';
     const error = pi.last_payment_error;
     await settlement.fail(
-      tx,
+      unit,
       payment,
       {
         attempt,
@@ -165,7 +157,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   }
 
   async function chargeRefunded(
-    tx: Tx,
+    unit: PaymentWriteUnit,
     charge: Stripe.Charge,
     eventAt: Date,
     effects: SettlementEffects,
@@ -173,12 +165,12 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     const piId =
       typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null);
     const meta = ourMetadata(charge);
-    const payment = await findPayment(tx, meta.paymentId, piId);
+    const payment = await findPayment(unit, meta.paymentId, piId);
     if (!payment || isStale(payment, eventAt)) return 'ignored';
-    await markEventTime(tx, payment, eventAt);
+    await unit.markProviderEventTime(payment.id, eventAt);
     if (payment.status !== 'SUCCEEDED') return 'ignored';
     await settlement.refund(
-      tx,
+      unit,
       payment,
       { amountRefunded: charge.amount_refunded, full: charge.refunded, at: now() },
       effects,
@@ -187,21 +179,17 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   }
 
   async function handle(event: Stripe.Event, effects: SettlementEffects): Promise<Handling> {
-    return prisma.$transaction(async (tx) => {
+    return payments.transaction(async (unit) => {
       // A concurrent duplicate blocks on the unique key until this commits, then inserts nothing.
-      const inserted = await tx.$executeRaw`
-        INSERT INTO processed_provider_events (provider, event_id, event_type)
-        VALUES ('stripe', ${event.id}, ${event.type})
-        ON CONFLICT (provider, event_id) DO NOTHING`;
-      if (inserted === 0) return 'duplicate';
+      if (!(await unit.recordProviderEvent('stripe', event.id, event.type))) return 'duplicate';
       const eventAt = new Date(event.created * 1000);
       switch (event.type) {
         case 'payment_intent.succeeded':
-          return paymentIntentSucceeded(tx, event.data.object, eventAt, effects);
+          return paymentIntentSucceeded(unit, event.data.object, eventAt, effects);
         case 'payment_intent.payment_failed':
-          return paymentIntentFailed(tx, event.data.object, eventAt, effects);
+          return paymentIntentFailed(unit, event.data.object, eventAt, effects);
         case 'charge.refunded':
-          return chargeRefunded(tx, event.data.object, eventAt, effects);
+          return chargeRefunded(unit, event.data.object, eventAt, effects);
         default:
           return 'ignored';
       }

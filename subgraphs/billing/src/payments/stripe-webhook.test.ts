@@ -3,6 +3,7 @@ import { createStripeProvider } from '../stripe';
 import { createChargingService, type ChargingService } from './charging.service';
 import { createPaymentMethodRepository } from './payment-method.repository';
 import { createPaymentMethodService, type PaymentMethodService } from './payment-methods.service';
+import { createPaymentRepository } from './payment.repository';
 import { createStripeWebhookRoute, STRIPE_WEBHOOK_PATH } from './stripe-webhook.route';
 import { openInvoice, quietLogger, recordingListener, serveRoute } from './test-support';
 import type { PaymentDomainEvent } from './types';
@@ -26,7 +27,7 @@ beforeAll(async () => {
     apiBase: fake.baseUrl,
   });
   const shared = {
-    prisma: db.prisma,
+    payments: createPaymentRepository(db.prisma),
     listener: recorded.listener,
     logger: quietLogger,
     now: () => clock,
