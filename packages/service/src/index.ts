@@ -119,7 +119,7 @@ export { AUDIT_READ_PERMISSION, SYSTEM_PERMISSIONS, type SystemPermission } from
 export { effectiveAccessQuery, readEffectiveAccess, type EffectiveAccess } from './effective-access';
 export { DateTimeScalar } from './scalars';
 export { isUuid } from './ids';
-export { decodeKeysetCursor, encodeKeysetCursor, type KeysetPosition } from './keyset-cursor';
+export { decodeKeysetCursor, encodeKeysetCursor, keysetAfter, type KeysetPosition } from './keyset-cursor';
 export { isPublicAddress, NON_PUBLIC_IPV4_RANGES, NON_PUBLIC_IPV6_RANGES } from './public-address';
 export { runService, stopOnSignals } from './lifecycle';
 export {

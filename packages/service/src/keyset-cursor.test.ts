@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { decodeKeysetCursor, encodeKeysetCursor } from './keyset-cursor';
+import { decodeKeysetCursor, encodeKeysetCursor, keysetAfter } from './keyset-cursor';
 
 describe('keyset cursor', () => {
   it('round-trips a position', () => {
@@ -30,5 +30,19 @@ describe('keyset cursor', () => {
     ['the old pipe format', Buffer.from(`2040-01-01T00:00:00.000Z|${randomUUID()}`).toString('base64url')],
   ])('refuses %s', (_label, cursor) => {
     expect(decodeKeysetCursor(cursor)).toBeUndefined();
+  });
+});
+
+describe('keysetAfter', () => {
+  it('selects every row without a position, and the rows after it in (createdAt desc, id desc) order', () => {
+    expect(keysetAfter(undefined)).toEqual({});
+    expect(keysetAfter(null)).toEqual({});
+    const position = { createdAt: new Date('2040-05-06T07:08:09.123Z'), id: randomUUID() };
+    expect(keysetAfter(position)).toEqual({
+      OR: [
+        { createdAt: { lt: position.createdAt } },
+        { createdAt: position.createdAt, id: { lt: position.id } },
+      ],
+    });
   });
 });

@@ -34,3 +34,19 @@ export function decodeKeysetCursor(cursor: string): KeysetPosition | undefined {
   if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) return undefined;
   return { createdAt, id };
 }
+
+/**
+ * The Prisma `where` fragment selecting the rows after `position` in `(createdAt desc, id desc)` order (nothing,
+ * so every row, without a position). Spread it into a `where` beside the page's other conditions.
+ */
+export function keysetAfter(position: KeysetPosition | null | undefined): {
+  OR?: [{ createdAt: { lt: Date } }, { createdAt: Date; id: { lt: string } }];
+} {
+  if (!position) return {};
+  return {
+    OR: [
+      { createdAt: { lt: position.createdAt } },
+      { createdAt: position.createdAt, id: { lt: position.id } },
+    ],
+  };
+}

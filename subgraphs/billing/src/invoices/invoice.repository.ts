@@ -1,6 +1,6 @@
 import { createAuditWriter, type AuditEntry } from '@gatehouse/audit';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
-import type { KeysetPosition } from '@gatehouse/service';
+import { keysetAfter, type KeysetPosition } from '@gatehouse/service';
 import { formatInvoiceNumber } from './invoice-number';
 import type { InvoiceBillingReason, InvoiceLineRow, InvoiceRow, InvoiceStatus } from './invoice.types';
 
@@ -211,14 +211,7 @@ export function createInvoiceRepository(prisma: PrismaClient): InvoiceRepository
         where: {
           userId,
           ...(status ? { status } : {}),
-          ...(position
-            ? {
-                OR: [
-                  { createdAt: { lt: position.createdAt } },
-                  { createdAt: position.createdAt, id: { lt: position.id } },
-                ],
-              }
-            : {}),
+          ...keysetAfter(position),
         },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take,

@@ -1,6 +1,6 @@
 import { createAuditWriter, type AuditEntry } from '@gatehouse/audit';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
-import type { KeysetPosition } from '@gatehouse/service';
+import { keysetAfter, type KeysetPosition } from '@gatehouse/service';
 import type { EndpointScope } from './webhook-endpoint.repository';
 
 /**
@@ -215,14 +215,7 @@ export function createWebhookDeliveryRepository(prisma: PrismaClient): WebhookDe
         where: {
           endpointId,
           ...(status ? { status } : {}),
-          ...(position
-            ? {
-                OR: [
-                  { createdAt: { lt: position.createdAt } },
-                  { createdAt: position.createdAt, id: { lt: position.id } },
-                ],
-              }
-            : {}),
+          ...keysetAfter(position),
         },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take,
