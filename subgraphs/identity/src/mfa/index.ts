@@ -26,11 +26,9 @@ export {
   MFA_MAX_WRONG_CODES,
   MFA_WRONG_CODE_WINDOW_SECONDS,
   MfaEventTopic,
-  createMfaService,
   type MfaSecurityEvent,
-  type MfaService,
-  type MfaServiceOptions,
-} from './mfa.service';
+} from './mfa.constants';
+export { createMfaService, type MfaService, type MfaServiceOptions } from './mfa.service';
 export type {
   CodeDelivery,
   FactorConfirmation,

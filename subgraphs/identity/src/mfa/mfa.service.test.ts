@@ -28,12 +28,8 @@ import { readQrCode } from './__tests__/qr-reader';
 import { hashBackupCode, normalizeBackupCode } from './backup-codes';
 import { MfaErrorCode } from './error-codes';
 import { createMfaRepository } from './mfa.repository';
-import {
-  MfaEventTopic,
-  createMfaService,
-  type MfaSecurityEvent,
-  type MfaServiceOptions,
-} from './mfa.service';
+import { MfaEventTopic, type MfaSecurityEvent } from './mfa.constants';
+import { createMfaService, type MfaServiceOptions } from './mfa.service';
 import { createTwilioSmsSender, type SmsSender } from './sms-sender';
 import { generateTotpSecret } from './totp';
 

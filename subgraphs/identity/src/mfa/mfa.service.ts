@@ -26,43 +26,19 @@ import type {
 } from './mfa.types';
 import { CODE_PURPOSES } from './one-time-codes';
 import type { SmsSender } from './sms-sender';
-import {
-  BACKUP_CODES_LOW_THRESHOLD,
-  MFA_CHALLENGE_MAX_FAILURES,
-  MFA_CHALLENGE_TTL_SECONDS,
-  MFA_CODE_MAX_SENDS,
-  MFA_CODE_SEND_WINDOW_SECONDS,
-  MFA_CODE_TTL_SECONDS,
-  MFA_MAX_WRONG_CODES,
-  MFA_WRONG_CODE_WINDOW_SECONDS,
-  MfaEventTopic,
-  type MfaSecurityEvent,
-} from './mfa.constants';
+import { MfaEventTopic } from './mfa.constants';
 import { createBackupCodeSteps } from './mfa-backup-codes';
 import { createChallengeSteps } from './mfa-challenge';
 import { createSentCodeSteps } from './mfa-sent-codes';
 import { createTotpSteps } from './mfa-totp';
 import { createMfaToolkit, destinationOf, deviceOf, isWellFormedCode } from './mfa-toolkit';
 
-export {
-  BACKUP_CODES_LOW_THRESHOLD,
-  MFA_CHALLENGE_MAX_FAILURES,
-  MFA_CHALLENGE_TTL_SECONDS,
-  MFA_CODE_MAX_SENDS,
-  MFA_CODE_SEND_WINDOW_SECONDS,
-  MFA_CODE_TTL_SECONDS,
-  MFA_MAX_WRONG_CODES,
-  MFA_WRONG_CODE_WINDOW_SECONDS,
-  MfaEventTopic,
-  type MfaSecurityEvent,
-};
-
 export interface MfaService {
   /** Whether sign-in needs a second factor (users.mfa_enabled and at least one verified factor). */
   isRequired(userId: string): Promise<boolean>;
   /**
    * Stores a challenge for a sign-in that proved its first factor: an opaque token (32 bytes) of which only the
-   * SHA-256 is the key, for {@link MFA_CHALLENGE_TTL_SECONDS}, with `context` (returned by `verifyChallenge`).
+   * SHA-256 is the key, for `MFA_CHALLENGE_TTL_SECONDS`, with `context` (returned by `verifyChallenge`).
    * @throws AppError MFA_NOT_ENABLED without a verified factor, MFA_METHOD_UNAVAILABLE when none can be used
    * (SMS only, no SMS provider configured, no backup codes left).
    */
