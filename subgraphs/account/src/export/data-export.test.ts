@@ -43,7 +43,7 @@ import {
   type DataExportServiceOptions,
 } from './data-export.service';
 import { DataExportErrorCode, DataExportFailure } from './error-codes';
-import { USER_EXPORT_FORMAT, type UserDataDocument } from './user-data';
+import { USER_EXPORT_FORMAT, type UserDataDocument } from './user-data.types';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SECRET = 'data-export-test-signing-secret-0123456789';

@@ -19,9 +19,9 @@ export {
 } from './data-export.job';
 export { type DataExportStatus } from './data-export.repository';
 export { DataExportErrorCode, DataExportFailure, DataExportRateLimitError } from './error-codes';
+export { gatherUserData } from './user-data';
 export {
   USER_EXPORT_FORMAT,
-  gatherUserData,
   type ExportedAccount,
   type ExportedAuditEntry,
   type ExportedDataExport,
@@ -41,4 +41,4 @@ export {
   type ExportedUnsubscribeReceipt,
   type ExportedUsageRecord,
   type UserDataDocument,
-} from './user-data';
+} from './user-data.types';

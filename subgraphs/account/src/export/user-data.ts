@@ -13,34 +13,6 @@ import { USER_EXPORT_FORMAT, type UserDataDocument } from './user-data.types';
  * billing, the shared tables), each with an allow-list `select` per table.
  */
 
-export { maskEmail, maskPhoneNumber } from './user-data.format';
-export {
-  USER_EXPORT_FORMAT,
-  type ExportedAccount,
-  type ExportedApiKey,
-  type ExportedAuditEntry,
-  type ExportedBillingCustomer,
-  type ExportedDataExport,
-  type ExportedEmailDelivery,
-  type ExportedEmailVerification,
-  type ExportedInvoice,
-  type ExportedInvoiceLine,
-  type ExportedMfaFactor,
-  type ExportedNotificationPreference,
-  type ExportedOAuthAccount,
-  type ExportedPasswordReset,
-  type ExportedPayment,
-  type ExportedPaymentMethod,
-  type ExportedProfile,
-  type ExportedRole,
-  type ExportedSession,
-  type ExportedSubscription,
-  type ExportedUnsubscribeReceipt,
-  type ExportedUsageRecord,
-  type ExportedWebhookEndpoint,
-  type UserDataDocument,
-} from './user-data.types';
-
 /**
  * Reads everything the platform holds about `userId` into a {@link UserDataDocument}, or null when there is no
  * such user. A pure read: nothing is written. The reads are separate statements, not one snapshot; a row
