@@ -30,6 +30,45 @@ export default tseslint.config(
     },
   },
   {
+    // The database only through repositories (docs/architecture.md): services receive repositories, so only a
+    // repository, a composition root (runtime.ts) and the shared packages may hold the client as a value. Type
+    // imports of the generated model types stay allowed. Tests set up their rows directly and are exempt.
+    files: ['subgraphs/*/src/**/*.ts', 'gateway/src/**/*.ts'],
+    ignores: ['**/*.repository.ts', '**/runtime.ts', '**/*.test.ts', '**/*.test-support.ts', '**/main.ts'],
+    rules: {
+      // Not even as a type: a service handed the client is a repository in disguise. (no-restricted-imports
+      // merges its entries per module, so it cannot forbid PrismaClient's type and allow Prisma's at once.)
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "ImportDeclaration[source.value='@gatehouse/db'] ImportSpecifier[imported.name=/^(PrismaClient|createDatabase|Database)$/]",
+          message:
+            'Services receive repositories: reach the database through a *.repository.ts (docs/architecture.md).',
+        },
+      ],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@gatehouse/db',
+              importNames: ['Prisma'],
+              allowTypeImports: true,
+              message:
+                'Prisma values (sql, transactions, Decimal) belong in a *.repository.ts (docs/architecture.md).',
+            },
+            {
+              name: 'pg',
+              message:
+                'Services receive repositories: reach the database through a *.repository.ts (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs', 'jest.config.js', 'jest.browser.config.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -119,14 +119,14 @@ async function main(): Promise<void> {
     // refused by every subgraph at once (with Redis they share Redis).
     // The same for the event bus: a setting changed through access-control reaches identity, billing events
     // reach the gateway's subscriptions.
-    let shared: { kv?: MemoryKeyValueStore; events?: MemoryEventBus } = {};
+    let inProcess: { kv: MemoryKeyValueStore; events: MemoryEventBus } | undefined;
     if (!config.redis.REDIS_URL) {
       logger.info('REDIS_URL not set: using the in-process store, event bus and job queue');
-      const kv = new MemoryKeyValueStore();
-      const events = new MemoryEventBus({ logger });
+      inProcess = { kv: new MemoryKeyValueStore(), events: new MemoryEventBus({ logger }) };
+      const { kv, events } = inProcess;
       running.push({ stop: () => kv.close() }, { stop: () => events.close() });
-      shared = { kv, events };
     }
+    const shared = inProcess ? { kv: inProcess.kv, shared: { events: inProcess.events } } : {};
 
     const { applied } = await migrate({ url: databaseUrl, logger });
     logger.info({ applied: applied.length }, 'migrations up to date');
@@ -155,14 +155,7 @@ async function main(): Promise<void> {
       ['account', () => startAccount(process.env, shared)],
       ['access-control', () => startAccessControl(process.env, shared)],
       ['billing', () => startBilling(process.env, shared)],
-      [
-        'gateway',
-        () =>
-          startGateway({
-            ...(shared.kv ? { kv: shared.kv } : {}),
-            ...(shared.events ? { events: shared.events } : {}),
-          }),
-      ],
+      ['gateway', () => startGateway(inProcess ? { kv: inProcess.kv, events: inProcess.events } : {})],
     ];
     let gatewayUrl = '';
     for (const [name, startService] of services) {

@@ -7,22 +7,22 @@ import { join } from 'node:path';
 import type { PrismaClient } from '@gatehouse/db';
 import { startAuditEventRelay } from '@gatehouse/audit';
 import { createEventBus, type EventBus } from '@gatehouse/events';
-import type { KeyValueStore } from '@gatehouse/kv';
+import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { createObjectStorage } from '@gatehouse/storage';
 import {
   createAccessTokenSigner,
   createAccessTokenVerifier,
+  createServiceKit,
   createServiceMetrics,
   createSessionLivenessQuery,
   createSessionStatusChecker,
-  generateRsaKeyPair,
   startHttpService,
   type AccessTokenSigner,
   type HttpService,
   type ServiceMetrics,
 } from '@gatehouse/service';
-import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
+import { TEST_SUBGRAPH_SECRET, generateRsaKeyPair } from '@gatehouse/service/testing';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -32,7 +32,7 @@ import {
   testSecrets,
 } from '@gatehouse/testing';
 import { createApp as createAccessControlApp } from '../../subgraphs/access-control/src/app';
-import { startApiUsageConsumer } from '../../subgraphs/access-control/src/metrics';
+import { createApiUsageRepository, startApiUsageConsumer } from '../../subgraphs/access-control/src/metrics';
 import { createApp as createAccountApp } from '../../subgraphs/account/src/app';
 import { createApp as createBillingApp } from '../../subgraphs/billing/src/app';
 import { loadBillingConfig } from '../../subgraphs/billing/src/config';
@@ -177,34 +177,38 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     });
     started.push(() => auditRelay.close());
     await auditRelay.ready;
+    // The store every subgraph's sessionCheck reads, as Redis is in production.
+    const kv = createKeyValueStore({ ...(redisUrl ? { redisUrl } : {}), prefix, logger });
+    started.push(() => kv.close());
+    // One kit per service, as each process builds its own; the bus and the storage are the process's.
+    const kitFor = (serviceEnv: NodeJS.ProcessEnv) => {
+      const kit = createServiceKit({
+        prisma: db.prisma,
+        logger,
+        kv,
+        env: serviceEnv,
+        redisPrefix: prefix,
+        shared: { events, storage },
+      });
+      started.push(() => kit.close());
+      return kit;
+    };
     const identity = await createIdentityServices({
       prisma: db.prisma,
       logger,
       config: loadIdentityConfig(env),
-      redisPrefix: prefix,
-      storage,
-      events,
+      kv,
+      kit: kitFor(env),
     });
     started.push(() => identity.close());
-    const kv = identity.kv;
-    const account = createAccountServices({
-      prisma: db.prisma,
-      logger,
-      config: accountConfig,
-      kv,
-      storage,
-      redisPrefix: prefix,
-      events,
-    });
+    const account = createAccountServices({ prisma: db.prisma, logger, kv, kit: kitFor(env) });
     started.push(() => account.close());
     const billing = createBillingServices({
       prisma: db.prisma,
       logger,
       config: loadBillingConfig({ WEBHOOKS_ALLOW_INSECURE_URLS: 'true', ...env }),
       kv,
-      storage,
-      events,
-      redisPrefix: prefix,
+      kit: kitFor(env),
       schedule: false,
       ...(options.billingNow ? { now: options.billingNow } : {}),
     });
@@ -255,7 +259,12 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     }
 
     // API usage: the gateway counts, access-control records (as their mains do); tests flush by hand.
-    const stopUsageConsumer = await startApiUsageConsumer({ prisma: db.prisma, events, kv, logger });
+    const stopUsageConsumer = await startApiUsageConsumer({
+      repository: createApiUsageRepository(db.prisma),
+      events,
+      kv,
+      logger,
+    });
     started.push(stopUsageConsumer);
     const usage = createUsageRecorder({ events, logger, flushIntervalMs: 0 });
 

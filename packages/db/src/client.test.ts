@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { migratedScratchDatabase, testUrl } from './__tests__/scratch-schema';
+import { migratedScratchDatabase, testUrl } from './scratch-schema.test-support';
 import { createDatabase } from './client';
 import { checkDatabase } from './health';
 

@@ -1,4 +1,4 @@
-import { migratedScratchDatabase } from './__tests__/scratch-schema';
+import { migratedScratchDatabase } from './scratch-schema.test-support';
 import { Prisma } from './generated/prisma/client';
 
 describe('database constraints', () => {

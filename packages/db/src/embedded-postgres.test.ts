@@ -20,7 +20,7 @@ describe('startEmbeddedPostgres', () => {
   it('initialises a data directory once and keeps its data across stop and restart', async () => {
     const port = await freePort();
     const tsx = require.resolve('tsx/cli');
-    const script = path.join(__dirname, '__tests__', 'embedded-postgres-cycle.ts');
+    const script = path.join(__dirname, 'embedded-postgres-cycle.test-support.ts');
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [tsx, '--conditions=source', script, dataDir, String(port)],

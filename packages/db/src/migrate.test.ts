@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { dropSchema, scratchSchemaName, testUrl } from './__tests__/scratch-schema';
+import { dropSchema, scratchSchemaName, testUrl } from './scratch-schema.test-support';
 import { migrate, MigrationStateError, readMigrations } from './migrate';
 import { resolveMigrationsDir } from './migrations-dir';
 

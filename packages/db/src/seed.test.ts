@@ -1,5 +1,5 @@
 import { createPasswordHasher } from '@gatehouse/crypto';
-import { migratedScratchDatabase } from './__tests__/scratch-schema';
+import { migratedScratchDatabase } from './scratch-schema.test-support';
 import { SYSTEM_PERMISSIONS } from './permissions';
 import { seed } from './seed';
 

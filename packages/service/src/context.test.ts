@@ -4,7 +4,7 @@ import { ServiceUnavailableError } from '@gatehouse/errors';
 import { createLogger } from '@gatehouse/logger';
 import type { Viewer } from './auth';
 import { buildBaseContext } from './context';
-import { createTestAuth } from './testing';
+import { createTestAuth } from './testing.test-support';
 
 const auth = createTestAuth();
 const logger = createLogger({ name: 'context-test', level: 'silent' });

@@ -30,7 +30,8 @@ export type ReadinessCheck = () => Promise<void>;
 
 /**
  * Extra routes; return `true` when the request was handled (the response must then be ended by the route),
- * `false` to fall through to the JSON 404.
+ * `false` to fall through to the JSON 404. Build a route with `createRestRoute` (rest-route.ts): it owns the
+ * method, authentication, body and error handling every plain route needs, and the one error body.
  */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
 

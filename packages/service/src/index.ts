@@ -131,6 +131,12 @@ export {
   type SubgraphRuntime,
 } from './run-subgraph';
 export {
+  createServiceKit,
+  type ServiceKit,
+  type ServiceKitOptions,
+  type SharedServiceResources,
+} from './service-kit';
+export {
   createSubgraphApp,
   type SubgraphApp,
   type SubgraphAppDependencies,
@@ -143,7 +149,6 @@ export {
   SUBGRAPH_SECRET_HEADER,
   SUBGRAPH_SECRET_REQUIRED,
 } from './subgraph-secret';
-export { generateRsaKeyPair, postGraphQL, type GraphQLTestResponse } from './testing';
 export {
   createSessionStatusChecker,
   isSessionRevocationRecorded,
@@ -165,3 +170,20 @@ export {
   type SessionLivenessOptions,
 } from './session-liveness';
 export { readBodyUpTo } from './request-body';
+export {
+  bearerViewerFrom,
+  createRestRoute,
+  RestError,
+  RestErrorCode,
+  viewerAuthentication,
+  type BearerViewerOptions,
+  type RestAuthentication,
+  type RestBodyOptions,
+  type RestErrorBody,
+  type RestErrorOptions,
+  type RestRequest,
+  type RestResult,
+  type RestRouteLogger,
+  type RestRouteOptions,
+  type ViewerAuthenticationOptions,
+} from './rest-route';

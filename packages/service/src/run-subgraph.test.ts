@@ -5,7 +5,7 @@ import { allow } from './rules';
 import { startSubgraph, type StartSubgraphOptions } from './run-subgraph';
 import { createSubgraphApp } from './subgraph-app';
 import type { BaseContext } from './context';
-import { createTestAuth, postGraphQL, TEST_SUBGRAPH_SECRET } from './testing';
+import { createTestAuth, postGraphQL, TEST_SUBGRAPH_SECRET } from './testing.test-support';
 
 /** A minimal subgraph built with the kit; it answers with the verified viewer, which shows the wiring. */
 const createApp: StartSubgraphOptions<BaseContext>['createApp'] = (deps) =>

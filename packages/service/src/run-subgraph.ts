@@ -15,6 +15,7 @@ import { createServiceMetrics, metricsSettingsFromEnv, type ServiceMetrics } fro
 import { createSessionActivityRecorder, createSessionLivenessQuery } from './session-liveness';
 import { createSessionStatusChecker, type SessionCheck } from './session-status';
 import type { SubgraphAppDependencies } from './subgraph-app';
+import { createServiceKit, type ServiceKit, type SharedServiceResources } from './service-kit';
 import { resolveSubgraphSecret } from './subgraph-secret';
 
 /** The prefix of a subgraph's variables (`IDENTITY_PORT`, `IDENTITY_HOST`); also picks its default port. */
@@ -37,6 +38,8 @@ export interface StartSubgraphOptions<C extends BaseContext> {
    * written by identity reaches all subgraphs at once. The caller closes it. Default: one of this subgraph's own.
    */
   kv?: KeyValueStore;
+  /** The event bus and object storage of the root start script, shared by its services. The caller closes them. */
+  shared?: SharedServiceResources;
 }
 
 /** What `startSubgraph` hands a subgraph's `createApp`: the common dependencies plus the process's resources. */
@@ -56,12 +59,17 @@ export interface SubgraphRuntime extends SubgraphAppDependencies {
   onStop(stop: () => Promise<void>): void;
   /** This service's Prometheus metrics (served at `/metrics`): business counters and gauges go here. */
   metrics: ServiceMetrics;
+  /**
+   * The event bus, job queue, settings store, storage, cipher and service mail of this process, built on first
+   * use and closed after the subgraph's own stop steps.
+   */
+  kit: ServiceKit;
 }
 
 export interface RunningSubgraph {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4001/graphql`. */
   url: string;
-  /** Stops HTTP (draining requests), then closes Redis and the database pool. */
+  /** Stops HTTP (draining requests), then the subgraph's own steps, the kit, Redis and the database pool. */
   stop(): Promise<void>;
 }
 
@@ -133,6 +141,13 @@ export async function startSubgraph<C extends BaseContext>(
     if (live && viewer.sessionId !== undefined) void recordActivity(viewer.sessionId);
     return live;
   };
+  const kit = createServiceKit({
+    prisma: db.prisma,
+    logger,
+    kv,
+    env,
+    ...(options.shared ? { shared: options.shared } : {}),
+  });
   const stopSteps: (() => Promise<void>)[] = [];
   const runStopSteps = async () => {
     for (const step of stopSteps.splice(0).reverse()) await step();
@@ -150,6 +165,7 @@ export async function startSubgraph<C extends BaseContext>(
       env,
       onStop: (step) => void stopSteps.push(step),
       metrics,
+      kit,
     });
     const service = await startHttpService({
       name,
@@ -168,12 +184,14 @@ export async function startSubgraph<C extends BaseContext>(
       stop: async () => {
         await service.stop();
         await runStopSteps();
+        await kit.close();
         await closeKv();
         await db.close();
       },
     };
   } catch (err) {
     await runStopSteps();
+    await kit.close();
     await closeKv();
     await db.close();
     throw err;

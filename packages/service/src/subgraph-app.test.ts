@@ -4,7 +4,7 @@ import type { PrismaClient } from '@gatehouse/db';
 import { createLogger } from '@gatehouse/logger';
 import { allow } from './rules';
 import { createSubgraphApp } from './subgraph-app';
-import { createTestAuth } from './testing';
+import { createTestAuth } from './testing.test-support';
 
 const auth = createTestAuth();
 const logger = createLogger({ name: 'subgraph-app-test', level: 'silent' });

@@ -2,15 +2,13 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger } from '@gatehouse/logger';
-import { startHttpService, type HttpService, type RouteHandler } from '@gatehouse/service';
+import { serveRoutes, type FileRouteHandler, type ServedRoutes } from './file-routes.test-support';
 import { StorageErrorCode } from './error-codes';
 import { createFileRoutes } from './file-routes';
 import { createFilesystemStorage, type FilesystemStorage } from './filesystem-storage';
 import { PRIVATE_CACHE_CONTROL, PUBLIC_CACHE_CONTROL } from './object-storage';
 
 const SECRET = 'filesystem-test-signing-secret-0123456789';
-const logger = createLogger({ name: 'storage-test', level: 'silent' });
 
 interface RawResponse {
   status: number;
@@ -61,7 +59,7 @@ async function listFiles(directory: string): Promise<string[]> {
 describe('filesystem storage served by createFileRoutes', () => {
   let workDir: string;
   let rootDir: string;
-  let service: HttpService;
+  let service: ServedRoutes;
   let clock: Date;
   let storage: FilesystemStorage;
 
@@ -69,15 +67,8 @@ describe('filesystem storage served by createFileRoutes', () => {
     workDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-storage-'));
     rootDir = path.join(workDir, 'storage');
     clock = new Date('2030-01-01T00:00:00Z');
-    let routes: RouteHandler = async () => false;
-    service = await startHttpService({
-      name: 'files',
-      host: '127.0.0.1',
-      port: 0,
-      logger,
-      readinessChecks: {},
-      routes: (req, res, requestId) => routes(req, res, requestId),
-    });
+    let routes: FileRouteHandler = async () => false;
+    service = await serveRoutes((req, res, requestId) => routes(req, res, requestId));
     storage = createFilesystemStorage({
       rootDir,
       publicBaseUrl: `${service.url}/files/`,

@@ -2,33 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger } from '@gatehouse/logger';
-import { startHttpService, type RouteHandler } from '@gatehouse/service';
 import { startTestS3Server, type TestS3Server } from '@gatehouse/testing';
 import { createFileRoutes } from './file-routes';
+import { serveRoutes, type FileRouteHandler } from './file-routes.test-support';
 import { createFilesystemStorage } from './filesystem-storage';
 import { describeObjectStorageContract, type ContractStorageOptions } from './object-storage.contract';
 import { createS3Storage, type S3StorageOptions } from './s3-storage';
 
-const logger = createLogger({ name: 'storage-test', level: 'silent' });
 const cleanups: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A fresh directory served by the file routes inside a real @gatehouse/service HTTP server. */
+/** A fresh directory served by the file routes over real HTTP. */
 async function servedFilesystemStorage(options: ContractStorageOptions) {
   const rootDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-storage-'));
-  let routes: RouteHandler = async () => false;
-  const service = await startHttpService({
-    name: 'files',
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    readinessChecks: {},
-    routes: (req, res, requestId) => routes(req, res, requestId),
-  });
+  let routes: FileRouteHandler = async () => false;
+  const service = await serveRoutes((req, res, requestId) => routes(req, res, requestId));
   cleanups.push(async () => {
     await service.stop();
     await rm(rootDir, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import { createAuditWriter } from '@gatehouse/audit';
 import {
   createSubgraphApp,
   type BaseContext,
@@ -48,9 +47,9 @@ export function createApp(deps: AppDependencies): App {
     ...app,
     // GET /admin/audit-logs/export?format=csv|json (through the gateway): streamed in bounded memory.
     routes: createAuditExportRoute({
-      prisma: deps.prisma,
+      repository: services.auditLogs,
       logger: deps.logger.child({ module: 'audit-export' }),
-      audit: createAuditWriter(deps.prisma),
+      audit: services.auditWriter,
       authorize: authorizeAuditReaders({
         verifier: deps.verifier,
         ...(deps.sessionCheck ? { sessionCheck: deps.sessionCheck } : {}),

@@ -4,7 +4,6 @@
  */
 import './instrument';
 import { loadConfigOrExit } from '@gatehouse/config';
-import type { EventBus } from '@gatehouse/events';
 import {
   runService,
   startSubgraph,
@@ -19,25 +18,27 @@ export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv' | 'shared'> = {},
 ): Promise<RunningSubgraph> {
-  const { events: sharedEvents, ...kit } = shared;
   return startSubgraph({
     name: 'access-control',
     envPrefix: 'ACCESS_CONTROL',
     env,
-    ...kit,
+    ...shared,
     async createApp(runtime) {
       const config = loadConfigOrExit(accessControlConcerns, runtime.env);
-      const { events } = await startAccessControlRuntime({
+      // The bus identity listens on: a setting changed through the admin API makes every process drop its
+      // cached copy at once (SETTINGS_CHANGED_TOPIC), instead of after the cache TTL.
+      const { events, settings } = runtime.kit;
+      await startAccessControlRuntime({
         prisma: runtime.prisma,
         logger: runtime.logger,
         kv: runtime.kv,
         onStop: runtime.onStop,
         config,
-        ...(sharedEvents ? { events: sharedEvents } : {}),
+        events,
       });
-      const app = createApp({ ...runtime, events });
+      const app = createApp({ ...runtime, events, settings });
       // The stored `rateLimits` (or none) for the gateway, before traffic arrives; never rejects.
       await app.publishRateLimits();
       return app;

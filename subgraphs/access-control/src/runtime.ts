@@ -1,5 +1,5 @@
-import { startAuditEventRelay } from '@gatehouse/audit';
-import { createEventBus, type EventBus } from '@gatehouse/events';
+import { createAuditWriter, startAuditEventRelay, type AuditWriter } from '@gatehouse/audit';
+import type { EventBus } from '@gatehouse/events';
 import { MemoryKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import {
   createEffectivePermissions,
@@ -8,10 +8,21 @@ import {
   type SubgraphRuntime,
 } from '@gatehouse/service';
 import { createSettingsStore, type SettingsStore, type SettingsStoreOptions } from '@gatehouse/settings';
-import { createAuditQueryService, type AuditQueryService } from './audit';
+import {
+  createAuditLogRepository,
+  createAuditQueryService,
+  type AuditLogRepository,
+  type AuditQueryService,
+} from './audit';
 import type { AccessControlConfig } from './config';
 import type { Repositories } from './loaders';
-import { createMetricsService, startApiUsageConsumer, type MetricsService } from './metrics';
+import {
+  createApiUsageRepository,
+  createMetricsRepository,
+  createMetricsService,
+  startApiUsageConsumer,
+  type MetricsService,
+} from './metrics';
 import {
   createPermissionRepository,
   createRoleAdminRepository,
@@ -55,7 +66,11 @@ export interface AccessControlServices {
   /** Always the live reader here: role management must see its own changes at once. */
   effectivePermissions: EffectivePermissions;
   roleAdmin: RoleAdminService;
+  /** The audit_logs reads, shared by `auditQueries` and the export route. */
+  auditLogs: AuditLogRepository;
   auditQueries: AuditQueryService;
+  /** Records each audit export (the export is itself audited). */
+  auditWriter: AuditWriter;
   metrics: MetricsService;
   settingsAdmin: SettingsAdminService;
   /** Publishes the `rateLimits` setting for the gateway (its store is the one `settingsAdmin` writes through). */
@@ -83,8 +98,12 @@ export function createAccessControlServices(options: AccessControlServicesOption
     logger,
   });
 
-  const auditQueries = createAuditQueryService(prisma);
-  const metrics = createMetricsService({ prisma, ...(options.now ? { now: options.now } : {}) });
+  const auditLogs = createAuditLogRepository(prisma);
+  const auditQueries = createAuditQueryService(auditLogs);
+  const metrics = createMetricsService({
+    repository: createMetricsRepository(prisma),
+    ...(options.now ? { now: options.now } : {}),
+  });
   // The gateway's rate limits follow the `rateLimits` setting through the shared store.
   const rateLimits = createRateLimitPublisher({
     store:
@@ -100,7 +119,17 @@ export function createAccessControlServices(options: AccessControlServicesOption
     logger,
   });
   const settingsAdmin = createSettingsAdminService(rateLimits.store);
-  return { repositories, effectivePermissions, roleAdmin, auditQueries, metrics, settingsAdmin, rateLimits };
+  return {
+    repositories,
+    effectivePermissions,
+    roleAdmin,
+    auditLogs,
+    auditQueries,
+    auditWriter: createAuditWriter(prisma),
+    metrics,
+    settingsAdmin,
+    rateLimits,
+  };
 }
 
 export interface StartAccessControlRuntimeOptions extends Pick<
@@ -108,30 +137,17 @@ export interface StartAccessControlRuntimeOptions extends Pick<
   'prisma' | 'logger' | 'kv' | 'onStop'
 > {
   config: AccessControlConfig;
-  /** The bus shared with the other services of this process; default: from REDIS_URL (in-process without it). */
-  events?: EventBus;
+  /** The process's bus (`runtime.kit.events`): Redis with REDIS_URL, else in-process, shared with the services. */
+  events: EventBus;
 }
 
 /**
  * Starts what the process runs besides the GraphQL endpoint, each registering its shutdown with `onStop` as it
- * starts: the event bus, the audit relay and the API usage consumer. Returns the bus for `createApp`.
+ * starts: the audit relay and the API usage consumer, both on the process's bus.
  */
-export async function startAccessControlRuntime(
-  options: StartAccessControlRuntimeOptions,
-): Promise<{ events: EventBus }> {
-  const { config, logger, onStop } = options;
-  const { redis, database } = config;
-  // The bus identity listens on (Redis with REDIS_URL): a setting changed through the admin API makes every
-  // process drop its cached copy at once (SETTINGS_CHANGED_TOPIC), instead of after the cache TTL.
-  let events = options.events;
-  if (!events) {
-    const own = createEventBus({
-      ...(redis.REDIS_URL ? { redisUrl: redis.REDIS_URL } : {}),
-      logger,
-    });
-    onStop(() => own.close());
-    events = own;
-  }
+export async function startAccessControlRuntime(options: StartAccessControlRuntimeOptions): Promise<void> {
+  const { config, logger, onStop, events } = options;
+  const { database } = config;
   // Every committed audit row, whichever service wrote it, onto the bus: the gateway's live `auditEvents`.
   if (database.DATABASE_URL) {
     const bus = events;
@@ -144,11 +160,10 @@ export async function startAccessControlRuntime(
   }
   // The gateway's request counts (API usage by operation) into api_usage_daily, for the admin metrics.
   const stopUsage = await startApiUsageConsumer({
-    prisma: options.prisma,
+    repository: createApiUsageRepository(options.prisma),
     events,
     kv: options.kv,
     logger: logger.child({ module: 'api-usage' }),
   });
   onStop(stopUsage);
-  return { events };
 }

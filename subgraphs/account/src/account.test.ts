@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
-import { createEffectivePermissions } from '@gatehouse/service';
+import { createEffectivePermissions, createServiceKit } from '@gatehouse/service';
 import { createApp } from './app';
-import { loadAccountConfig } from './config';
 import { createAccountServices } from './runtime';
 
 const { verifier, tokenFor } = createTestAuth();
@@ -50,13 +49,18 @@ beforeAll(async () => {
   });
 
   storageDir = await mkdtemp(join(tmpdir(), 'gatehouse-account-test-'));
-  const account = createAccountServices({
+  const logger = createLogger({ name: 'account-test', level: 'silent' });
+  const kit = createServiceKit({
     prisma: db.prisma,
-    logger: createLogger({ name: 'account-test', level: 'silent' }),
-    config: loadAccountConfig({ NODE_ENV: 'test', ...testSecrets(), STORAGE_DIR: storageDir }),
+    logger,
     kv,
+    env: { NODE_ENV: 'test', ...testSecrets(), STORAGE_DIR: storageDir },
   });
-  closeServices = account.close;
+  const account = createAccountServices({ prisma: db.prisma, logger, kv, kit });
+  closeServices = async () => {
+    await account.close();
+    await kit.close();
+  };
   subgraph = await startTestSubgraph({
     name: 'account',
     createApp: (deps) => createApp({ ...deps, account: account.services, kv }),

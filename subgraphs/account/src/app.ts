@@ -12,7 +12,7 @@ import { createFileRoutes, isFilesystemStorage } from '@gatehouse/storage';
 import { createAvatarRoutes } from './avatar';
 import type { Context } from './context';
 import { permissions } from './permissions';
-import { createPreferenceRepository, createUnsubscribeRoutes } from './preferences';
+import { createUnsubscribeRoutes } from './preferences';
 import { resolvers } from './resolvers';
 import type { AccountServices } from './runtime';
 import { typeDefs } from './schema';
@@ -61,7 +61,7 @@ export function createApp(deps: AppDependencies): App {
       logger: deps.logger.child({ module: 'avatar-routes' }),
     }),
     createUnsubscribeRoutes({
-      preferences: createPreferenceRepository(deps.prisma),
+      preferences: account.preferenceRepository,
       tokens: account.unsubscribeTokens,
       logger: deps.logger.child({ module: 'unsubscribe' }),
       onChange: (userId) => account.profiles.invalidate(userId),

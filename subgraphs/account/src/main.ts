@@ -3,7 +3,6 @@
  * `start()` is also used by the root start script, which runs every service in one process.
  */
 import './instrument';
-import type { EventBus } from '@gatehouse/events';
 import {
   collectJobQueueDepth,
   runService,
@@ -20,22 +19,21 @@ export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv' | 'shared'> = {},
 ): Promise<RunningSubgraph> {
-  const { events, ...kit } = shared;
   return startSubgraph({
     name: 'account',
     envPrefix: 'ACCOUNT',
     env,
-    ...kit,
+    ...shared,
     createApp(runtime) {
-      const config = loadConfigOrExit(accountConcerns, runtime.env);
+      // Every wrong variable is named before anything starts (the kit reads its own concerns on first use).
+      loadConfigOrExit(accountConcerns, runtime.env);
       const { services, close, jobQueue } = createAccountServices({
         prisma: runtime.prisma,
         logger: runtime.logger,
-        config,
         kv: runtime.kv,
-        ...(events ? { events } : {}),
+        kit: runtime.kit,
       });
       runtime.onStop(close);
       collectJobQueueDepth(runtime.metrics, jobQueue);

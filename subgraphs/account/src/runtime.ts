@@ -1,22 +1,26 @@
-import { createEnvelopeCipher, parseEncryptionKeys } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
-import { createEventBus, type EventBus } from '@gatehouse/events';
-import { createJobQueue, startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
+import { startDailyEnqueue, type JobQueue } from '@gatehouse/jobs';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
-import { startServiceMail, type UnsubscribeTokens } from '@gatehouse/mail';
-import { createSettingsStore, emailTemplateOverrides } from '@gatehouse/settings';
-import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
+import type { UnsubscribeTokens } from '@gatehouse/mail';
+import type { ServiceKit } from '@gatehouse/service';
+import type { ObjectStorage } from '@gatehouse/storage';
 import { createAvatarService, type AvatarService } from './avatar';
-import type { AccountConfig } from './config';
 import {
   DATA_EXPORT_EXPIRE_JOB,
+  createDataExportRepository,
   createDataExportService,
+  createUserDataExportReader,
   registerDataExportJob,
   type DataExportService,
 } from './export';
-import { createPreferenceRepository, createPreferenceService, type PreferenceService } from './preferences';
-import { createProfileStore, type ProfileStore } from './profile';
+import {
+  createPreferenceRepository,
+  createPreferenceService,
+  type PreferenceRepository,
+  type PreferenceService,
+} from './preferences';
+import { createProfileStore, createProfileViewRepository, type ProfileStore } from './profile';
 
 /** The account flows, built once per process. */
 export interface AccountServices {
@@ -24,6 +28,8 @@ export interface AccountServices {
   profiles: ProfileStore;
   avatars: AvatarService;
   preferences: PreferenceService;
+  /** The preference rows, for the one-click unsubscribe routes (the same repository `preferences` uses). */
+  preferenceRepository: PreferenceRepository;
   exports: DataExportService;
   /** Verifies the one-click unsubscribe links the mail worker mints (same derived secret). */
   unsubscribeTokens: Pick<UnsubscribeTokens, 'verify'>;
@@ -32,60 +38,38 @@ export interface AccountServices {
 export interface CreateAccountServicesOptions {
   prisma: PrismaClient;
   logger: Logger;
-  config: AccountConfig;
   /** The process's key/value store (profile cache). */
   kv: KeyValueStore;
-  /** Default: from the storage settings (the identity subgraph must use the same, for the purge). */
-  storage?: ObjectStorage;
-  /** Prefix of Redis keys of the job queue (tests isolate themselves with it). */
-  redisPrefix?: string;
-  /** Settings-change notifications; default: from REDIS_URL (in-process without it). */
-  events?: EventBus;
+  /**
+   * The process's bus, queue, storage and mail (`runtime.kit`). The storage must be the identity subgraph's too:
+   * its purge of deleted accounts removes the files written here.
+   */
+  kit: Pick<ServiceKit, 'jobQueue' | 'storage' | 'mail'>;
 }
 
 /**
- * Builds the account flows and their infrastructure: object storage, the profile cache, avatars, notification
- * preferences, data exports with their job (and a mail worker, so export mail goes out even with the in-process
- * queue; with Redis it competes with identity's worker for the same queue, which is fine).
+ * Builds the account flows: the profile cache, avatars, notification preferences, data exports with their job.
+ * The kit's mail worker runs here too, so export mail goes out even with the in-process queue; with Redis it
+ * competes with identity's worker for the same queue, which is fine.
  */
 export function createAccountServices(options: CreateAccountServicesOptions): {
   services: AccountServices;
   jobQueue: JobQueue;
   close(): Promise<void>;
 } {
-  const { prisma, logger, config, kv } = options;
-  const redisUrl = config.redis.REDIS_URL;
-  const jobQueue = createJobQueue({
-    ...(redisUrl ? { redisUrl } : {}),
-    ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}),
-    logger,
-  });
-  const ownsStorage = options.storage === undefined;
-  const storage = options.storage ?? createObjectStorage(config.storage);
-  const ownsEvents = options.events === undefined;
-  const events = options.events ?? createEventBus({ ...(redisUrl ? { redisUrl } : {}), logger });
-  const settings = createSettingsStore({
-    prisma,
-    kv,
-    events,
-    onCacheError: (err, { key }) => logger.warn({ err, key }, 'settings cache unavailable'),
-  });
-  const keys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
-  const cipher = createEnvelopeCipher(keys);
-  const mail = startServiceMail({
-    prisma,
-    jobQueue,
-    cipher,
-    encryptionKeys: keys,
-    config: config.mail,
-    storage,
-    templateOverrides: emailTemplateOverrides(settings),
-    logger: logger.child({ module: 'mail' }),
-  });
+  const { prisma, logger, kv, kit } = options;
+  const { jobQueue, storage, mail } = kit;
   const { mailer, unsubscribeTokens } = mail;
-  const profiles = createProfileStore({ prisma, kv, storage, logger: logger.child({ module: 'profiles' }) });
+  const profileViews = createProfileViewRepository(prisma);
+  const profiles = createProfileStore({
+    repository: profileViews,
+    kv,
+    storage,
+    logger: logger.child({ module: 'profiles' }),
+  });
   const exports = createDataExportService({
-    prisma,
+    repository: createDataExportRepository(prisma),
+    exportReader: createUserDataExportReader(prisma),
     jobQueue,
     storage,
     mailer,
@@ -100,13 +84,20 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     logger,
   });
 
+  const preferenceRepository = createPreferenceRepository(prisma);
   const services: AccountServices = {
     storage,
     profiles,
-    avatars: createAvatarService({ prisma, storage, profiles, logger: logger.child({ module: 'avatars' }) }),
-    preferences: createPreferenceService(createPreferenceRepository(prisma), {
+    avatars: createAvatarService({
+      repository: profileViews,
+      storage,
+      profiles,
+      logger: logger.child({ module: 'avatars' }),
+    }),
+    preferences: createPreferenceService(preferenceRepository, {
       onChange: (userId) => profiles.invalidate(userId),
     }),
+    preferenceRepository,
     exports,
     unsubscribeTokens,
   };
@@ -114,12 +105,8 @@ export function createAccountServices(options: CreateAccountServicesOptions): {
     services,
     jobQueue,
     async close() {
+      // The kit's pieces are closed by whoever built the kit.
       expirySchedule.stop();
-      await jobQueue.close();
-      await mail.close();
-      await settings.close();
-      if (ownsEvents) await events.close();
-      if (ownsStorage) await storage.close();
     },
   };
 }

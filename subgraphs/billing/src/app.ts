@@ -11,13 +11,11 @@ import {
 import type { Context } from './context';
 import { createLoaders, type Repositories } from './loaders';
 import { permissions } from './permissions';
-import { createPlanRepository } from './plans/plan.repository';
-import { createSubscriptionRepository } from './subscriptions/subscription.repository';
+import { createPlanRepository, createPlanService } from './plans';
+import { createSubscriptionRepository, createSubscriptionService } from './subscriptions';
 import { resolvers } from './resolvers';
 import { typeDefs } from './schema';
-import type { BillingServices } from './services/billing-services';
-import { createPlanService } from './services/plan.service';
-import { createSubscriptionService } from './services/subscription.service';
+import type { BillingServices } from './billing-facade';
 
 export interface AppDependencies extends SubgraphAppDependencies {
   /** Built once per process by `createBillingServices` (runtime.ts). */
@@ -47,10 +45,11 @@ export function createApp(deps: AppDependencies): App {
     const loaders = createLoaders(repositories);
     return {
       ...base,
-      loaders,
-      plans: createPlanService(loaders, repositories.plans),
-      subscriptions: createSubscriptionService(loaders),
-      billing: deps.billing,
+      billing: {
+        ...deps.billing,
+        plans: createPlanService(loaders, repositories.plans),
+        subscriptions: createSubscriptionService(loaders),
+      },
       // Replaced by the request's client info in `context` below (the kit builds the base without `req`).
       client: { ip: null, userAgent: null, requestId: base.requestId },
       ...(effectivePermissions ? { effectivePermissions } : {}),

@@ -11,6 +11,7 @@ import {
   startTestSubgraph,
   type TestSubgraph,
 } from '@gatehouse/service/testing';
+import { createServiceKit, type ServiceKit } from '@gatehouse/service';
 import { createApp } from './app';
 import { loadBillingConfig } from './config';
 import { createBillingServices, type BillingRuntime } from './runtime';
@@ -20,6 +21,7 @@ const { verifier, tokenFor } = createTestAuth();
 let db: TestDatabase;
 let subgraph: TestSubgraph;
 let runtime: BillingRuntime;
+let kit: ServiceKit;
 let scratch: string | undefined;
 let graphqlUrl: string;
 const ids = { alice: '', bob: '', carol: '', dave: '' };
@@ -76,16 +78,20 @@ beforeAll(async () => {
 
   scratch = await mkdtemp(join(tmpdir(), 'billing-test-'));
   const kv = new MemoryKeyValueStore();
+  const logger = createLogger({ name: 'billing-test', level: 'silent' });
+  const env = {
+    NODE_ENV: 'test',
+    ...testSecrets(),
+    STORAGE_DIR: join(scratch, 'storage'),
+    MAIL_OUTBOX_DIR: join(scratch, 'outbox'),
+  };
+  kit = createServiceKit({ prisma: db.prisma, logger, kv, env });
   runtime = createBillingServices({
     prisma: db.prisma,
-    logger: createLogger({ name: 'billing-test', level: 'silent' }),
-    config: loadBillingConfig({
-      NODE_ENV: 'test',
-      ...testSecrets(),
-      STORAGE_DIR: join(scratch, 'storage'),
-      MAIL_OUTBOX_DIR: join(scratch, 'outbox'),
-    }),
+    logger,
+    config: loadBillingConfig(env),
     kv,
+    kit,
     schedule: false,
   });
   subgraph = await startTestSubgraph({
@@ -100,6 +106,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await subgraph?.stop();
   await runtime?.close();
+  await kit?.close();
   await db?.close();
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });

@@ -1,18 +1,22 @@
 import type { BaseContext, ClientInfo, EffectivePermissions } from '@gatehouse/service';
 import { AuthenticationError } from '@gatehouse/errors';
-import type { Loaders } from './loaders';
-import type { BillingServices } from './services/billing-services';
-import type { PlanService } from './services/plan.service';
-import type { SubscriptionService } from './services/subscription.service';
-import type { BillingActor } from './subscriptions/lifecycle';
+import type { BillingServices } from './billing-facade';
+import type { PlanService } from './plans';
+import type { BillingActor, SubscriptionService } from './subscriptions';
+
+/**
+ * Billing as one request sees it: the process-wide flows, plus the catalog and subscription reads bound to the
+ * request's DataLoaders.
+ */
+export interface RequestBilling extends BillingServices {
+  plans: PlanService;
+  subscriptions: SubscriptionService;
+}
 
 /** Per-request GraphQL context of the billing subgraph. */
 export interface Context extends BaseContext {
-  loaders: Loaders;
-  plans: PlanService;
-  subscriptions: SubscriptionService;
-  /** The billing flows (process-wide). */
-  billing: BillingServices;
+  /** The one door to billing for resolvers. */
+  billing: RequestBilling;
   /** Where the request came from, for the audit trail. */
   client: ClientInfo;
   /** Live permissions, so a removed `billing:manage` stops working at once. */

@@ -4,7 +4,6 @@
  */
 import './instrument';
 import { loadConfigOrExit } from '@gatehouse/config';
-import type { EventBus } from '@gatehouse/events';
 import {
   collectJobQueueDepth,
   runService,
@@ -20,14 +19,13 @@ export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv' | 'shared'> = {},
 ): Promise<RunningSubgraph> {
-  const { events, ...kit } = shared;
   return startSubgraph({
     name: 'billing',
     envPrefix: 'BILLING',
     env,
-    ...kit,
+    ...shared,
     createApp(runtime) {
       const config = loadConfigOrExit(billingConcerns, runtime.env);
       const billing = createBillingServices({
@@ -36,7 +34,7 @@ export function start(
         config,
         kv: runtime.kv,
         metrics: runtime.metrics,
-        ...(events ? { events } : {}),
+        kit: runtime.kit,
       });
       runtime.onStop(() => billing.close());
       collectJobQueueDepth(runtime.metrics, billing.jobQueue);

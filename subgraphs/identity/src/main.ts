@@ -3,7 +3,6 @@
  * `start()` is also used by the root start script, which runs every service in one process.
  */
 import './instrument';
-import type { EventBus } from '@gatehouse/events';
 import { loadConfigOrExit } from '@gatehouse/config';
 import {
   collectJobQueueDepth,
@@ -21,37 +20,30 @@ export type { RunningSubgraph };
 
 export function start(
   env: NodeJS.ProcessEnv = process.env,
-  shared: Pick<StartSubgraphOptions<never>, 'kv'> & { events?: EventBus } = {},
+  shared: Pick<StartSubgraphOptions<never>, 'kv' | 'shared'> = {},
 ): Promise<RunningSubgraph> {
-  const { events, ...kit } = shared;
   return startSubgraph({
     name: 'identity',
     envPrefix: 'IDENTITY',
     env,
-    ...kit,
+    ...shared,
     async createApp(runtime) {
       const config = loadConfigOrExit(identityConcerns, runtime.env);
-      const { services, close, jobQueue } = await createIdentityServices({
+      const { services, close, jobQueue, countLiveSessions } = await createIdentityServices({
         prisma: runtime.prisma,
         logger: runtime.logger,
         config,
         kv: runtime.kv,
-        ...(events ? { events } : {}),
+        kit: runtime.kit,
         // ~130 MB, opened once per process.
         geo: await openGeoLocator(),
       });
       runtime.onStop(close);
       collectJobQueueDepth(runtime.metrics, jobQueue);
       // Live sessions (not revoked, not expired), counted in PostgreSQL at most every 30 s of scrapes.
-      runtime.metrics.collectGauge(
-        runtime.metrics.gauges.activeSessions,
-        async () => {
-          const [row] = await runtime.prisma.$queryRaw<{ count: number }[]>`
-            SELECT count(*)::int AS count FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`;
-          return row?.count ?? 0;
-        },
-        { minIntervalMs: 30_000 },
-      );
+      runtime.metrics.collectGauge(runtime.metrics.gauges.activeSessions, countLiveSessions, {
+        minIntervalMs: 30_000,
+      });
       return createApp({ ...runtime, identity: services });
     },
   });

@@ -1,24 +1,17 @@
-import {
-  createEnvelopeCipher,
-  createPasswordHasher,
-  deriveSecret,
-  parseEncryptionKeys,
-} from '@gatehouse/crypto';
+import { createPasswordHasher, deriveSecret } from '@gatehouse/crypto';
 import type { PrismaClient } from '@gatehouse/db';
-import { createEventBus, type EventBus } from '@gatehouse/events';
-import { createJobQueue, type JobQueue } from '@gatehouse/jobs';
-import { createKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
+import type { JobQueue } from '@gatehouse/jobs';
+import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
-import { createObjectStorage, type ObjectStorage } from '@gatehouse/storage';
-import { startServiceMail, startStaleDeliverySweep } from '@gatehouse/mail';
+import { startStaleDeliverySweep } from '@gatehouse/mail';
 import {
   createAccessTokenSigner,
   createEffectivePermissions,
   createKeyRing,
   type EffectivePermissions,
+  type ServiceKit,
 } from '@gatehouse/service';
 import { startAuditPartitionSchedule } from '@gatehouse/audit';
-import { createSettingsStore, type SettingsStore } from '@gatehouse/settings';
 import { createAdminService, createAdminUserRepository, type AdminService } from './admin';
 import { AuditAction, createAuditLog } from './audit';
 import {
@@ -63,6 +56,7 @@ import {
   type RefreshTokenReusedEvent,
 } from './sessions';
 import { createPlanSessionLimit } from './sessions/plan-session-limit';
+import { createPlanSessionLimitsRepository } from './sessions/plan-session-limits.repository';
 
 /** The `deriveSecret` purpose of the key that pseudonymises purged users in the audit trail. Never change it. */
 const AUDIT_PSEUDONYM_PURPOSE = 'audit-pseudonym:v1';
@@ -90,37 +84,36 @@ export interface CreateIdentityServicesOptions {
   prisma: PrismaClient;
   logger: Logger;
   config: IdentityConfig;
-  /**
-   * The store the subgraphs' `sessionCheck` reads (revocations are written to it). Default: a new one from
-   * REDIS_URL (in-process without it) under `redisPrefix`, closed by `close()` and returned for sharing.
-   */
-  kv?: KeyValueStore;
+  /** The store the subgraphs' `sessionCheck` reads: revocations are written to it. The caller closes it. */
+  kv: KeyValueStore;
   /** Opened once at start-up by the caller (`openGeoLocator()`); default: no locations. */
   geo?: GeoLocator;
-  /** Object storage (avatars, exports) shared with the account subgraph; default: from the storage settings. */
-  storage?: ObjectStorage;
-  /** Prefix of Redis keys of the event bus and job queue (tests isolate themselves with it). */
-  redisPrefix?: string;
   /**
-   * The event bus (caller-owned). Default: a new one from REDIS_URL (in-process without it), closed by
-   * `close()`. Runtime settings changed by access-control reach this process through it at once.
+   * The process's bus, queue, settings, storage (shared with the account subgraph), cipher and mail
+   * (`runtime.kit`); the caller closes it. Runtime settings changed by access-control reach this process through
+   * its bus at once.
    */
-  events?: EventBus;
-  /** The runtime settings (caller-owned). Default: a store on `prisma`, the KV and the event bus. */
-  settings?: SettingsStore;
+  kit: Pick<
+    ServiceKit,
+    'events' | 'jobQueue' | 'settings' | 'storage' | 'encryptionKeys' | 'cipher' | 'mail'
+  >;
 }
 
 /** The minimum password length while `security.passwordMinLength` was never set (the policy's own default). */
 const DEFAULT_PASSWORD_MIN_LENGTH = 12;
 
 /**
- * Builds the identity flows and their infrastructure: token signing, event bus, job queue, mailer and the mail
- * worker (which runs in the identity process), sessions, lockout guard, CAPTCHA and audit log.
+ * Builds the identity flows over the process's kit: token signing, sessions, lockout guard, CAPTCHA, audit log,
+ * the stale-mail sweep and the purge and partition schedules.
  * Without JWT_PRIVATE_KEY no tokens can be issued: start-up fails (`npm start` generates a development key).
  */
-export async function createIdentityServices(
-  options: CreateIdentityServicesOptions,
-): Promise<{ services: IdentityServices; kv: KeyValueStore; jobQueue: JobQueue; close(): Promise<void> }> {
+export async function createIdentityServices(options: CreateIdentityServicesOptions): Promise<{
+  services: IdentityServices;
+  jobQueue: JobQueue;
+  /** Live sessions over all users, for the `activeSessions` gauge. */
+  countLiveSessions(): Promise<number>;
+  close(): Promise<void>;
+}> {
   const { prisma, logger, config } = options;
   const privateKey = config.signing.JWT_PRIVATE_KEY;
   if (!privateKey) {
@@ -138,24 +131,9 @@ export async function createIdentityServices(
     audience: config.auth.JWT_AUDIENCE,
   });
 
-  const redisUrl = config.redis.REDIS_URL;
-  const shared = {
-    ...(redisUrl ? { redisUrl } : {}),
-    ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}),
-  };
-  const ownsKv = options.kv === undefined;
-  const kv = options.kv ?? createKeyValueStore({ ...shared, logger });
-  const ownsEvents = options.events === undefined;
-  const events = options.events ?? createEventBus({ ...shared, logger });
-  const ownsSettings = options.settings === undefined;
-  const settingsStore =
-    options.settings ??
-    createSettingsStore({
-      prisma,
-      kv,
-      events,
-      onCacheError: (err, { key }) => logger.warn({ err, key }, 'settings cache unavailable'),
-    });
+  const { kv, kit } = options;
+  const { events, jobQueue, encryptionKeys, cipher, storage, mail } = kit;
+  const settingsStore = kit.settings;
   // Listening before the first request: a change made meanwhile is not missed. A bus failure is reported by the
   // store and leaves the TTL to expire entries; it must not keep identity from starting.
   await settingsStore.ready.catch(() => undefined);
@@ -170,22 +148,7 @@ export async function createIdentityServices(
       passwordMinLength: DEFAULT_PASSWORD_MIN_LENGTH,
     },
   });
-  const jobQueue = createJobQueue({ ...shared, logger });
-  const encryptionKeys = parseEncryptionKeys(config.crypto.ENCRYPTION_KEYS);
-  const cipher = createEnvelopeCipher(encryptionKeys);
-  const ownsStorage = options.storage === undefined;
-  const storage = options.storage ?? createObjectStorage(config.storage);
   const mailLogger = logger.child({ module: 'mail' });
-  const mail = startServiceMail({
-    prisma,
-    jobQueue,
-    cipher,
-    encryptionKeys,
-    config: config.mail,
-    storage,
-    templateOverrides: settings.templateOverrides,
-    logger: mailLogger,
-  });
   const { mailer } = mail;
   const stopSweep = startStaleDeliverySweep({ mailer, logger: mailLogger });
 
@@ -200,8 +163,9 @@ export async function createIdentityServices(
   const accounts = createAccountRepository(prisma);
   const users = createUserRepository(prisma);
   const verificationTokens = createVerificationTokenRepository(prisma);
+  const sessionRepository = createSessionRepository(prisma);
   const sessions = createSessionService({
-    repository: createSessionRepository(prisma),
+    repository: sessionRepository,
     kv,
     events,
     ...(options.geo ? { geo: options.geo } : {}),
@@ -210,7 +174,10 @@ export async function createIdentityServices(
       ? { knownDeviceWindowSeconds: config.security.NEW_SIGN_IN_ALERT_DAYS * 86_400 }
       : {}),
     // The plan's `sessions` limit when the user's subscription sets one, else SESSION_LIMIT_PER_USER.
-    maxSessionsPerUser: createPlanSessionLimit(prisma, config.security.SESSION_LIMIT_PER_USER),
+    maxSessionsPerUser: createPlanSessionLimit(
+      createPlanSessionLimitsRepository(prisma),
+      config.security.SESSION_LIMIT_PER_USER,
+    ),
   });
   const unsubscribe = await events.subscribe(SessionEventTopic.REFRESH_TOKEN_REUSED, async (payload) => {
     const event = payload as RefreshTokenReusedEvent;
@@ -376,19 +343,14 @@ export async function createIdentityServices(
 
   return {
     services,
-    kv,
     jobQueue,
+    countLiveSessions: () => sessionRepository.countLive(),
     async close() {
+      // The kit and the store are closed by whoever built them.
       purgeSchedule.stop();
       partitionSchedule.stop();
-      if (ownsStorage) await storage.close();
       await stopSweep();
       await unsubscribe();
-      await jobQueue.close();
-      if (ownsSettings) await settingsStore.close();
-      if (ownsEvents) await events.close();
-      await mail.close();
-      if (ownsKv) await kv.close();
     },
   };
 }

@@ -14,6 +14,11 @@ import {
   createAuditExportRoute,
   type AuditExportRouteOptions,
 } from './audit-export.route';
+import {
+  createAuditLogRepository,
+  type AuditLogRepository,
+  type AuditQueryPool,
+} from './audit-log.repository';
 import { csvField, csvRecord } from './csv';
 
 // Real HTTP (startHttpService), real PostgreSQL, real access tokens.
@@ -29,7 +34,8 @@ let service: HttpService;
 /** How many keyset queries the route has made: shows the export reading ahead only as fast as it is written. */
 let queries = 0;
 let routeOptions: Partial<AuditExportRouteOptions> = {};
-let countingPool: NonNullable<AuditExportRouteOptions['pool']>;
+/** Reads through the pg pool instead of Prisma (both count their queries). */
+let poolRepository: AuditLogRepository;
 const adminId = randomUUID();
 /** An administrator's token: what grants the export is the `audit:read` permission, never the `admin` role. */
 const adminToken = () => signer.sign({ userId: adminId, roles: ['admin'], permissions: ['audit:read'] });
@@ -46,12 +52,14 @@ beforeAll(async () => {
       return db.prisma.$queryRaw(...args);
     }) as TestDatabase['prisma']['$queryRaw'],
   };
-  countingPool = {
+  const countingPool: AuditQueryPool = {
     query: (text, values) => {
       queries += 1;
       return db.pool.query(text, values);
     },
   };
+  poolRepository = createAuditLogRepository(counting, countingPool);
+  const throughPrisma = createAuditLogRepository(counting);
   const authorize = authorizeAuditReaders({
     verifier,
     sessionCheck: async (viewer) => viewer.sessionId !== REVOKED_SESSION,
@@ -64,7 +72,7 @@ beforeAll(async () => {
     logger,
     readinessChecks: {},
     routes: (req, res, requestId) =>
-      createAuditExportRoute({ prisma: counting, authorize, logger, audit, ...routeOptions })(
+      createAuditExportRoute({ repository: throughPrisma, authorize, logger, audit, ...routeOptions })(
         req,
         res,
         requestId,
@@ -323,7 +331,7 @@ describe('export content', () => {
   it('exports the same bytes whether it reads through Prisma or the pg pool', async () => {
     const path = `${AUDIT_EXPORT_PATH}?format=json&${window(year)}&search=%2C`;
     const throughPrisma = await fetchText(path, { token });
-    routeOptions = { pool: countingPool };
+    routeOptions = { repository: poolRepository };
     const throughPool = await fetchText(path, { token });
     expect(JSON.parse(throughPool.text)).toHaveLength(1);
     expect(throughPool.text).toBe(throughPrisma.text);
@@ -406,7 +414,7 @@ describe('large exports', () => {
   }
 
   it(`streams ${ROWS} rows of CSV in bounded memory`, async () => {
-    routeOptions = { pool: countingPool };
+    routeOptions = { repository: poolRepository };
     gc();
     const baseline = process.memoryUsage().heapUsed;
     const retained: number[] = [];
@@ -430,7 +438,7 @@ describe('large exports', () => {
   });
 
   it('reads ahead only as fast as the client takes the rows (backpressure)', async () => {
-    routeOptions = { pool: countingPool };
+    routeOptions = { repository: poolRepository };
     const before = queries;
     // The first 40,000 rows (one every 10 ms): 40 batches.
     const range = `from=${year}-01-01T00:00:00.001Z&to=${year}-01-01T00:06:40.001Z`;

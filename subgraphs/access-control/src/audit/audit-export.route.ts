@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditViewer, AuditWriter } from '@gatehouse/audit';
-import type { PrismaClient } from '@gatehouse/db';
-import { AuthenticationError, isAppError } from '@gatehouse/errors';
 import {
   AUDIT_READ_PERMISSION,
-  bearerTokenFrom,
-  sendJson,
+  bearerViewerFrom,
+  createRestRoute,
+  RestError,
   type AccessTokenVerifier,
   type EffectivePermissions,
   type RouteHandler,
@@ -17,7 +16,7 @@ import {
   type AuditLogEntry,
   type AuditLogFilterInput,
 } from './audit-query.service';
-import type { AuditQueryPool } from './audit-log.repository';
+import type { AuditLogRepository } from './audit-log.repository';
 import { csvRecord } from './csv';
 import { AuditErrorCode } from './error-codes';
 
@@ -54,9 +53,8 @@ export interface AuditExportLogger {
 }
 
 export interface AuditExportRouteOptions {
-  prisma: Pick<PrismaClient, '$queryRaw'>;
-  /** The pg pool under `prisma`: when given, the export reads through it (about twice as fast as Prisma). */
-  pool?: AuditQueryPool;
+  /** The audit log reads (`createAuditLogRepository`; given the pg pool, about twice as fast as Prisma alone). */
+  repository: AuditLogRepository;
   /**
    * Decides whether the request may export the audit trail (see {@link authorizeAuditReaders}). A thrown
    * AuthenticationError counts as `'unauthenticated'`; any other error answers 500.
@@ -179,154 +177,104 @@ export function createAuditExportRoute(options: AuditExportRouteOptions): RouteH
   const routePath = options.path ?? AUDIT_EXPORT_PATH;
   const batchSize = options.batchSize ?? DEFAULT_AUDIT_BATCH_SIZE;
   const now = options.now ?? (() => new Date());
-  const queries = createAuditQueryService(options.prisma, options.pool ? { pool: options.pool } : {});
+  const queries = createAuditQueryService(options.repository);
 
-  async function access(req: IncomingMessage): Promise<AuditExportAccess> {
-    try {
-      return await authorize(req);
-    } catch (err) {
-      if (err instanceof AuthenticationError) return 'unauthenticated';
-      throw err;
-    }
-  }
-
-  return async (req, res, requestId) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== routePath) return false;
-    if (req.method !== 'GET') {
-      sendJson(
-        res,
-        405,
-        { error: AuditExportRouteErrorCode.METHOD_NOT_ALLOWED, message: 'Only GET is allowed' },
-        { allow: 'GET' },
-      );
-      return true;
-    }
-
-    let decision: AuditExportAccess;
-    try {
-      decision = await access(req);
-    } catch (err) {
-      logger.error({ err, requestId }, 'audit export: authorization failed');
-      sendJson(res, 500, {
-        error: AuditExportRouteErrorCode.INTERNAL_SERVER_ERROR,
-        message: 'Internal server error',
-      });
-      return true;
-    }
-    if (decision === 'unauthenticated') {
-      sendJson(
-        res,
-        401,
-        { error: AuditExportRouteErrorCode.UNAUTHENTICATED, message: 'Authentication required' },
-        { 'www-authenticate': 'Bearer' },
-      );
-      return true;
-    }
-    if (decision === false) {
-      sendJson(res, 403, {
-        error: AuditExportRouteErrorCode.FORBIDDEN,
-        message: 'Reading the audit log is not allowed',
-      });
-      return true;
-    }
-    const actor = decision === true ? null : decision;
-
-    const formatParam = url.searchParams.get('format') ?? 'csv';
-    if (!Object.hasOwn(FORMATS, formatParam)) {
-      sendJson(res, 400, {
-        error: AuditErrorCode.AUDIT_EXPORT_FORMAT_INVALID,
-        message: 'format must be csv or json',
-        field: 'format',
-      });
-      return true;
-    }
-    const format = formatParam as ExportFormat;
-    const framing = FORMATS[format];
-
-    const filterInput = filterFrom(url.searchParams);
-    let batches: AsyncIterator<AuditLogEntry[]>;
-    let first: IteratorResult<AuditLogEntry[]>;
-    try {
-      batches = queries.batches(filterInput, { batchSize })[Symbol.asyncIterator]();
-      // The first batch is read before the status line, so a failing query still gets a proper 500.
-      first = await batches.next();
-    } catch (err) {
-      if (isAppError(err)) {
-        const details = (err.details ?? {}) as { reason?: string; field?: string };
-        sendJson(res, 400, { error: details.reason ?? err.code, message: err.message, field: details.field });
-        return true;
+  return createRestRoute<{ actor: AuditViewer | null }>({
+    name: 'audit export',
+    path: routePath,
+    methods: ['GET'],
+    logger,
+    authenticate: {
+      challenge: 'bearer',
+      async principal(req) {
+        const decision = await authorize(req);
+        if (decision === 'unauthenticated') return null;
+        if (decision === false) {
+          throw new RestError(
+            403,
+            AuditExportRouteErrorCode.FORBIDDEN,
+            'Reading the audit log is not allowed',
+          );
+        }
+        return { actor: decision === true ? null : decision };
+      },
+    },
+    // Authorization is checked before the parameters; an AppError of the query (a bad filter) answers 400.
+    async handle({ res, query, requestId, principal: { actor } }) {
+      const formatParam = query.get('format') ?? 'csv';
+      if (!Object.hasOwn(FORMATS, formatParam)) {
+        throw new RestError(400, AuditErrorCode.AUDIT_EXPORT_FORMAT_INVALID, 'format must be csv or json', {
+          field: 'format',
+        });
       }
-      logger.error({ err, requestId }, 'audit export: query failed');
-      sendJson(res, 500, {
-        error: AuditExportRouteErrorCode.INTERNAL_SERVER_ERROR,
-        message: 'Internal server error',
+      const format = formatParam as ExportFormat;
+      const framing = FORMATS[format];
+
+      const batches = queries.batches(filterFrom(query), { batchSize })[Symbol.asyncIterator]();
+      // The first batch is read before the status line, so a failing query still gets a proper 400 or 500.
+      const first = await batches.next();
+
+      const stamp = now().toISOString().replace(/[:.]/g, '-');
+      res.writeHead(200, {
+        'content-type': framing.contentType,
+        'content-disposition': `attachment; filename="audit-logs-${stamp}.${format}"`,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
       });
-      return true;
-    }
 
-    const stamp = now().toISOString().replace(/[:.]/g, '-');
-    res.writeHead(200, {
-      'content-type': framing.contentType,
-      'content-disposition': `attachment; filename="audit-logs-${stamp}.${format}"`,
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    });
+      const recordExport = async (succeeded: boolean, count: number) => {
+        if (!audit) return;
+        const filter = Object.fromEntries(
+          [...query.entries()].filter(([key]) => key !== 'format').map(([key, value]) => [key, value]),
+        );
+        await audit
+          .record({
+            action: AUDIT_LOGS_EXPORTED,
+            outcome: succeeded ? 'SUCCESS' : 'FAILURE',
+            actorUserId: actor?.userId ?? null,
+            impersonatorUserId: actor?.impersonatorUserId ?? null,
+            targetType: 'AuditLog',
+            requestId,
+            metadata: { format, rows: count, filter },
+          })
+          .catch((err: unknown) => logger.error({ err, requestId }, 'audit export: audit entry not written'));
+      };
 
-    const recordExport = async (succeeded: boolean, count: number) => {
-      if (!audit) return;
-      const filter = Object.fromEntries(
-        [...url.searchParams.entries()]
-          .filter(([key]) => key !== 'format')
-          .map(([key, value]) => [key, value]),
-      );
-      await audit
-        .record({
-          action: AUDIT_LOGS_EXPORTED,
-          outcome: succeeded ? 'SUCCESS' : 'FAILURE',
-          actorUserId: actor?.userId ?? null,
-          impersonatorUserId: actor?.impersonatorUserId ?? null,
-          targetType: 'AuditLog',
-          requestId,
-          metadata: { format, rows: count, filter },
-        })
-        .catch((err: unknown) => logger.error({ err, requestId }, 'audit export: audit entry not written'));
-    };
-
-    let rows = 0;
-    let complete = false;
-    try {
-      let open = await write(res, framing.start);
-      let result = first;
-      while (open && !result.done) {
-        let chunk = '';
-        for (const entry of result.value) chunk += framing.row(entry, rows++);
-        open = await write(res, chunk);
-        if (open) result = await batches.next();
+      let rows = 0;
+      let complete = false;
+      try {
+        let open = await write(res, framing.start);
+        let result = first;
+        while (open && !result.done) {
+          let chunk = '';
+          for (const entry of result.value) chunk += framing.row(entry, rows++);
+          open = await write(res, chunk);
+          if (open) result = await batches.next();
+        }
+        if (open) {
+          await write(res, framing.end);
+          // Recorded before the response ends, so whoever saw the whole export can find its audit entry.
+          await recordExport(true, rows);
+          complete = true;
+          res.end();
+        }
+      } catch (err) {
+        logger.error(
+          { err, requestId, rows },
+          'audit export: failed while streaming; the response is cut short',
+        );
+        res.destroy();
+      } finally {
+        await batches.return?.();
       }
-      if (open) {
-        await write(res, framing.end);
-        // Recorded before the response ends, so whoever saw the whole export can find its audit entry.
-        await recordExport(true, rows);
-        complete = true;
-        res.end();
-      }
-    } catch (err) {
-      logger.error(
-        { err, requestId, rows },
-        'audit export: failed while streaming; the response is cut short',
-      );
-      res.destroy();
-    } finally {
-      await batches.return?.();
-    }
-    if (!complete && !res.destroyed) res.destroy();
-    logger.info?.({ requestId, format, rows, complete }, 'audit export finished');
+      if (!complete && !res.destroyed) res.destroy();
+      logger.info?.({ requestId, format, rows, complete }, 'audit export finished');
 
-    // A complete export was recorded before its last byte went out; a cut-short one is recorded now.
-    if (!complete) await recordExport(false, rows);
-    return true;
-  };
+      // A complete export was recorded before its last byte went out; a cut-short one is recorded now.
+      if (!complete) await recordExport(false, rows);
+      return { streamed: true };
+    },
+  });
 }
 
 /** Options of {@link authorizeAuditReaders}. */
@@ -351,25 +299,10 @@ export interface AuditReadersOptions {
 export function authorizeAuditReaders(
   options: AuditReadersOptions,
 ): (req: IncomingMessage) => Promise<AuditExportAccess> {
-  const { verifier, sessionCheck } = options;
   const permission = options.permission ?? AUDIT_READ_PERMISSION;
   return async (req) => {
-    let token: string | undefined;
-    try {
-      token = bearerTokenFrom(req.headers.authorization);
-    } catch {
-      return 'unauthenticated';
-    }
-    if (token === undefined || verifier === null) return 'unauthenticated';
-    let viewer;
-    try {
-      viewer = await verifier.verify(token);
-    } catch (err) {
-      if (err instanceof AuthenticationError) return 'unauthenticated';
-      throw err;
-    }
-    if (sessionCheck && viewer.sessionId !== undefined && !(await sessionCheck(viewer)))
-      return 'unauthenticated';
+    const viewer = await bearerViewerFrom(req, options);
+    if (viewer === null) return 'unauthenticated';
     const allowed = options.effectivePermissions
       ? (await options.effectivePermissions.of(viewer.userId)).has(permission)
       : viewer.permissions?.includes(permission) === true;

@@ -10,12 +10,13 @@ import {
   type AuditLogFilterInput,
   type AuditQueryService,
 } from './audit-query.service';
+import { createAuditLogRepository } from './audit-log.repository';
 
 let db: TestDatabase;
 let service: AuditQueryService;
 beforeAll(async () => {
   db = await createTestDatabase({ poolMax: 3 });
-  service = createAuditQueryService(db.prisma);
+  service = createAuditQueryService(createAuditLogRepository(db.prisma));
 });
 afterAll(async () => {
   await db?.close();

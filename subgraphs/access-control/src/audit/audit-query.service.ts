@@ -1,14 +1,7 @@
 import { AUDIT_OUTCOMES, type AuditOutcome } from '@gatehouse/audit';
-import type { PrismaClient } from '@gatehouse/db';
 import { AppError, ErrorCode } from '@gatehouse/errors';
 import { decodeKeysetCursor, encodeKeysetCursor, isUuid } from '@gatehouse/service';
-import {
-  createAuditLogRepository,
-  type AuditLogFilter,
-  type AuditLogPosition,
-  type AuditLogRepository,
-  type AuditQueryPool,
-} from './audit-log.repository';
+import type { AuditLogFilter, AuditLogPosition, AuditLogRepository } from './audit-log.repository';
 import { AuditErrorCode } from './error-codes';
 
 /** Largest page of {@link AuditQueryService.list}. */
@@ -240,12 +233,11 @@ function toEntry(row: Awaited<ReturnType<AuditLogRepository['page']>>[number]): 
   };
 }
 
-/** The admin audit queries over audit_logs; with `pool`, rows are read through the pg pool instead of Prisma. */
-export function createAuditQueryService(
-  prisma: Pick<PrismaClient, '$queryRaw'>,
-  options: { pool?: AuditQueryPool } = {},
-): AuditQueryService {
-  const repository = createAuditLogRepository(prisma, options.pool);
+/**
+ * The admin audit queries over audit_logs, read through `repository` (`createAuditLogRepository`: on Prisma, or
+ * on the pg pool under it).
+ */
+export function createAuditQueryService(repository: AuditLogRepository): AuditQueryService {
   return {
     async list(input, page = {}) {
       const filter = parseAuditLogFilter(input);

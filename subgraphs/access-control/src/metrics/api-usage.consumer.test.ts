@@ -3,7 +3,8 @@ import { MemoryEventBus } from '@gatehouse/events';
 import { MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
-import { API_USAGE_TOPIC, recordApiUsage, startApiUsageConsumer } from './api-usage.consumer';
+import { API_USAGE_TOPIC, startApiUsageConsumer } from './api-usage.consumer';
+import { createApiUsageRepository, recordApiUsage } from './api-usage.repository';
 
 const logger = createLogger({ name: 'api-usage-test', level: 'silent' });
 let db: TestDatabase;
@@ -71,8 +72,8 @@ describe('startApiUsageConsumer', () => {
     const kv = new MemoryKeyValueStore();
     // Two access-control replicas on one bus and one store.
     const stops = await Promise.all([
-      startApiUsageConsumer({ prisma: db.prisma, events, kv, logger }),
-      startApiUsageConsumer({ prisma: db.prisma, events, kv, logger }),
+      startApiUsageConsumer({ repository: createApiUsageRepository(db.prisma), events, kv, logger }),
+      startApiUsageConsumer({ repository: createApiUsageRepository(db.prisma), events, kv, logger }),
     ]);
     try {
       const entries = [

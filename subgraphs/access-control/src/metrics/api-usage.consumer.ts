@@ -1,8 +1,8 @@
-import type { PrismaClient } from '@gatehouse/db';
 import { API_USAGE_TOPIC, type EventBus, type Unsubscribe } from '@gatehouse/events';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { SubgraphAppDependencies } from '@gatehouse/service';
 import { z } from 'zod';
+import type { ApiUsageRepository } from './api-usage.repository';
 
 /**
  * The topic the gateway publishes its usage batches on (`gateway/src/usage-recorder.ts`, API_USAGE_TOPIC); the
@@ -35,33 +35,9 @@ const apiUsageBatch = z.object({
 
 export type ApiUsageBatch = z.infer<typeof apiUsageBatch>;
 
-/**
- * Adds a batch to `api_usage_daily` in one statement. Entries with the same key are summed first: one INSERT ...
- * ON CONFLICT may not touch a row twice. Concurrent batches (several gateway replicas) add up, because each
- * conflicting row is updated to `count + EXCLUDED.count` under its row lock.
- */
-export async function recordApiUsage(
-  prisma: PrismaClient,
-  batch: Pick<ApiUsageBatch, 'entries'>,
-): Promise<void> {
-  const { entries } = batch;
-  if (entries.length === 0) return;
-  await prisma.$executeRaw`
-    INSERT INTO api_usage_daily AS u (day, operation, operation_type, outcome, count)
-    SELECT day, operation, operation_type, outcome, sum(count)
-      FROM unnest(
-        ${entries.map((e) => e.day)}::date[],
-        ${entries.map((e) => e.operation)}::text[],
-        ${entries.map((e) => e.operationType)}::text[],
-        ${entries.map((e) => e.outcome)}::text[],
-        ${entries.map((e) => String(e.count))}::bigint[]
-      ) AS b(day, operation, operation_type, outcome, count)
-     GROUP BY 1, 2, 3, 4
-    ON CONFLICT (day, operation, operation_type, outcome) DO UPDATE SET count = u.count + EXCLUDED.count`;
-}
-
 export interface ApiUsageConsumerOptions {
-  prisma: PrismaClient;
+  /** Where the claimed batches are added (`createApiUsageRepository`). */
+  repository: ApiUsageRepository;
   events: Pick<EventBus, 'subscribe'>;
   /**
    * The store every replica shares: pub/sub hands each batch to every access-control replica, and only the one
@@ -80,7 +56,7 @@ const CLAIM_TTL_SECONDS = 60 * 60;
  * @returns the unsubscribe function.
  */
 export function startApiUsageConsumer(options: ApiUsageConsumerOptions): Promise<Unsubscribe> {
-  const { prisma, events, kv, logger } = options;
+  const { repository, events, kv, logger } = options;
   return events.subscribe<unknown>(API_USAGE_TOPIC, async (payload) => {
     const parsed = apiUsageBatch.safeParse(payload);
     if (!parsed.success) {
@@ -91,6 +67,6 @@ export function startApiUsageConsumer(options: ApiUsageConsumerOptions): Promise
       onlyIfAbsent: true,
       ttlSeconds: CLAIM_TTL_SECONDS,
     });
-    if (claimed) await recordApiUsage(prisma, parsed.data);
+    if (claimed) await repository.record(parsed.data);
   });
 }

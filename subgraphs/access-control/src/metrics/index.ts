@@ -12,11 +12,16 @@ export {
 } from './metrics.repository';
 export {
   API_USAGE_TOPIC,
-  recordApiUsage,
   startApiUsageConsumer,
   type ApiUsageBatch,
   type ApiUsageConsumerOptions,
 } from './api-usage.consumer';
+export {
+  createApiUsageRepository,
+  recordApiUsage,
+  type ApiUsageEntry,
+  type ApiUsageRepository,
+} from './api-usage.repository';
 export {
   createMetricsService,
   DEFAULT_METRICS_RANGE_DAYS,

@@ -1,12 +1,5 @@
-import type { PrismaClient } from '@gatehouse/db';
 import { MAX_METRICS_RANGE_DAYS, metricsRangeError } from './error-codes';
-import {
-  createMetricsRepository,
-  type CurrencyAmount,
-  type MetricsPeriod,
-  type MetricsRepository,
-  type OperationUsage,
-} from './metrics.repository';
+import type { CurrencyAmount, MetricsPeriod, MetricsRepository, OperationUsage } from './metrics.repository';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Length of the period when the caller gives no `from`. */
@@ -46,9 +39,8 @@ export interface MetricsService {
 
 /** Options of {@link createMetricsService}. */
 export interface MetricsServiceOptions {
-  /** Defaults to {@link createMetricsRepository} over `prisma`. */
-  repository?: MetricsRepository;
-  prisma: PrismaClient;
+  /** The aggregate queries (`createMetricsRepository`). */
+  repository: MetricsRepository;
   /** The current instant (tests pin it). */
   now?: () => Date;
 }
@@ -74,7 +66,7 @@ export function resolveMetricsPeriod(input: MetricsPeriodInput, now: Date): Metr
 
 /** The {@link MetricsService}. */
 export function createMetricsService(options: MetricsServiceOptions): MetricsService {
-  const repository = options.repository ?? createMetricsRepository(options.prisma);
+  const { repository } = options;
   const clock = options.now ?? (() => new Date());
   return {
     async snapshot(input = {}) {

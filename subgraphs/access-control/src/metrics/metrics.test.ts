@@ -9,7 +9,7 @@ import {
 } from '@gatehouse/service/testing';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { createApp } from '../app';
-import { metricQueries } from './metrics.repository';
+import { createMetricsRepository, metricQueries } from './metrics.repository';
 import { createMetricsService, resolveMetricsPeriod, type AdminMetricsSnapshot } from './metrics.service';
 
 const HOUR = 60 * 60 * 1000;
@@ -327,7 +327,7 @@ async function expectedSnapshot(): Promise<AdminMetricsSnapshot> {
 
 describe('MetricsService.snapshot', () => {
   it('matches an independent computation over the seeded rows', async () => {
-    const service = createMetricsService({ prisma: db.prisma, now: () => NOW });
+    const service = createMetricsService({ repository: createMetricsRepository(db.prisma), now: () => NOW });
     const expected = await expectedSnapshot();
     // Guards against a seed that makes every comparison trivial.
     expect(expected.activeSessions).toBe(3);
@@ -345,7 +345,7 @@ describe('MetricsService.snapshot', () => {
   });
 
   it('defaults to the 30 days before now', async () => {
-    const service = createMetricsService({ prisma: db.prisma, now: () => NOW });
+    const service = createMetricsService({ repository: createMetricsRepository(db.prisma), now: () => NOW });
     const snapshot = await service.snapshot();
     expect(snapshot.from).toEqual(ago(30 * DAY));
     expect(snapshot.to).toEqual(NOW);
@@ -367,7 +367,7 @@ describe('API usage', () => {
         [day, `Op${i}`, i + 1],
       );
     }
-    const service = createMetricsService({ prisma: db.prisma, now: () => NOW });
+    const service = createMetricsService({ repository: createMetricsRepository(db.prisma), now: () => NOW });
     const { apiUsage } = await service.snapshot({ from: ago(200 * DAY), to: ago(199 * DAY) });
     expect(apiUsage).toHaveLength(50);
     expect(apiUsage[0]).toEqual({ operation: 'Op54', type: 'query', requests: 55, errors: 0 });

@@ -15,7 +15,7 @@ export {
   type RoleAdminServiceOptions,
   type UpdateRoleRequest,
 } from './role-admin.service';
-export { RoleAuditAction, recordRoleAudit, type RoleAuditEntry, type RoleAuditMetadata } from './role-audit';
+export { RoleAuditAction, type RoleAuditEntry, type RoleAuditMetadata } from './role-audit';
 export { createRoleRepository, type RoleRepository } from './role.repository';
 export {
   createRoleService,

@@ -1,9 +1,10 @@
+import { createAuditWriter } from '@gatehouse/audit';
 import type { Prisma, PrismaClient } from '@gatehouse/db';
 import { isPrismaKnownRequestError } from '@gatehouse/errors';
 import { isUuid } from '@gatehouse/service';
 import { AccessControlErrorCode, accessControlError } from './error-codes';
 import type { RoleModel } from '../models';
-import { recordRoleAudit, type RoleAuditEntry } from './role-audit';
+import type { RoleAuditAction, RoleAuditEntry } from './role-audit';
 
 const roleColumns = { id: true, name: true, description: true, isSystem: true, parentRoleId: true } as const;
 
@@ -253,7 +254,19 @@ function createUnit(tx: Prisma.TransactionClient): RoleWriteUnit {
     async deleteGrant(grantId) {
       await tx.userRole.delete({ where: { id: grantId } });
     },
-    audit: (entry) => recordRoleAudit(tx, entry),
+    // Through `tx`: the entry commits or rolls back with the change. The outcome goes into `metadata.outcome`
+    // (audit_logs has no outcome column).
+    async audit(entry) {
+      await createAuditWriter<RoleAuditAction>(tx).record({
+        action: entry.action,
+        outcome: 'SUCCESS',
+        actorUserId: entry.actorUserId,
+        targetType: entry.targetType,
+        targetId: entry.targetId,
+        requestId: entry.requestId,
+        metadata: entry.metadata,
+      });
+    },
   };
 }
 

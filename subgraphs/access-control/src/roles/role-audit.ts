@@ -1,7 +1,7 @@
-import { createAuditWriter } from '@gatehouse/audit';
-import type { Prisma } from '@gatehouse/db';
-
-/** Role-management audit entries, written through the shared `@gatehouse/audit` writer in the change's transaction. */
+/**
+ * Role-management audit entries. The role admin repository's write unit (`RoleWriteUnit.audit`) records them
+ * through the shared `@gatehouse/audit` writer in the change's transaction.
+ */
 
 /** Role-management actions. Stored verbatim in audit_logs.action; never rename one. */
 export const RoleAuditAction = {
@@ -29,20 +29,4 @@ export interface RoleAuditEntry {
   targetId: string;
   requestId: string;
   metadata: RoleAuditMetadata;
-}
-
-/**
- * Inserts one row through `db`, which should be the transaction making the change: the entry commits or rolls
- * back with it. The outcome goes into `metadata.outcome` (audit_logs has no outcome column).
- */
-export async function recordRoleAudit(db: Prisma.TransactionClient, entry: RoleAuditEntry): Promise<void> {
-  await createAuditWriter<RoleAuditAction>(db).record({
-    action: entry.action,
-    outcome: 'SUCCESS',
-    actorUserId: entry.actorUserId,
-    targetType: entry.targetType,
-    targetId: entry.targetId,
-    requestId: entry.requestId,
-    metadata: entry.metadata,
-  });
 }

@@ -11,6 +11,7 @@ import { createTestAuth } from '@gatehouse/service/testing';
 import { createFileRoutes, createFilesystemStorage, type FilesystemStorage } from '@gatehouse/storage';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { createProfileStore, type ProfileStore } from '../profile/profile-store';
+import { createProfileViewRepository } from '../profile/profile-view.repository';
 import { createAvatarRoutes, type AvatarRoutesOptions } from './avatar.routes';
 import { createAvatarService } from './avatar.service';
 import { AVATAR_MAX_BYTES } from './process-avatar';
@@ -45,7 +46,12 @@ beforeAll(async () => {
     publicBaseUrl: `${service.url}/files`,
     signingSecret: 'avatar-routes-test-signing-secret-0123456789',
   });
-  profiles = createProfileStore({ prisma: db.prisma, kv: new MemoryKeyValueStore(), storage, logger });
+  profiles = createProfileStore({
+    repository: createProfileViewRepository(db.prisma),
+    kv: new MemoryKeyValueStore(),
+    storage,
+    logger,
+  });
   const fileRoutes = createFileRoutes(storage);
   const avatarRoutes = createAvatarRoutes({
     avatars: { upload: (...args) => avatars.upload(...args), remove: (...args) => avatars.remove(...args) },
@@ -58,7 +64,12 @@ beforeAll(async () => {
 });
 
 beforeEach(() => {
-  avatars = createAvatarService({ prisma: db.prisma, storage, profiles, logger });
+  avatars = createAvatarService({
+    repository: createProfileViewRepository(db.prisma),
+    storage,
+    profiles,
+    logger,
+  });
 });
 
 afterAll(async () => {

@@ -20,6 +20,7 @@ import {
   type TestS3Server,
 } from '@gatehouse/testing';
 import { createProfileStore } from '../profile/profile-store';
+import { createProfileViewRepository } from '../profile/profile-view.repository';
 import { ProfileErrorCode } from '../profile/error-codes';
 import { createAvatarService, type AvatarServiceOptions } from './avatar.service';
 import { AvatarErrorCode } from './error-codes';
@@ -127,13 +128,13 @@ describe.each(storages)('avatar service with the $name', ({ open }) => {
       publicUrl: (key) => storage.publicUrl(key),
     };
     const profiles = createProfileStore({
-      prisma: db.prisma,
+      repository: createProfileViewRepository(db.prisma),
       kv: new MemoryKeyValueStore(),
       storage,
       logger: silent,
     });
     const avatars = createAvatarService({
-      prisma: db.prisma,
+      repository: createProfileViewRepository(db.prisma),
       storage: recordingStorage,
       profiles,
       logger: silent,

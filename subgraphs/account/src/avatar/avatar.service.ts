@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '@gatehouse/db';
 import type { Logger } from '@gatehouse/logger';
 import { isUuid } from '@gatehouse/service';
 import { PUBLIC_CACHE_CONTROL, type ObjectStorage } from '@gatehouse/storage';
@@ -11,11 +10,12 @@ import {
   type AvatarUrls,
 } from '../profile/avatar-urls';
 import { userNotFound, type ProfileStore } from '../profile/profile-store';
-import { createProfileViewRepository, type AvatarKeySwap } from '../profile/profile-view.repository';
+import type { AvatarKeySwap, ProfileViewRepository } from '../profile/profile-view.repository';
 import { AVATAR_CONTENT_TYPE, AVATAR_SIZES, processAvatar, type AvatarSize } from './process-avatar';
 
 export interface AvatarServiceOptions {
-  prisma: PrismaClient;
+  /** The profile row's avatar key (the profile store's repository). */
+  repository: Pick<ProfileViewRepository, 'swapAvatarKey'>;
   storage: Pick<ObjectStorage, 'put' | 'deletePrefix' | 'publicUrl'>;
   /** Told after every change, so the cached profile shows the new avatar. */
   profiles: Pick<ProfileStore, 'invalidate'>;
@@ -49,8 +49,7 @@ const RENDITIONS: ReadonlyArray<'original' | AvatarSize> = ['original', ...AVATA
 
 /** The avatar service. See {@link AvatarService}. */
 export function createAvatarService(options: AvatarServiceOptions): AvatarService {
-  const { storage, profiles, logger } = options;
-  const repository = createProfileViewRepository(options.prisma);
+  const { repository, storage, profiles, logger } = options;
 
   /** Removes one upload's files; `reason` goes to the log when that fails. */
   async function removeUpload(userId: string, avatarKey: string, reason: string): Promise<void> {

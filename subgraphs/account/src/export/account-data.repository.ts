@@ -5,16 +5,13 @@
 
 import type { PrismaClient } from '@gatehouse/db';
 import { iso, isoOrNull } from './user-data.format';
-import type { UserDataDocument } from './user-data.types';
+import type { AccountDataSection } from './user-data.types';
 
 /**
  * The account tables (`prisma/schema/account.prisma`): notification preferences, unsubscribe receipts and data
  * exports.
  */
-export async function readAccountData(
-  prisma: PrismaClient,
-  userId: string,
-): Promise<Pick<UserDataDocument, 'notificationPreferences' | 'unsubscribeReceipts' | 'dataExports'>> {
+export async function readAccountData(prisma: PrismaClient, userId: string): Promise<AccountDataSection> {
   const byUser = { where: { userId } } as const;
 
   const [preferences, receipts, exports] = await Promise.all([

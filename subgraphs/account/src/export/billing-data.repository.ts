@@ -5,28 +5,13 @@
 
 import type { PrismaClient } from '@gatehouse/db';
 import { iso, isoOrNull } from './user-data.format';
-import type { UserDataDocument } from './user-data.types';
+import type { BillingDataSection } from './user-data.types';
 
 /**
  * The billing tables (`prisma/schema/billing.prisma`, and the webhook endpoints the billing subgraph keeps in
  * `platform.prisma`): subscriptions, usage, invoices, payments, payment methods, the customer, API keys, webhooks.
  */
-export async function readBillingData(
-  prisma: PrismaClient,
-  userId: string,
-): Promise<
-  Pick<
-    UserDataDocument,
-    | 'subscriptions'
-    | 'usageRecords'
-    | 'invoices'
-    | 'payments'
-    | 'paymentMethods'
-    | 'billingCustomer'
-    | 'apiKeys'
-    | 'webhookEndpoints'
-  >
-> {
+export async function readBillingData(prisma: PrismaClient, userId: string): Promise<BillingDataSection> {
   const byUser = { where: { userId } } as const;
 
   const [

@@ -1,17 +1,11 @@
-import type { PrismaClient } from '@gatehouse/db';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '@gatehouse/errors';
 import type { JobQueue } from '@gatehouse/jobs';
 import type { Mailer } from '@gatehouse/mail';
 import { isUuid } from '@gatehouse/service';
 import { MAX_SIGNED_URL_SECONDS, type ObjectStorage } from '@gatehouse/storage';
-import {
-  createDataExportRepository,
-  type DataExportRecord,
-  type DataExportRepository,
-  type DataExportStatus,
-} from './data-export.repository';
+import type { DataExportRecord, DataExportRepository, DataExportStatus } from './data-export.repository';
 import { DataExportErrorCode, DataExportFailure, DataExportRateLimitError } from './error-codes';
-import { gatherUserData } from './user-data';
+import { gatherUserData, type UserDataExportReader } from './user-data';
 
 /** Job name of the export job; its data is {@link DataExportJob} and its job id the export id. */
 export const DATA_EXPORT_JOB = 'data-export';
@@ -59,7 +53,10 @@ export interface DataExportLogger {
 }
 
 export interface DataExportServiceOptions {
-  prisma: PrismaClient;
+  /** The `data_exports` rows and the request's audit entry. */
+  repository: DataExportRepository;
+  /** Reads the document's data (the sanctioned multi-table GDPR reader). */
+  exportReader: UserDataExportReader;
   jobQueue: Pick<JobQueue, 'enqueue'>;
   storage: ObjectStorage;
   mailer: Pick<Mailer, 'send'>;
@@ -137,12 +134,11 @@ async function step<T>(failure: DataExportFailure, action: () => Promise<T>): Pr
 
 /** Wires the export service; see {@link DataExportService} for the rules. */
 export function createDataExportService(options: DataExportServiceOptions): DataExportService {
-  const { prisma, jobQueue, storage, mailer } = options;
+  const { repository, exportReader, jobQueue, storage, mailer } = options;
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? SILENT_LOGGER;
   const stalledAfterMs = (options.stalledAfterSeconds ?? 6 * 60 * 60) * 1000;
   const listLimit = options.listLimit ?? 20;
-  const repository: DataExportRepository = createDataExportRepository(prisma);
 
   function notFound(): NotFoundError {
     return new NotFoundError('User not found', { details: { reason: DataExportErrorCode.USER_NOT_FOUND } });
@@ -251,7 +247,7 @@ export function createDataExportService(options: DataExportServiceOptions): Data
       const { userId } = record;
       try {
         const document = await step(DataExportFailure.GATHER_FAILED, () =>
-          gatherUserData(prisma, userId, { now: now() }),
+          gatherUserData(exportReader, userId, { now: now() }),
         );
         if (!document) return; // The user (and with it this row) was removed meanwhile.
         const body = Buffer.from(JSON.stringify(document, null, 2), 'utf8');

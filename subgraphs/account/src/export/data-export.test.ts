@@ -33,6 +33,7 @@ import {
   type TestSmtpServer,
 } from '@gatehouse/testing';
 import { registerDataExportJob } from './data-export.job';
+import { createDataExportRepository } from './data-export.repository';
 import {
   DATA_EXPORT_JOB,
   DATA_EXPORT_REQUESTED_ACTION,
@@ -43,6 +44,7 @@ import {
   type DataExportServiceOptions,
 } from './data-export.service';
 import { DataExportErrorCode, DataExportFailure } from './error-codes';
+import { createUserDataExportReader } from './user-data.repository';
 import { USER_EXPORT_FORMAT, type UserDataDocument } from './user-data.types';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -117,7 +119,8 @@ function harness(
   const mailer = createMailer({ prisma: db.prisma, jobQueue: queue, cipher, logger: quietMail });
   startMailWorker({ prisma: db.prisma, jobQueue: queue, transport, cipher, logger: quietMail });
   const service = createDataExportService({
-    prisma: db.prisma,
+    repository: createDataExportRepository(db.prisma),
+    exportReader: createUserDataExportReader(db.prisma),
     jobQueue: queue,
     storage,
     mailer,
@@ -923,7 +926,8 @@ describe('requesting exports', () => {
     const { userId } = await seedUser('Unqueued');
     const real = harness({ jobs: false });
     const broken = createDataExportService({
-      prisma: db.prisma,
+      repository: createDataExportRepository(db.prisma),
+      exportReader: createUserDataExportReader(db.prisma),
       jobQueue: { enqueue: () => Promise.reject(new Error('redis down')) },
       storage,
       mailer: real.mailer,

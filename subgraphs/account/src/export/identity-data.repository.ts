@@ -5,7 +5,7 @@
 
 import type { PrismaClient } from '@gatehouse/db';
 import { iso, isoOrNull, maskEmail, maskPhoneNumber } from './user-data.format';
-import type { UserDataDocument } from './user-data.types';
+import type { IdentityDataSection } from './user-data.types';
 
 /**
  * The `users` row the export starts from, or null when there is no such user (then nothing else is read).
@@ -44,20 +44,7 @@ export async function readIdentityData(
   prisma: PrismaClient,
   userId: string,
   user: ExportedUserRow,
-): Promise<
-  Pick<
-    UserDataDocument,
-    | 'account'
-    | 'profile'
-    | 'sessions'
-    | 'oauthAccounts'
-    | 'mfaFactors'
-    | 'backupCodes'
-    | 'emailVerifications'
-    | 'passwordResets'
-    | 'passwordHistory'
-  >
-> {
+): Promise<IdentityDataSection> {
   const byUser = { where: { userId } } as const;
 
   const [

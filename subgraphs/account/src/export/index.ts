@@ -17,9 +17,14 @@ export {
   registerDataExportJob,
   type RegisterDataExportJobOptions,
 } from './data-export.job';
-export { type DataExportStatus } from './data-export.repository';
+export {
+  createDataExportRepository,
+  type DataExportRepository,
+  type DataExportStatus,
+} from './data-export.repository';
 export { DataExportErrorCode, DataExportFailure, DataExportRateLimitError } from './error-codes';
-export { gatherUserData } from './user-data';
+export { gatherUserData, type UserDataExportReader } from './user-data';
+export { createUserDataExportReader } from './user-data.repository';
 export {
   USER_EXPORT_FORMAT,
   type ExportedAccount,

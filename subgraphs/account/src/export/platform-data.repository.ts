@@ -5,16 +5,13 @@
 
 import type { PrismaClient } from '@gatehouse/db';
 import { iso, isoOrNull } from './user-data.format';
-import type { UserDataDocument } from './user-data.types';
+import type { PlatformDataSection } from './user-data.types';
 
 /**
  * The shared tables: role grants (`access-control.prisma`), e-mail deliveries (`notifications.prisma`) and the
  * audit log (`platform.prisma`).
  */
-export async function readPlatformData(
-  prisma: PrismaClient,
-  userId: string,
-): Promise<Pick<UserDataDocument, 'roles' | 'emailDeliveries' | 'auditLog'>> {
+export async function readPlatformData(prisma: PrismaClient, userId: string): Promise<PlatformDataSection> {
   const byUser = { where: { userId } } as const;
 
   const [roles, deliveries, audit] = await Promise.all([

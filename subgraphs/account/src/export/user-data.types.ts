@@ -352,3 +352,39 @@ export interface ExportedDataExport {
   expiresAt: string | null;
   sizeBytes: number | null;
 }
+
+/** The part of {@link UserDataDocument} read from the identity tables (`identity-data.repository.ts`). */
+export type IdentityDataSection = Pick<
+  UserDataDocument,
+  | 'account'
+  | 'profile'
+  | 'sessions'
+  | 'oauthAccounts'
+  | 'mfaFactors'
+  | 'backupCodes'
+  | 'emailVerifications'
+  | 'passwordResets'
+  | 'passwordHistory'
+>;
+
+/** The part of {@link UserDataDocument} read from the account tables (`account-data.repository.ts`). */
+export type AccountDataSection = Pick<
+  UserDataDocument,
+  'notificationPreferences' | 'unsubscribeReceipts' | 'dataExports'
+>;
+
+/** The part of {@link UserDataDocument} read from the billing tables (`billing-data.repository.ts`). */
+export type BillingDataSection = Pick<
+  UserDataDocument,
+  | 'subscriptions'
+  | 'usageRecords'
+  | 'invoices'
+  | 'payments'
+  | 'paymentMethods'
+  | 'billingCustomer'
+  | 'apiKeys'
+  | 'webhookEndpoints'
+>;
+
+/** The part of {@link UserDataDocument} read from the shared tables (roles, mail deliveries, audit log) (`platform-data.repository.ts`). */
+export type PlatformDataSection = Pick<UserDataDocument, 'roles' | 'emailDeliveries' | 'auditLog'>;

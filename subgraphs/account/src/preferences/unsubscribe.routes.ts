@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { escapeHtml, DEFAULT_PRODUCT_NAME, type MailCategory, type UnsubscribeTokens } from '@gatehouse/mail';
-import type { RouteHandler } from '@gatehouse/service';
+import { createRestRoute, RestError, type RestResult, type RouteHandler } from '@gatehouse/service';
 import { PreferenceErrorCode } from './error-codes';
 import type { PreferenceRepository } from './preference.repository';
 
@@ -11,7 +11,11 @@ export interface UnsubscribeRoutesOptions {
   preferences: PreferenceRepository;
   /** Built from UNSUBSCRIBE_SECRET, the same secret the mail worker mints with. */
   tokens: Pick<UnsubscribeTokens, 'verify'>;
-  logger: { info(details: object, message: string): void; warn(details: object, message: string): void };
+  logger: {
+    info(details: object, message: string): void;
+    warn(details: object, message: string): void;
+    error(details: object, message: string): void;
+  };
   /** Shown on the pages. Default `Gatehouse`. */
   productName?: string;
   /** Called after a preference was switched off (e.g. to drop a cached profile). */
@@ -65,8 +69,6 @@ const FAILURES = {
   },
 } as const satisfies Record<string, Failure>;
 
-class BodyTooLargeError extends Error {}
-
 /** A rendered page; anything else sent is JSON. */
 class HtmlPage {
   constructor(readonly html: string) {}
@@ -85,98 +87,85 @@ const BUTTON_STYLE =
  *   the token, records its receipt and switches the EMAIL preference off in one transaction: 200
  *   `{status:'unsubscribed', channel, category}`; 400 as above; 410 `UNSUBSCRIBE_LINK_USED` the second time;
  *   413 for a body over 4 KiB.
- * - Other methods: 405. Other paths: not handled (404 from the server).
+ * - Other methods: 405 `METHOD_NOT_ALLOWED`. Other paths: not handled (404 from the server).
  *
  * Answers are HTML when the client accepts `text/html` (a browser), JSON otherwise (mail providers' POSTs):
- * `{error: <code>, message}` on failure.
+ * `{error: <code>, message}` on failure (405 and 413 are always JSON).
  */
 export function createUnsubscribeRoutes(options: UnsubscribeRoutesOptions): RouteHandler {
   const { tokens, logger, preferences: repository } = options;
   const productName = options.productName ?? DEFAULT_PRODUCT_NAME;
 
-  return async (req, res, requestId) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== UNSUBSCRIBE_PATH) return false;
-    const method = req.method ?? 'GET';
-    const html = wantsHtml(req);
-
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
-      res.writeHead(405, { ...COMMON_HEADERS, allow: 'GET, HEAD, POST', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'Method not allowed' }));
-      return true;
-    }
-    if (method === 'POST') {
-      try {
-        await drainBody(req, MAX_BODY_BYTES);
-      } catch (error) {
-        if (!(error instanceof BodyTooLargeError)) throw error;
-        send(res, 413, { error: 'Request body too large' }, undefined, { connection: 'close' });
-        return true;
+  return createRestRoute({
+    name: 'unsubscribe',
+    path: UNSUBSCRIBE_PATH,
+    methods: ['GET', 'HEAD', 'POST'],
+    logger,
+    headers: COMMON_HEADERS,
+    // Read (within the limit) and dropped: the token in the URL decides, not the body.
+    body: { maxBytes: MAX_BODY_BYTES, kind: 'discard' },
+    async handle({ req, method, query, requestId }) {
+      const html = wantsHtml(req);
+      const token = query.get('token') ?? '';
+      const check = tokens.verify(token);
+      if (!check.ok) {
+        const failure = FAILURES[check.reason];
+        logger.info({ requestId, reason: failure.code }, 'unsubscribe: link refused');
+        return refuse(failure, html, productName);
       }
-    }
+      const { claims } = check;
+      const label = CATEGORY_LABELS[claims.category] ?? claims.category;
 
-    const token = url.searchParams.get('token') ?? '';
-    const check = tokens.verify(token);
-    if (!check.ok) {
-      const failure = FAILURES[check.reason];
-      logger.info({ requestId, reason: failure.code }, 'unsubscribe: link refused');
-      return fail(res, failure, html, productName, method === 'HEAD');
-    }
-    const { claims } = check;
-    const label = CATEGORY_LABELS[claims.category] ?? claims.category;
-
-    if (method !== 'POST') {
-      if (await repository.isRedeemed(claims.jti)) {
-        return fail(res, FAILURES.USED, html, productName, method === 'HEAD');
+      if (method !== 'POST') {
+        if (await repository.isRedeemed(claims.jti)) return refuse(FAILURES.USED, html, productName);
+        return answer(
+          200,
+          html
+            ? page(
+                `Unsubscribe from ${label} emails`,
+                [
+                  `Stop receiving ${label} emails from ${productName}? Security notices about your account are always sent.`,
+                ],
+                productName,
+                // Relative to this page: works behind the gateway whatever prefix it serves us under.
+                `<form method="post" action="?token=${escapeHtml(encodeURIComponent(token))}">` +
+                  '<input type="hidden" name="List-Unsubscribe" value="One-Click">' +
+                  `<button type="submit" style="${BUTTON_STYLE}">Unsubscribe</button></form>`,
+              )
+            : { status: 'confirm', channel: claims.channel, category: claims.category },
+        );
       }
-      const body = html
-        ? page(
-            `Unsubscribe from ${label} emails`,
-            [
-              `Stop receiving ${label} emails from ${productName}? Security notices about your account are always sent.`,
-            ],
-            productName,
-            // Relative to this page: works behind the gateway whatever prefix it serves us under.
-            `<form method="post" action="?token=${escapeHtml(encodeURIComponent(token))}">` +
-              '<input type="hidden" name="List-Unsubscribe" value="One-Click">' +
-              `<button type="submit" style="${BUTTON_STYLE}">Unsubscribe</button></form>`,
-          )
-        : { status: 'confirm', channel: claims.channel, category: claims.category };
-      send(res, 200, body, method === 'HEAD');
-      return true;
-    }
 
-    const outcome = await repository.redeemUnsubscribe(claims);
-    if (outcome === 'used') {
-      logger.info({ requestId, reason: FAILURES.USED.code }, 'unsubscribe: link refused');
-      return fail(res, FAILURES.USED, html, productName, false);
-    }
-    if (outcome === 'unsubscribed') {
-      logger.info(
-        { requestId, userId: claims.userId, category: claims.category },
-        'unsubscribe: category off',
+      const outcome = await repository.redeemUnsubscribe(claims);
+      if (outcome === 'used') {
+        logger.info({ requestId, reason: FAILURES.USED.code }, 'unsubscribe: link refused');
+        return refuse(FAILURES.USED, html, productName);
+      }
+      if (outcome === 'unsubscribed') {
+        logger.info(
+          { requestId, userId: claims.userId, category: claims.category },
+          'unsubscribe: category off',
+        );
+        await options.onChange?.(claims.userId).catch((err: unknown) => {
+          logger.warn({ err, requestId }, 'unsubscribe: onChange failed');
+        });
+      }
+      // 'unknown-user': the account is gone, so no more mail goes out either; the answer is the same.
+      return answer(
+        200,
+        html
+          ? page(
+              'You are unsubscribed',
+              [
+                `You will no longer receive ${label} emails from ${productName}.`,
+                'You can switch them back on in your account settings at any time.',
+              ],
+              productName,
+            )
+          : { status: 'unsubscribed', channel: claims.channel, category: claims.category },
       );
-      await options.onChange?.(claims.userId).catch((err: unknown) => {
-        logger.warn({ err, requestId }, 'unsubscribe: onChange failed');
-      });
-    }
-    // 'unknown-user': the account is gone, so no more mail goes out either; the answer is the same.
-    send(
-      res,
-      200,
-      html
-        ? page(
-            'You are unsubscribed',
-            [
-              `You will no longer receive ${label} emails from ${productName}.`,
-              'You can switch them back on in your account settings at any time.',
-            ],
-            productName,
-          )
-        : { status: 'unsubscribed', channel: claims.channel, category: claims.category },
-    );
-    return true;
-  };
+    },
+  });
 }
 
 /** Browsers ask for HTML; mail providers' one-click POSTs do not. */
@@ -184,61 +173,24 @@ function wantsHtml(req: IncomingMessage): boolean {
   return /\btext\/html\b/i.test(req.headers.accept ?? '');
 }
 
-function fail(
-  res: ServerResponse,
-  failure: Failure,
-  html: boolean,
-  productName: string,
-  head: boolean,
-): true {
-  const body = html
-    ? page(
-        failure.message.replace(/\.$/, ''),
-        [failure.message, 'You can change which emails you receive in your account settings.'],
-        productName,
-        `<p style="font-size:13px;color:#59636e">Code: ${failure.code}</p>`,
-      )
-    : { error: failure.code, message: failure.message };
-  send(res, failure.status, body, head);
-  return true;
+/** A refused link: an HTML page for a browser, the one JSON error body otherwise. */
+function refuse(failure: Failure, html: boolean, productName: string): RestResult {
+  if (!html) throw new RestError(failure.status, failure.code, failure.message);
+  return answer(
+    failure.status,
+    page(
+      failure.message.replace(/\.$/, ''),
+      [failure.message, 'You can change which emails you receive in your account settings.'],
+      productName,
+      `<p style="font-size:13px;color:#59636e">Code: ${failure.code}</p>`,
+    ),
+  );
 }
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: HtmlPage | object,
-  head = false,
-  extraHeaders: Record<string, string> = {},
-): void {
-  const isHtml = body instanceof HtmlPage;
-  const payload = isHtml ? body.html : JSON.stringify(body);
-  res.writeHead(status, {
-    ...COMMON_HEADERS,
-    ...(isHtml ? HTML_SECURITY_HEADERS : {}),
-    ...extraHeaders,
-    'content-type': isHtml ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(payload)),
-  });
-  res.end(head ? undefined : payload);
-}
-
-/** Reads and discards the body (its content is not needed: the token in the URL decides), up to `limit`. */
-function drainBody(req: IncomingMessage, limit: number): Promise<void> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLargeError());
-      }
-    });
-    req.on('end', () => resolve());
-    req.on('error', reject);
-  });
+function answer(status: number, body: HtmlPage | object): RestResult {
+  return body instanceof HtmlPage
+    ? { status, html: body.html, headers: HTML_SECURITY_HEADERS }
+    : { status, json: body };
 }
 
 /** A small self-contained page: every interpolated value escaped, no script, no remote resource. */

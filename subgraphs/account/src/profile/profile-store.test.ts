@@ -15,6 +15,7 @@ import {
   type TestDatabase,
 } from '@gatehouse/testing';
 import { ProfileErrorCode } from './error-codes';
+import { createProfileViewRepository } from './profile-view.repository';
 import {
   PROFILE_CACHE_TTL_SECONDS,
   createProfileStore,
@@ -108,7 +109,13 @@ describe.each(stores)('profile store with the $name', ({ open }) => {
     const kv = open();
     kvs.push(kv);
     const { warnings, logger } = recordingLogger();
-    const store = createProfileStore({ prisma: db.prisma, kv, storage, logger, ...options });
+    const store = createProfileStore({
+      repository: createProfileViewRepository(db.prisma),
+      kv,
+      storage,
+      logger,
+      ...options,
+    });
     return { store, kv, warnings };
   }
 
@@ -267,7 +274,7 @@ describe.each(stores)('profile store with the $name', ({ open }) => {
     };
     const { logger } = recordingLogger();
     const store = createProfileStore({
-      prisma: db.prisma,
+      repository: createProfileViewRepository(db.prisma),
       kv: racingKv,
       storage,
       logger,
@@ -363,7 +370,13 @@ describe('profile store without a working cache', () => {
     ['hanging', hanging],
   ])('falls back to PostgreSQL when the cache is %s, and logs it', async (_name, kv) => {
     const { warnings, logger } = recordingLogger();
-    const store = createProfileStore({ prisma: db.prisma, kv, storage, logger, cacheTimeoutMs: 50 });
+    const store = createProfileStore({
+      repository: createProfileViewRepository(db.prisma),
+      kv,
+      storage,
+      logger,
+      cacheTimeoutMs: 50,
+    });
     const userId = await newUser({ displayName: 'Still here' });
 
     const started = Date.now();

@@ -1,5 +1,4 @@
 import DataLoader from 'dataloader';
-import type { PrismaClient } from '@gatehouse/db';
 import { NotFoundError } from '@gatehouse/errors';
 import type { KeyValueStore } from '@gatehouse/kv';
 import type { Logger } from '@gatehouse/logger';
@@ -8,7 +7,7 @@ import type { ObjectStorage } from '@gatehouse/storage';
 import type { AvatarSize } from '../avatar/process-avatar';
 import { avatarUrls } from './avatar-urls';
 import { ProfileErrorCode, type ProfileFieldError } from './error-codes';
-import { createProfileViewRepository, type ProfileRecord } from './profile-view.repository';
+import type { ProfileRecord, ProfileViewRepository } from './profile-view.repository';
 import { parseProfileUpdate } from './validation';
 
 /** Default lifetime of a cached profile: 5 minutes. */
@@ -82,7 +81,8 @@ export interface ProfileStore {
 }
 
 export interface ProfileStoreOptions {
-  prisma: PrismaClient;
+  /** Where profiles are read and written (PostgreSQL). */
+  repository: ProfileViewRepository;
   /** The shared KV store (Redis in production). */
   kv: Pick<KeyValueStore, 'get' | 'set' | 'delete'>;
   /** Builds avatar URLs. */
@@ -171,7 +171,7 @@ class CacheTimeoutError extends Error {
  */
 export function createProfileStore(options: ProfileStoreOptions): ProfileStore {
   const {
-    prisma,
+    repository,
     kv,
     storage,
     logger,
@@ -181,7 +181,6 @@ export function createProfileStore(options: ProfileStoreOptions): ProfileStore {
   } = options;
   if (!(ttlSeconds > 0)) throw new RangeError('ttlSeconds must be positive');
   if (!(invalidationHoldSeconds > 0)) throw new RangeError('invalidationHoldSeconds must be positive');
-  const repository = createProfileViewRepository(prisma);
 
   /** The cache call, or a rejection once it takes longer than `cacheTimeoutMs`. */
   function bounded<T>(operation: Promise<T>): Promise<T> {

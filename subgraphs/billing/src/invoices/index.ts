@@ -17,11 +17,7 @@ export {
   type RegisterInvoiceJobsOptions,
 } from './invoice.job';
 export { INVOICE_NUMBER_PREFIX, formatInvoiceNumber } from './invoice-number';
-export {
-  createInvoiceRepository,
-  type InvoiceRepository,
-  type InvoiceTransaction,
-} from './invoice.repository';
+export { createInvoiceRepository, type InvoiceRepository, type InvoiceWriteUnit } from './invoice.repository';
 export {
   renderInvoicePdf,
   type InvoiceCustomer,

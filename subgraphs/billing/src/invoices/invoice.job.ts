@@ -1,7 +1,7 @@
 import type { JobQueue } from '@gatehouse/jobs';
 import type { Mailer } from '@gatehouse/mail';
 import { formatMoney } from '../money';
-import type { InvoiceRepository } from './invoice.repository';
+import type { BillingRecipients } from '../notifications/billing-recipients';
 import type { InvoiceService } from './invoice.service';
 import type { InvoiceRow } from './invoice.types';
 
@@ -26,7 +26,7 @@ export function enqueueInvoicePaid(jobQueue: Pick<JobQueue, 'enqueue'>, invoiceI
 
 export interface RegisterInvoiceJobsOptions {
   jobQueue: Pick<JobQueue, 'process'>;
-  invoiceRecords: Pick<InvoiceRepository, 'findRecipient'>;
+  recipients: BillingRecipients;
   invoices: Pick<InvoiceService, 'byId' | 'renderPdf'>;
   mailer: Pick<Mailer, 'send'>;
   /** The page of the invoice in the web app (after sign-in), linked from the mail; signed URLs expire too soon. */
@@ -40,7 +40,7 @@ export interface RegisterInvoiceJobsOptions {
  * PAID (voided meanwhile) or whose owner was deleted gets no mail.
  */
 export function registerInvoiceJobs(options: RegisterInvoiceJobsOptions): void {
-  const { jobQueue, invoiceRecords, invoices, mailer, invoiceUrl, logger } = options;
+  const { jobQueue, recipients, invoices, mailer, invoiceUrl, logger } = options;
   jobQueue.process<InvoicePaidJob>(INVOICE_PAID_JOB, async ({ invoiceId }) => {
     const invoice = await invoices.byId(invoiceId);
     if (!invoice || invoice.status !== 'PAID') {
@@ -48,7 +48,7 @@ export function registerInvoiceJobs(options: RegisterInvoiceJobsOptions): void {
       return;
     }
     const key = invoice.pdfObjectKey ?? (await invoices.renderPdf(invoice.id));
-    const user = await invoiceRecords.findRecipient(invoice.userId);
+    const user = await recipients.find(invoice.userId);
     if (!user || user.deleted) {
       logger?.info({ invoiceId }, 'invoice: owner deleted, no invoice mail');
       return;

@@ -4,12 +4,6 @@ import { keysetAfter, type KeysetPosition } from '@gatehouse/service';
 import { formatInvoiceNumber } from './invoice-number';
 import type { InvoiceBillingReason, InvoiceLineRow, InvoiceRow, InvoiceStatus } from './invoice.types';
 
-/**
- * A transaction opened by another billing feature (the subscription lifecycle creates invoices inside its own
- * transactions); {@link InvoiceRepository.joining} runs the invoice writes in it.
- */
-export type InvoiceTransaction = Prisma.TransactionClient;
-
 /** A line as written: a stored line without its id. */
 export type NewInvoiceLine = Omit<InvoiceLineRow, 'id'>;
 
@@ -37,7 +31,10 @@ export interface NewInvoice {
   lines: NewInvoiceLine[];
 }
 
-/** The writes of issuing one invoice, inside the caller's transaction. */
+/**
+ * The writes of issuing one invoice, inside one transaction of the billing write unit (`billing.repository.ts`):
+ * the subscription lifecycle issues invoices in the transaction that changes the subscription.
+ */
 export interface InvoiceWriteUnit {
   /** Same-key creators wait here for each other until the transaction ends (advisory lock). */
   lockIdempotencyKey(idempotencyKey: string): Promise<void>;
@@ -57,20 +54,13 @@ export interface InvoiceWriteUnit {
   insert(invoice: NewInvoice): Promise<InvoiceRow>;
   /** Takes `amount` off the customer's credit balance; the balance after. */
   spendCredit(userId: string, amount: number): Promise<number>;
+  /** OPEN → VOID: an invoice nobody will pay (its charge failed while the user waited), left alone by dunning. */
+  voidIfOpen(invoiceId: string): Promise<void>;
   /** Records the change in the audit trail, in this transaction. */
   audit(entry: AuditEntry): Promise<void>;
 }
 
-/** Who an invoice is addressed to, for its PDF and its mail. */
-export interface InvoiceRecipient {
-  email: string;
-  name: string | null;
-  deleted: boolean;
-}
-
 export interface InvoiceRepository {
-  /** The invoice writes inside a transaction another feature opened. */
-  joining(tx: InvoiceTransaction): InvoiceWriteUnit;
   findById(invoiceId: string): Promise<InvoiceRow | null>;
   findForUser(userId: string, invoiceId: string): Promise<InvoiceRow | null>;
   /** The user's invoices newest first (`createdAt`, then `id`), after `position`, at most `take`. */
@@ -78,12 +68,8 @@ export interface InvoiceRepository {
     userId: string,
     options: { status: InvoiceStatus | null; position: KeysetPosition | undefined; take: number },
   ): Promise<InvoiceRow[]>;
-  /** @throws when the user does not exist (an invoice's owner is never hard-deleted while it exists). */
-  recipientOf(userId: string): Promise<InvoiceRecipient>;
   /** The user's country as a billing customer, null when unknown. */
   customerCountryOf(userId: string): Promise<string | null>;
-  /** Null when the user does not exist. */
-  findRecipient(userId: string): Promise<InvoiceRecipient | null>;
   setPdfObjectKey(invoiceId: string, key: string): Promise<void>;
 }
 
@@ -129,17 +115,8 @@ function toRow(invoice: InvoiceWithLines): InvoiceRow {
   };
 }
 
-const recipientSelect = {
-  email: true,
-  deletedAt: true,
-  profile: { select: { displayName: true } },
-} as const satisfies Prisma.UserSelect;
-
-function toRecipient(user: Prisma.UserGetPayload<{ select: typeof recipientSelect }>): InvoiceRecipient {
-  return { email: user.email, name: user.profile?.displayName ?? null, deleted: user.deletedAt !== null };
-}
-
-function createWriteUnit(tx: InvoiceTransaction): InvoiceWriteUnit {
+/** The invoice writes of one transaction of the billing write unit. */
+export function createInvoiceWriteUnit(tx: Prisma.TransactionClient): InvoiceWriteUnit {
   const audit = createAuditWriter(tx);
   return {
     async lockIdempotencyKey(idempotencyKey) {
@@ -188,13 +165,15 @@ function createWriteUnit(tx: InvoiceTransaction): InvoiceWriteUnit {
       });
       return updated.creditBalance;
     },
+    async voidIfOpen(invoiceId) {
+      await tx.invoice.updateMany({ where: { id: invoiceId, status: 'OPEN' }, data: { status: 'VOID' } });
+    },
     audit: (entry) => audit.record(entry),
   };
 }
 
 export function createInvoiceRepository(prisma: PrismaClient): InvoiceRepository {
   return {
-    joining: createWriteUnit,
     async findById(invoiceId) {
       const invoice = await prisma.invoice.findUnique({ where: { id: invoiceId }, include: invoiceInclude });
       return invoice ? toRow(invoice) : null;
@@ -219,21 +198,12 @@ export function createInvoiceRepository(prisma: PrismaClient): InvoiceRepository
       });
       return rows.map(toRow);
     },
-    async recipientOf(userId) {
-      return toRecipient(
-        await prisma.user.findUniqueOrThrow({ where: { id: userId }, select: recipientSelect }),
-      );
-    },
     async customerCountryOf(userId) {
       const customer = await prisma.billingCustomer.findUnique({
         where: { userId },
         select: { country: true },
       });
       return customer?.country ?? null;
-    },
-    async findRecipient(userId) {
-      const user = await prisma.user.findUnique({ where: { id: userId }, select: recipientSelect });
-      return user ? toRecipient(user) : null;
     },
     async setPdfObjectKey(invoiceId, key) {
       await prisma.invoice.update({ where: { id: invoiceId }, data: { pdfObjectKey: key } });

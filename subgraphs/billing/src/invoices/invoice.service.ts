@@ -3,8 +3,9 @@ import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors
 import { decodeKeysetCursor, encodeKeysetCursor, type KeysetPosition } from '@gatehouse/service';
 import type { ObjectStorage } from '@gatehouse/storage';
 import { MAX_TAX_RATE_BPS, computeTax } from '../money';
+import type { BillingRecipients } from '../notifications/billing-recipients';
 import { renderInvoicePdf, type InvoiceSeller } from './invoice-pdf';
-import type { InvoiceRepository, InvoiceTransaction } from './invoice.repository';
+import type { InvoiceRepository, InvoiceWriteUnit } from './invoice.repository';
 import type { CreateInvoiceInput, InvoicePage, InvoiceRow, ListInvoicesOptions } from './invoice.types';
 
 /** Audit actions written by this module (UPPER_SNAKE, never renamed). */
@@ -27,6 +28,8 @@ export interface InvoiceServiceLogger {
 
 export interface InvoiceServiceOptions {
   invoiceRecords: InvoiceRepository;
+  /** Who the PDF is addressed to. */
+  recipients: BillingRecipients;
   storage: ObjectStorage;
   logger: InvoiceServiceLogger;
   /** Printed on every PDF. */
@@ -38,14 +41,14 @@ export interface InvoiceServiceOptions {
 
 export interface InvoiceService {
   /**
-   * In the caller's transaction: numbers the invoice (`GH-<year>-<000001>`, gap-free per UTC year), computes
+   * In the caller's write unit (one transaction): numbers the invoice (`GH-<year>-<000001>`, gap-free per UTC year), computes
    * subtotal, tax (half-up, once per invoice) and total, consumes the customer's credit balance when
    * `applyCredit`, and stores it OPEN, or PAID when nothing is left to pay. Idempotent on `idempotencyKey`:
    * a repeated call returns the existing invoice (concurrent calls with one key wait for each other).
    * @throws ValidationError for malformed input or a negative subtotal (credit the balance instead).
    * @throws ConflictError when the key belongs to another user's invoice.
    */
-  create(tx: InvoiceTransaction, input: CreateInvoiceInput): Promise<InvoiceRow>;
+  create(unit: InvoiceWriteUnit, input: CreateInvoiceInput): Promise<InvoiceRow>;
   /** The user's invoices, newest first, optionally of one status. @throws ValidationError for a bad page request. */
   list(userId: string, options?: ListInvoicesOptions): Promise<InvoicePage>;
   /** The invoice when it belongs to `userId`, else null (another user's invoice is indistinguishable from none). */
@@ -122,7 +125,14 @@ function decodeCursor(cursor: string): KeysetPosition {
 }
 
 export function createInvoiceService(options: InvoiceServiceOptions): InvoiceService {
-  const { invoiceRecords, storage, logger, seller } = options;
+  const { invoiceRecords, recipients, storage, logger, seller } = options;
+
+  /** An invoice's owner is never hard-deleted while the invoice exists: a missing one is a broken invariant. */
+  async function ownerOf(userId: string) {
+    const owner = await recipients.find(userId);
+    if (!owner) throw new Error(`invoice owner ${userId} not found`);
+    return owner;
+  }
   const now = options.now ?? (() => new Date());
   const urlSeconds = options.downloadUrlSeconds ?? DEFAULT_INVOICE_URL_SECONDS;
 
@@ -135,7 +145,7 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
     const invoice = UUID.test(invoiceId) ? await invoiceRecords.findById(invoiceId) : null;
     if (!invoice) throw new NotFoundError('Invoice not found');
     const [user, country] = await Promise.all([
-      invoiceRecords.recipientOf(invoice.userId),
+      ownerOf(invoice.userId),
       invoiceRecords.customerCountryOf(invoice.userId),
     ]);
     const pdf = await renderInvoicePdf({
@@ -151,12 +161,11 @@ export function createInvoiceService(options: InvoiceServiceOptions): InvoiceSer
   }
 
   return {
-    async create(tx, raw) {
+    async create(unit, raw) {
       const parsed = createSchema.safeParse(raw);
       if (!parsed.success) throw ValidationError.fromZod(parsed.error, 'Invalid invoice');
       const input = parsed.data;
 
-      const unit = invoiceRecords.joining(tx);
       // Same-key creators wait here for each other; the second then finds the first one's invoice.
       await unit.lockIdempotencyKey(input.idempotencyKey);
       const existing = await unit.findByIdempotencyKey(input.idempotencyKey);

@@ -24,6 +24,8 @@ import {
   type TestDatabase,
   type TestSmtpServer,
 } from '@gatehouse/testing';
+import { createBillingStore } from '../billing.repository';
+import { createBillingRecipientRepository } from '../notifications';
 import {
   createInvoiceRepository,
   createInvoiceService,
@@ -67,7 +69,8 @@ function input(userId: string, overrides: Partial<CreateInvoiceInput> = {}): Cre
   };
 }
 
-const create = (data: CreateInvoiceInput) => db.prisma.$transaction((tx) => invoices.create(tx, data), TX);
+const create = (data: CreateInvoiceInput) =>
+  createBillingStore(db.prisma).transaction((unit) => invoices.create(unit.invoices, data), TX);
 
 /** The text drawn in a PDF made by pdfkit: inflates each content stream and joins the hex strings of TJ arrays. */
 function pdfText(pdf: Buffer): string {
@@ -113,6 +116,7 @@ beforeAll(async () => {
   transport = createSmtpTransport({ url: smtp.url, from: 'Gatehouse <billing@gatehouse.test>' });
   invoices = createInvoiceService({
     invoiceRecords: createInvoiceRepository(db.prisma),
+    recipients: createBillingRecipientRepository(db.prisma),
     storage,
     logger: quiet,
     now: () => clock.now,
@@ -146,8 +150,8 @@ describe('invoice numbering', () => {
     expect((await create(input(owner))).number).toBe('GH-2032-000001');
     // A transaction that fails after numbering its invoice gives the number back.
     await expect(
-      db.prisma.$transaction(async (tx) => {
-        await invoices.create(tx, input(owner));
+      createBillingStore(db.prisma).transaction(async (unit) => {
+        await invoices.create(unit.invoices, input(owner));
         throw new Error('charge failed');
       }, TX),
     ).rejects.toThrow('charge failed');
@@ -459,7 +463,7 @@ describe('invoice paid job', () => {
     });
     registerInvoiceJobs({
       jobQueue: queue,
-      invoiceRecords: createInvoiceRepository(db.prisma),
+      recipients: createBillingRecipientRepository(db.prisma),
       invoices,
       mailer,
       invoiceUrl: (invoice) => `https://app.example.test/billing/invoices/${invoice.id}`,
@@ -505,7 +509,7 @@ describe('invoice paid job', () => {
     const handled: string[] = [];
     registerInvoiceJobs({
       jobQueue: queue,
-      invoiceRecords: createInvoiceRepository(db.prisma),
+      recipients: createBillingRecipientRepository(db.prisma),
       invoices,
       mailer: {
         send: async (mail) => (sent.push(mail), { deliveryId: 'x', status: 'QUEUED', created: true }),

@@ -5,8 +5,8 @@ export {
 } from './webhook-endpoint.repository';
 export {
   createWebhookDeliveryRepository,
+  type WebhookDeliveryFanOutUnit,
   type WebhookDeliveryRepository,
-  type WebhookDeliveryTransaction,
 } from './webhook-delivery.repository';
 export { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from './event-types';
 export {

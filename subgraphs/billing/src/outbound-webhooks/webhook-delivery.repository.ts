@@ -3,11 +3,8 @@ import type { Prisma, PrismaClient } from '@gatehouse/db';
 import { keysetAfter, type KeysetPosition } from '@gatehouse/service';
 import type { EndpointScope } from './webhook-endpoint.repository';
 
-/**
- * A transaction opened by another billing feature (a payment's state change writes its deliveries in its own
- * transaction); {@link WebhookDeliveryRepository.joining} runs the delivery writes in it.
- */
-export type WebhookDeliveryTransaction = Prisma.TransactionClient;
+/** The client the fan-out writes run on: the pool (autocommit) or one transaction of the billing write unit. */
+type DeliveryDb = Prisma.TransactionClient;
 
 export type WebhookDeliveryRowStatus = 'PENDING' | 'DELIVERED' | 'FAILED';
 
@@ -74,8 +71,6 @@ export interface WebhookDeliveryReplayUnit {
 export interface WebhookDeliveryRepository {
   /** Runs `work` in one transaction: the replay and its audit entry commit together or not at all. */
   transaction<T>(work: (unit: WebhookDeliveryReplayUnit) => Promise<T>): Promise<T>;
-  /** The fan-out writes inside a transaction another feature opened. */
-  joining(tx: WebhookDeliveryTransaction): WebhookDeliveryFanOutUnit;
   /** The fan-out writes on their own (autocommit). */
   insertForEvent(event: DeliveryFanOut): Promise<string[]>;
   /**
@@ -116,7 +111,7 @@ const DELIVERY_SELECT = {
   createdAt: true,
 } as const satisfies Prisma.WebhookDeliverySelect;
 
-async function insertForEvent(db: WebhookDeliveryTransaction, event: DeliveryFanOut): Promise<string[]> {
+async function insertForEvent(db: DeliveryDb, event: DeliveryFanOut): Promise<string[]> {
   const { at } = event;
   const rows = await db.$queryRaw<{ id: string }[]>`
     INSERT INTO "webhook_deliveries"
@@ -158,10 +153,17 @@ function createReplayUnit(tx: Prisma.TransactionClient): WebhookDeliveryReplayUn
   };
 }
 
+/**
+ * The fan-out writes inside one transaction of the billing write unit (`billing.repository.ts`): a payment's
+ * deliveries commit with the payment.
+ */
+export function createWebhookDeliveryFanOutUnit(tx: Prisma.TransactionClient): WebhookDeliveryFanOutUnit {
+  return { insertForEvent: (event) => insertForEvent(tx, event) };
+}
+
 export function createWebhookDeliveryRepository(prisma: PrismaClient): WebhookDeliveryRepository {
   return {
     transaction: (work) => prisma.$transaction((tx) => work(createReplayUnit(tx))),
-    joining: (tx) => ({ insertForEvent: (event) => insertForEvent(tx, event) }),
     insertForEvent: (event) => insertForEvent(prisma, event),
     async claimDue(at, leaseUntil, limit, only) {
       const rows = await prisma.$queryRaw<{ id: string; attempt_count: number }[]>`

@@ -13,8 +13,8 @@ import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhookPayload } from './signatu
 import { checkWebhookUrl, guardedLookup, type WebhookUrlPolicy } from './url-policy';
 import type {
   DeliveryToSend,
+  WebhookDeliveryFanOutUnit,
   WebhookDeliveryRepository,
-  WebhookDeliveryTransaction,
 } from './webhook-delivery.repository';
 import {
   WebhookAuditAction,
@@ -110,12 +110,12 @@ export interface WebhookDeliveryService {
    * endpoints, subscribed to the type or to all) and queues a delivery job for each (job id = delivery id).
    * Idempotent: (endpoint, event id) is unique, so publishing the same event again adds and queues nothing.
    *
-   * With `tx`, the rows are written in the caller's transaction (they commit or roll back with the state change
+   * With `unit`, the rows are written in the caller's write unit (they commit or roll back with the state change
    * they announce) and no job is queued: call {@link WebhookDeliveryService.enqueue} with the ids after commit,
    * or leave them to {@link WebhookDeliveryService.deliverDue}.
    */
-  publish(event: WebhookEvent, tx?: WebhookDeliveryTransaction): Promise<{ deliveryIds: string[] }>;
-  /** Queues delivery jobs for rows written by `publish(event, tx)`. */
+  publish(event: WebhookEvent, unit?: WebhookDeliveryFanOutUnit): Promise<{ deliveryIds: string[] }>;
+  /** Queues delivery jobs for rows written by `publish(event, unit)`. */
   enqueue(deliveryIds: readonly string[]): Promise<void>;
   /**
    * The job: attempts `deliveryId` if it is PENDING and due (otherwise does nothing and returns null).
@@ -315,7 +315,7 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
   }
 
   return {
-    async publish(event, tx) {
+    async publish(event, unit) {
       const parsed = eventSchema.safeParse(event);
       if (!parsed.success) throw new TypeError(`webhook publish: invalid event (${parsed.error.message})`);
       const payload: WebhookPayload = {
@@ -332,8 +332,8 @@ export function createWebhookDeliveryService(options: WebhookDeliveryServiceOpti
         payload: JSON.stringify(payload),
         at,
       };
-      const deliveryIds = await (tx ? records.joining(tx) : records).insertForEvent(fanOut);
-      if (!tx) await enqueue(deliveryIds);
+      const deliveryIds = await (unit ?? records).insertForEvent(fanOut);
+      if (!unit) await enqueue(deliveryIds);
       return { deliveryIds };
     },
 

@@ -1,4 +1,4 @@
-import type { InvoiceBillingReason, Payment } from '@gatehouse/db';
+import type { InvoiceBillingReason } from '@gatehouse/db';
 import { ValidationError } from '@gatehouse/errors';
 import { z } from 'zod';
 import type { ChargeResult, PaymentProvider } from '../stripe';
@@ -19,7 +19,8 @@ import {
   type SettlementEffects,
 } from './payment-settlement';
 import type { SettlementOptions } from './payment-settlement';
-import type { ChargeMethod, PaymentRepository, PaymentWriteUnit } from './payment.repository';
+import type { BillingStore, BillingWriteUnit } from '../billing.repository';
+import type { ChargeMethod, PaymentRepository, PaymentRow } from './payment.repository';
 import type {
   PaymentDomainEvent,
   PaymentListener,
@@ -29,6 +30,8 @@ import type {
 } from './types';
 
 export interface ChargingServiceDeps {
+  /** The transactions a charge runs in (payment, invoice, subscription and delivery writes together). */
+  billing: BillingStore;
   payments: PaymentRepository;
   provider: PaymentProvider;
   listener: PaymentListener;
@@ -100,16 +103,16 @@ const chargeOptionsSchema = z
 
 /** A claimed attempt: what to send to the provider. */
 interface Attempt {
-  payment: Payment;
+  payment: PaymentRow;
   attempt: number;
   customerId: string;
   providerPaymentMethodId: string;
 }
 
-type Claim = { kind: 'call'; call: Attempt } | { kind: 'done'; payment: Payment };
+type Claim = { kind: 'call'; call: Attempt } | { kind: 'done'; payment: PaymentRow };
 
 export function createChargingService(deps: ChargingServiceDeps): ChargingService {
-  const { payments, provider, logger } = deps;
+  const { billing, payments, provider, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const leaseMs = deps.inFlightLeaseMs ?? 15 * 60 * 1000;
   const settlement: PaymentSettlement = createPaymentSettlement({
@@ -123,16 +126,16 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
 
   /** The payment method an attempt uses: the requested one, else the user's default. */
   async function pickMethod(
-    unit: PaymentWriteUnit,
+    unit: BillingWriteUnit,
     userId: string,
     requested: string | undefined,
   ): Promise<ChargeMethod | null> {
     if (requested) {
-      const method = await unit.findOwnedMethod(userId, requested);
+      const method = await unit.payments.findOwnedMethod(userId, requested);
       if (!method) throw new PaymentMethodNotFoundError();
       return method;
     }
-    return unit.findDefaultMethod(userId);
+    return unit.payments.findDefaultMethod(userId);
   }
 
   /**
@@ -140,14 +143,14 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
    * usable method or customer, records the failed attempt at once (no provider call).
    */
   async function startAttempt(
-    unit: PaymentWriteUnit,
-    payment: Payment,
+    unit: BillingWriteUnit,
+    payment: PaymentRow,
     attempt: number,
     method: ChargeMethod | null,
     at: Date,
     effects: SettlementEffects,
   ): Promise<Claim> {
-    const customerId = await unit.findCustomerId(payment.userId);
+    const customerId = await unit.payments.findCustomerId(payment.userId);
     if (!method || customerId === null) {
       const failed = await settlement.fail(
         unit,
@@ -163,7 +166,7 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       );
       return { kind: 'done', payment: failed };
     }
-    const pending = await unit.update(payment.id, {
+    const pending = await unit.payments.update(payment.id, {
       status: 'PENDING',
       attemptCount: attempt,
       paymentMethodId: method.id,
@@ -182,12 +185,12 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
 
   /** Repeats an in-flight attempt exactly (same method, same key): the provider replays its first answer. */
   async function resumeAttempt(
-    unit: PaymentWriteUnit,
-    payment: Payment,
+    unit: BillingWriteUnit,
+    payment: PaymentRow,
     at: Date,
     effects: SettlementEffects,
   ): Promise<Claim> {
-    const method = payment.paymentMethodId ? await unit.findMethod(payment.paymentMethodId) : null;
+    const method = payment.paymentMethodId ? await unit.payments.findMethod(payment.paymentMethodId) : null;
     if (!method) {
       // The card was removed while the attempt was in flight; a webhook reconciles it if it was charged anyway.
       return startAttempt(unit, payment, payment.attemptCount, null, at, effects);
@@ -200,12 +203,12 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
     options: ChargeInvoiceOptions,
     effects: SettlementEffects,
   ): Promise<Claim> {
-    return payments.transaction(async (unit) => {
+    return billing.transaction(async (unit) => {
       const at = now();
       // The invoice row lock serialises every charge of this invoice: one payment row, one attempt at a time.
-      const invoice = await unit.lockInvoice(invoiceId);
+      const invoice = await unit.payments.lockInvoice(invoiceId);
       if (!invoice) throw new InvoiceNotFoundError();
-      const existing = await unit.findCurrentOfInvoice(invoiceId);
+      const existing = await unit.payments.findCurrentOfInvoice(invoiceId);
 
       if (invoice.status === 'PAID') {
         if (existing?.status === 'SUCCEEDED' || existing?.status === 'REFUNDED') {
@@ -235,10 +238,10 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       }
 
       const idempotencyKey = options.idempotencyKey ?? `invoice:${invoiceId}`;
-      if (await unit.isIdempotencyKeyTaken(idempotencyKey)) throw new IdempotencyKeyReusedError();
+      if (await unit.payments.isIdempotencyKeyTaken(idempotencyKey)) throw new IdempotencyKeyReusedError();
 
       if (invoice.amountDue === 0) {
-        const payment = await unit.insert({
+        const payment = await unit.payments.insert({
           userId: invoice.userId,
           invoiceId,
           amount: 0,
@@ -252,7 +255,7 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
       }
 
       const method = await pickMethod(unit, invoice.userId, options.paymentMethodId);
-      const payment = await unit.insert({
+      const payment = await unit.payments.insert({
         userId: invoice.userId,
         invoiceId,
         amount: invoice.amountDue,
@@ -267,7 +270,7 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
   }
 
   /** Calls the provider for a claimed attempt and records the outcome (unless a webhook got there first). */
-  async function execute(call: Attempt, effects: SettlementEffects): Promise<Payment> {
+  async function execute(call: Attempt, effects: SettlementEffects): Promise<PaymentRow> {
     const { payment, attempt } = call;
     const result: ChargeResult = await provider.charge({
       customerId: call.customerId,
@@ -282,8 +285,8 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
         attempt: String(attempt),
       },
     });
-    return payments.transaction(async (unit) => {
-      const current = await unit.lock(payment.id);
+    return billing.transaction(async (unit) => {
+      const current = await unit.payments.lock(payment.id);
       if (!current) throw new Error(`payment ${payment.id} vanished`);
       // Settled meanwhile (a webhook, or a concurrent caller with the same attempt): keep its result.
       if (current.status !== 'PENDING' || current.attemptCount !== attempt) return current;
@@ -336,15 +339,15 @@ export function createChargingService(deps: ChargingServiceDeps): ChargingServic
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
     const result: RetryDueResult = { attempted: 0, succeeded: 0, failed: 0, canceled: 0 };
     const claimEffects = noEffects();
-    const calls = await payments.transaction(async (unit) => {
-      const due = await unit.claimDue(at, limit);
+    const calls = await billing.transaction(async (unit) => {
+      const due = await unit.payments.claimDue(at, limit);
       const claimed: Attempt[] = [];
       for (const id of due) {
-        const payment = await unit.findOrThrow(id);
-        const invoiceStatus = payment.invoiceId ? await unit.invoiceStatus(payment.invoiceId) : null;
+        const payment = await unit.payments.findOrThrow(id);
+        const invoiceStatus = payment.invoiceId ? await unit.payments.invoiceStatus(payment.invoiceId) : null;
         if (invoiceStatus !== 'OPEN') {
-          await unit.update(id, { status: 'CANCELED', nextAttemptAt: null });
-          await unit.audit({
+          await unit.payments.update(id, { status: 'CANCELED', nextAttemptAt: null });
+          await unit.payments.audit({
             action: 'PAYMENT_CANCELED',
             outcome: 'SUCCESS',
             actorUserId: payment.userId,

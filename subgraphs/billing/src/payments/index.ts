@@ -17,11 +17,7 @@ export {
 } from './error-codes';
 export { DEFAULT_RETRYABLE_BILLING_REASONS } from './payment-settlement';
 export { createPaymentMethodRepository, type PaymentMethodRepository } from './payment-method.repository';
-export {
-  createPaymentRepository,
-  type PaymentRepository,
-  type PaymentTransaction,
-} from './payment.repository';
+export { createPaymentRepository, type PaymentRepository, type PaymentWriteUnit } from './payment.repository';
 export {
   createPaymentMethodService,
   LIVE_SUBSCRIPTION_STATUSES,

@@ -40,7 +40,6 @@ export interface PaymentMethodRepository {
   transaction<T>(work: (unit: PaymentMethodWriteUnit) => Promise<T>): Promise<T>;
   /** The user's provider customer id, null before the first payment method. */
   findCustomerId(userId: string): Promise<string | null>;
-  findUserEmail(userId: string): Promise<string | null>;
   /** Stores the provider customer unless the user has one already (concurrent first adds: one row). */
   insertCustomerIfAbsent(customer: {
     userId: string;
@@ -54,6 +53,11 @@ export interface PaymentMethodRepository {
   /** The default method's id, else the newest's; null without any. */
   defaultIdFor(userId: string): Promise<string | null>;
   countOwned(userId: string, id: string): Promise<number>;
+  /**
+   * The newest OPEN renewal invoice of the user's past-due or suspended subscription (what a newly added card is
+   * charged for at once); null without one.
+   */
+  findOpenRenewalOfLapsed(userId: string): Promise<string | null>;
 }
 
 function createWriteUnit(tx: Prisma.TransactionClient): PaymentMethodWriteUnit {
@@ -94,10 +98,6 @@ export function createPaymentMethodRepository(prisma: PrismaClient): PaymentMeth
       const existing = await prisma.billingCustomer.findUnique({ where: { userId } });
       return existing?.providerCustomerId ?? null;
     },
-    async findUserEmail(userId) {
-      const user = await prisma.user.findUnique({ where: { id: userId }, select: { email: true } });
-      return user?.email ?? null;
-    },
     async insertCustomerIfAbsent(customer) {
       await prisma.billingCustomer.createMany({ data: [customer], skipDuplicates: true });
     },
@@ -119,5 +119,18 @@ export function createPaymentMethodRepository(prisma: PrismaClient): PaymentMeth
       return row?.id ?? null;
     },
     countOwned: (userId, id) => prisma.paymentMethod.count({ where: { id, userId } }),
+    async findOpenRenewalOfLapsed(userId) {
+      const open = await prisma.invoice.findFirst({
+        where: {
+          userId,
+          status: 'OPEN',
+          billingReason: 'SUBSCRIPTION_CYCLE',
+          subscription: { status: { in: ['PAST_DUE', 'SUSPENDED'] } },
+        },
+        orderBy: { createdAt: 'desc' },
+        select: { id: true },
+      });
+      return open?.id ?? null;
+    },
   };
 }

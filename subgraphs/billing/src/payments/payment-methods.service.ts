@@ -1,6 +1,8 @@
 import { ConflictError, NotFoundError, ValidationError } from '@gatehouse/errors';
 import { z } from 'zod';
+import type { BillingRecipients } from '../notifications/billing-recipients';
 import type { PaymentProvider } from '../stripe';
+import type { ChargingService } from './charging.service';
 import { PaymentMethodInUseError, PaymentMethodNotFoundError } from './error-codes';
 import type {
   PaymentMethodRepository,
@@ -11,10 +13,17 @@ import type { PaymentActor, PaymentMethodView, PaymentsLogger } from './types';
 
 export interface PaymentMethodServiceDeps {
   paymentMethods: PaymentMethodRepository;
+  /** The user's e-mail address, given to the provider with a new customer. */
+  recipients: BillingRecipients;
   provider: PaymentProvider;
   logger: PaymentsLogger;
   /** Provider name stored on rows. Default `stripe`. */
   providerName?: string;
+  /**
+   * With it, a past-due or suspended subscriber who adds a card is charged for the open renewal at once (not at
+   * the next dunning date); a success reactivates the subscription through the payment listener.
+   */
+  charging?: Pick<ChargingService, 'chargeInvoice'>;
 }
 
 /** Subscriptions in these states need a way to pay: their only payment method cannot be removed. */
@@ -24,7 +33,8 @@ export interface PaymentMethodService {
   /**
    * Saves a client-tokenized card (`pm_...` from Stripe.js): ensures the provider customer (BillingCustomer row),
    * attaches the token, stores brand/last4/expiry only. The user's first method becomes the default. Adding the
-   * same provider method again returns it.
+   * same provider method again returns it. Then retries the open renewal of a lapsed subscription with it (see
+   * {@link PaymentMethodServiceDeps.charging}); a failed retry is logged, the card stays added.
    * @throws ValidationError (malformed or unknown token), AppError PAYMENT_FAILED (declined on attach),
    *   ServiceUnavailableError (provider down).
    */
@@ -81,9 +91,9 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
   async function ensureCustomer(userId: string): Promise<string> {
     const existing = await paymentMethods.findCustomerId(userId);
     if (existing !== null) return existing;
-    const email = await paymentMethods.findUserEmail(userId);
-    if (email === null) throw new NotFoundError('User not found');
-    const { customerId } = await provider.createCustomer({ userId, email });
+    const user = await deps.recipients.find(userId);
+    if (user === null) throw new NotFoundError('User not found');
+    const { customerId } = await provider.createCustomer({ userId, email: user.email });
     // Concurrent first adds get the same customer from the provider (idempotency key): one row either way.
     await paymentMethods.insertCustomerIfAbsent({
       userId,
@@ -94,6 +104,24 @@ export function createPaymentMethodService(deps: PaymentMethodServiceDeps): Paym
   }
 
   async function add(userId: string, token: string, actor?: PaymentActor): Promise<PaymentMethodView> {
+    const method = await addMethod(userId, token, actor);
+    await retryOpenRenewal(userId, method.id);
+    return method;
+  }
+
+  async function retryOpenRenewal(userId: string, paymentMethodId: string): Promise<void> {
+    if (!deps.charging) return;
+    const openInvoiceId = await paymentMethods.findOpenRenewalOfLapsed(userId);
+    if (!openInvoiceId) return;
+    try {
+      // With the card just added: the default one is the card that kept failing.
+      await deps.charging.chargeInvoice(openInvoiceId, { paymentMethodId });
+    } catch (err) {
+      logger.warn({ err, invoiceId: openInvoiceId }, 'retry after a new payment method failed');
+    }
+  }
+
+  async function addMethod(userId: string, token: string, actor?: PaymentActor): Promise<PaymentMethodView> {
     const parsed = tokenSchema.safeParse(token);
     if (!parsed.success) {
       throw ValidationError.fromZod({ issues: parsed.error.issues.map((i) => ({ ...i, path: ['token'] })) });

@@ -1,5 +1,6 @@
-import type { InvoiceBillingReason, Payment, Prisma } from '@gatehouse/db';
-import type { PaymentTransaction, PaymentWriteUnit } from './payment.repository';
+import type { InvoiceBillingReason, Prisma } from '@gatehouse/db';
+import type { BillingWriteUnit } from '../billing.repository';
+import type { PaymentRow } from './payment.repository';
 import { nextAttemptAfterFailure } from './dunning';
 import type {
   AfterCommit,
@@ -35,10 +36,10 @@ export interface SettlementOptions {
    * Stores an event in the settling transaction (outbound webhook deliveries), so it commits with the payment and
    * cannot be lost between commit and publish. Publishing to live listeners still happens after commit.
    */
-  persistEvent?: (event: PaymentDomainEvent, tx: PaymentTransaction) => Promise<void>;
+  persistEvent?: (event: PaymentDomainEvent, unit: BillingWriteUnit) => Promise<void>;
 }
 
-export function toPaymentView(row: Payment): PaymentView {
+export function toPaymentView(row: PaymentRow): PaymentView {
   return {
     id: row.id,
     userId: row.userId,
@@ -58,7 +59,7 @@ export function toPaymentView(row: Payment): PaymentView {
   };
 }
 
-function paymentEvent(payment: Payment, attempt: number): PaymentEvent {
+function paymentEvent(payment: PaymentRow, attempt: number): PaymentEvent {
   return {
     paymentId: payment.id,
     invoiceId: payment.invoiceId ?? '',
@@ -69,7 +70,7 @@ function paymentEvent(payment: Payment, attempt: number): PaymentEvent {
   };
 }
 
-function eventData(payment: Payment, extra: Prisma.InputJsonObject = {}): Prisma.InputJsonObject {
+function eventData(payment: PaymentRow, extra: Prisma.InputJsonObject = {}): Prisma.InputJsonObject {
   return {
     paymentId: payment.id,
     invoiceId: payment.invoiceId,
@@ -83,7 +84,7 @@ function eventData(payment: Payment, extra: Prisma.InputJsonObject = {}): Prisma
 
 /**
  * The state transitions of a payment, shared by the synchronous charge path and the Stripe webhook, always inside
- * the caller's transaction with the payment row locked ({@link PaymentWriteUnit.lock}) so whichever path comes second sees
+ * the caller's transaction with the payment row locked (`unit.payments.lock`) so whichever path comes second sees
  * the first one's result and does nothing.
  */
 export function createPaymentSettlement(options: SettlementOptions) {
@@ -91,12 +92,12 @@ export function createPaymentSettlement(options: SettlementOptions) {
 
   /** Queues an event for after commit and, when configured, stores it in this transaction. */
   async function emit(
-    unit: PaymentWriteUnit,
+    unit: BillingWriteUnit,
     effects: SettlementEffects,
     event: PaymentDomainEvent,
   ): Promise<void> {
     effects.events.push(event);
-    await options.persistEvent?.(event, unit.joinedTransaction());
+    await options.persistEvent?.(event, unit);
   }
 
   /**
@@ -104,13 +105,13 @@ export function createPaymentSettlement(options: SettlementOptions) {
    * audit; `payment.succeeded` after commit.
    */
   async function succeed(
-    unit: PaymentWriteUnit,
-    payment: Payment,
+    unit: BillingWriteUnit,
+    payment: PaymentRow,
     input: { providerPaymentId: string | null; at: Date; attempt?: number },
     effects: SettlementEffects,
-  ): Promise<Payment> {
+  ): Promise<PaymentRow> {
     const attempt = input.attempt ?? payment.attemptCount;
-    const updated = await unit.update(payment.id, {
+    const updated = await unit.payments.update(payment.id, {
       status: 'SUCCEEDED',
       providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
       succeededAt: input.at,
@@ -120,7 +121,7 @@ export function createPaymentSettlement(options: SettlementOptions) {
       attemptCount: Math.max(attempt, payment.attemptCount),
     });
     if (payment.invoiceId) {
-      const paid = await unit.markInvoicePaid(payment.invoiceId, payment.amount, input.at);
+      const paid = await unit.payments.markInvoicePaid(payment.invoiceId, payment.amount, input.at);
       if (!paid) {
         // E.g. the invoice was voided while a processing payment settled: the money needs a manual refund.
         logger.error(
@@ -128,13 +129,10 @@ export function createPaymentSettlement(options: SettlementOptions) {
           'payment succeeded for an invoice that is not open',
         );
       }
-      const follow = await listener.onPaymentSucceeded(
-        paymentEvent(updated, updated.attemptCount),
-        unit.joinedTransaction(),
-      );
+      const follow = await listener.onPaymentSucceeded(paymentEvent(updated, updated.attemptCount), unit);
       if (follow) effects.after.push(follow);
     }
-    await unit.audit({
+    await unit.payments.audit({
       action: 'PAYMENT_SUCCEEDED',
       outcome: 'SUCCESS',
       actorUserId: payment.userId,
@@ -164,8 +162,8 @@ export function createPaymentSettlement(options: SettlementOptions) {
    * audit; `payment.failed` and the failure mail after commit.
    */
   async function fail(
-    unit: PaymentWriteUnit,
-    payment: Payment,
+    unit: BillingWriteUnit,
+    payment: PaymentRow,
     input: {
       attempt: number;
       providerPaymentId: string | null;
@@ -174,12 +172,14 @@ export function createPaymentSettlement(options: SettlementOptions) {
       at: Date;
     },
     effects: SettlementEffects,
-  ): Promise<Payment> {
-    const billingReason = payment.invoiceId ? await unit.invoiceBillingReason(payment.invoiceId) : null;
+  ): Promise<PaymentRow> {
+    const billingReason = payment.invoiceId
+      ? await unit.payments.invoiceBillingReason(payment.invoiceId)
+      : null;
     const retryable = billingReason !== null && retryableBillingReasons.includes(billingReason);
     const nextAttemptAt = retryable ? nextAttemptAfterFailure(input.attempt, input.at) : null;
     const final = nextAttemptAt === null;
-    const updated = await unit.update(payment.id, {
+    const updated = await unit.payments.update(payment.id, {
       status: 'FAILED',
       attemptCount: input.attempt,
       providerPaymentId: input.providerPaymentId ?? payment.providerPaymentId,
@@ -190,11 +190,11 @@ export function createPaymentSettlement(options: SettlementOptions) {
     if (payment.invoiceId) {
       const follow = await listener.onPaymentFailed(
         { ...paymentEvent(updated, input.attempt), final, nextAttemptAt, failureReason: input.failureCode },
-        unit.joinedTransaction(),
+        unit,
       );
       if (follow) effects.after.push(follow);
     }
-    await unit.audit({
+    await unit.payments.audit({
       action: 'PAYMENT_FAILED',
       outcome: 'FAILURE',
       actorUserId: payment.userId,
@@ -241,22 +241,22 @@ export function createPaymentSettlement(options: SettlementOptions) {
 
   /** The provider answered `processing`: a webhook settles it. */
   async function processing(
-    unit: PaymentWriteUnit,
-    payment: Payment,
+    unit: BillingWriteUnit,
+    payment: PaymentRow,
     providerPaymentId: string,
-  ): Promise<Payment> {
-    return unit.update(payment.id, { status: 'PROCESSING', providerPaymentId, nextAttemptAt: null });
+  ): Promise<PaymentRow> {
+    return unit.payments.update(payment.id, { status: 'PROCESSING', providerPaymentId, nextAttemptAt: null });
   }
 
   /** A full refund: payment REFUNDED (the invoice stays PAID), audit, `payment.refunded` after commit. */
   async function refund(
-    unit: PaymentWriteUnit,
-    payment: Payment,
+    unit: BillingWriteUnit,
+    payment: PaymentRow,
     input: { amountRefunded: number; full: boolean; at: Date },
     effects: SettlementEffects,
-  ): Promise<Payment> {
-    const updated = input.full ? await unit.update(payment.id, { status: 'REFUNDED' }) : payment;
-    await unit.audit({
+  ): Promise<PaymentRow> {
+    const updated = input.full ? await unit.payments.update(payment.id, { status: 'REFUNDED' }) : payment;
+    await unit.payments.audit({
       action: input.full ? 'PAYMENT_REFUNDED' : 'PAYMENT_PARTIALLY_REFUNDED',
       outcome: 'SUCCESS',
       actorUserId: payment.userId,

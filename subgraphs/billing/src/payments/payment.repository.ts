@@ -10,13 +10,6 @@ import type {
 } from '@gatehouse/db';
 import type { PaymentAuditAction } from './types';
 
-/**
- * The transaction a payment write unit runs in, handed on to the features that write in it too (the subscription
- * lifecycle through the payment listener, outbound webhook deliveries through `persistEvent`). A bridge until
- * those features share one write unit with payments.
- */
-export type PaymentTransaction = Prisma.TransactionClient;
-
 /** A payment as stored. */
 export type PaymentRow = Payment;
 /** The invoice a payment collects, as stored. */
@@ -50,10 +43,11 @@ export interface PaymentChanges {
   failureReason?: string | null;
 }
 
-/** The writes of charging and settling payments, inside one transaction. */
+/**
+ * The writes of charging and settling payments, inside one transaction of the billing write unit
+ * (`billing.repository.ts`): the subscription lifecycle and outbound webhook deliveries write in the same one.
+ */
 export interface PaymentWriteUnit {
-  /** The transaction itself, for the features that write in it too (see {@link PaymentTransaction}). */
-  joinedTransaction(): PaymentTransaction;
   /**
    * Records a provider event id; false when it was recorded already (a redelivery). A concurrent duplicate waits
    * on the unique key until the first transaction ends.
@@ -97,11 +91,8 @@ export interface PaymentWriteUnit {
   audit(entry: AuditEntry<PaymentAuditAction>): Promise<void>;
 }
 
+/** The payment reads outside a transaction (the writes are in {@link PaymentWriteUnit}). */
 export interface PaymentRepository {
-  /** Runs `work` in one transaction: every write and its audit entry commit together or not at all. */
-  transaction<T>(work: (unit: PaymentWriteUnit) => Promise<T>): Promise<T>;
-  /** The payment writes inside a transaction another feature opened. */
-  joining(tx: PaymentTransaction): PaymentWriteUnit;
   /** Newest first. */
   listForUser(userId: string, take: number): Promise<PaymentRow[]>;
 }
@@ -111,10 +102,10 @@ const METHOD_SELECT = {
   providerPaymentMethodId: true,
 } as const satisfies Prisma.PaymentMethodSelect;
 
-function createWriteUnit(tx: PaymentTransaction): PaymentWriteUnit {
+/** The payment writes of one transaction of the billing write unit. */
+export function createPaymentWriteUnit(tx: Prisma.TransactionClient): PaymentWriteUnit {
   const audit = createAuditWriter<PaymentAuditAction>(tx);
   return {
-    joinedTransaction: () => tx,
     async recordProviderEvent(provider, eventId, eventType) {
       const inserted = await tx.$executeRaw`
         INSERT INTO processed_provider_events (provider, event_id, event_type)
@@ -215,8 +206,6 @@ function createWriteUnit(tx: PaymentTransaction): PaymentWriteUnit {
 
 export function createPaymentRepository(prisma: PrismaClient): PaymentRepository {
   return {
-    transaction: (work) => prisma.$transaction((tx) => work(createWriteUnit(tx))),
-    joining: createWriteUnit,
     listForUser: (userId, take) =>
       prisma.payment.findMany({ where: { userId }, orderBy: { createdAt: 'desc' }, take }),
   };

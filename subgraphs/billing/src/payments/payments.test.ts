@@ -3,9 +3,11 @@ import { createTestDatabase, startFakeStripe, type FakeStripe, type TestDatabase
 import { createStripeProvider } from '../stripe';
 import { createChargingService, type ChargingService } from './charging.service';
 import { createPaymentMethodRepository } from './payment-method.repository';
+import { createBillingStore } from '../billing.repository';
+import { createBillingRecipientRepository } from '../notifications';
 import { createPaymentRepository } from './payment.repository';
 import { createPaymentMethodService, type PaymentMethodService } from './payment-methods.service';
-import { openInvoice, quietLogger, recordingListener } from './test-support';
+import { openInvoice, quietLogger, recordingListener } from './payments.test-support';
 import type { PaymentDomainEvent, PaymentNotice } from './types';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -29,10 +31,12 @@ beforeAll(async () => {
   });
   methods = createPaymentMethodService({
     paymentMethods: createPaymentMethodRepository(db.prisma),
+    recipients: createBillingRecipientRepository(db.prisma),
     provider,
     logger: quietLogger,
   });
   charging = createChargingService({
+    billing: createBillingStore(db.prisma),
     payments: createPaymentRepository(db.prisma),
     provider,
     listener: recorded.listener,

@@ -1,5 +1,5 @@
 import type { InvoiceBillingReason } from '@gatehouse/db';
-import { readBodyUpTo, sendJson, type RouteHandler } from '@gatehouse/service';
+import { createRestRoute, RestError, RestErrorCode, type RouteHandler } from '@gatehouse/service';
 import type Stripe from 'stripe';
 import type { PaymentProvider } from '../stripe';
 import {
@@ -11,7 +11,8 @@ import {
   type SettlementEffects,
 } from './payment-settlement';
 import type { SettlementOptions } from './payment-settlement';
-import type { PaymentRepository, PaymentRow, PaymentWriteUnit } from './payment.repository';
+import type { BillingStore, BillingWriteUnit } from '../billing.repository';
+import type { PaymentRow } from './payment.repository';
 import type { PaymentDomainEvent, PaymentListener, PaymentNotice, PaymentsLogger } from './types';
 
 /** Where Stripe posts events. */
@@ -20,8 +21,17 @@ export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 const MAX_BODY_BYTES = 512 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * `error` values of the webhook's JSON error bodies besides the skeleton's (METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE,
+ * INTERNAL_SERVER_ERROR). Stable across releases. Stripe reads only the status: 4xx is final, 5xx is retried.
+ */
+export const StripeWebhookErrorCode = {
+  /** 400: the `Stripe-Signature` is missing or does not verify over the raw body. */
+  STRIPE_SIGNATURE_INVALID: 'STRIPE_SIGNATURE_INVALID',
+} as const;
+
 export interface StripeWebhookRouteOptions {
-  payments: PaymentRepository;
+  billing: BillingStore;
   provider: Pick<PaymentProvider, 'verifyWebhook'>;
   listener: PaymentListener;
   logger: PaymentsLogger;
@@ -59,13 +69,15 @@ function ourMetadata(object: { metadata?: Stripe.Metadata | null }): {
  * - Out of order: a payment remembers the `created` time of the newest event applied (`provider_event_at`); older
  *   events are ignored, and states only move forward (a failure never undoes a success; only a refund follows one).
  * - 200 only after the commit; 500 when anything fails (nothing was recorded, so Stripe's retry redoes it).
+ * - Errors are JSON `{ error, message }`: 400 `STRIPE_SIGNATURE_INVALID`, 405 `METHOD_NOT_ALLOWED`,
+ *   413 `PAYLOAD_TOO_LARGE` (over 512 KiB), 500 `INTERNAL_SERVER_ERROR`.
  *
  * Handled: `payment_intent.succeeded` (reconciles a PENDING/PROCESSING payment, or one whose answer was lost, and
  * marks the invoice PAID), `payment_intent.payment_failed` (the current attempt of a PENDING/PROCESSING payment
  * fails, dunning scheduled), `charge.refunded` (payment REFUNDED, invoice stays PAID). Other types: 200, recorded.
  */
 export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): RouteHandler {
-  const { payments, provider, logger } = options;
+  const { billing, provider, logger } = options;
   const now = options.now ?? (() => new Date());
   const settlement: PaymentSettlement = createPaymentSettlement({
     listener: options.listener,
@@ -76,17 +88,17 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
 
   /** The payment an event is about, locked; null when it is not ours. */
   async function findPayment(
-    unit: PaymentWriteUnit,
+    unit: BillingWriteUnit,
     paymentId: string | null,
     providerPaymentId: string | null,
   ): Promise<PaymentRow | null> {
     if (paymentId) {
-      const byId = await unit.lock(paymentId);
+      const byId = await unit.payments.lock(paymentId);
       if (byId) return byId;
     }
     if (!providerPaymentId) return null;
-    const id = await unit.findIdByProviderPaymentId(providerPaymentId);
-    return id ? unit.lock(id) : null;
+    const id = await unit.payments.findIdByProviderPaymentId(providerPaymentId);
+    return id ? unit.payments.lock(id) : null;
   }
 
   /** Older than what this payment already applied: a late delivery. */
@@ -94,7 +106,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     payment.providerEventAt !== null && eventAt.getTime() < payment.providerEventAt.getTime();
 
   async function paymentIntentSucceeded(
-    unit: PaymentWriteUnit,
+    unit: BillingWriteUnit,
     pi: Stripe.PaymentIntent,
     eventAt: Date,
     effects: SettlementEffects,
@@ -102,7 +114,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     const meta = ourMetadata(pi);
     const payment = await findPayment(unit, meta.paymentId, pi.id);
     if (!payment || isStale(payment, eventAt)) return 'ignored';
-    await unit.markProviderEventTime(payment.id, eventAt);
+    await unit.payments.markProviderEventTime(payment.id, eventAt);
     if (payment.status === 'SUCCEEDED' || payment.status === 'REFUNDED') {
       if (payment.providerPaymentId !== pi.id) {
         // Two attempts of one payment both collected money: needs a refund by hand.
@@ -124,7 +136,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   }
 
   async function paymentIntentFailed(
-    unit: PaymentWriteUnit,
+    unit: BillingWriteUnit,
     pi: Stripe.PaymentIntent,
     eventAt: Date,
     effects: SettlementEffects,
@@ -132,7 +144,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     const meta = ourMetadata(pi);
     const payment = await findPayment(unit, meta.paymentId, pi.id);
     if (!payment || isStale(payment, eventAt)) return 'ignored';
-    await unit.markProviderEventTime(payment.id, eventAt);
+    await unit.payments.markProviderEventTime(payment.id, eventAt);
     if (payment.status !== 'PENDING' && payment.status !== 'PROCESSING') return 'ignored';
     // Only the attempt in flight may fail: an older attempt's failure says nothing about the current one.
     const attempt = meta.attempt ?? payment.attemptCount;
@@ -157,7 +169,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   }
 
   async function chargeRefunded(
-    unit: PaymentWriteUnit,
+    unit: BillingWriteUnit,
     charge: Stripe.Charge,
     eventAt: Date,
     effects: SettlementEffects,
@@ -167,7 +179,7 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     const meta = ourMetadata(charge);
     const payment = await findPayment(unit, meta.paymentId, piId);
     if (!payment || isStale(payment, eventAt)) return 'ignored';
-    await unit.markProviderEventTime(payment.id, eventAt);
+    await unit.payments.markProviderEventTime(payment.id, eventAt);
     if (payment.status !== 'SUCCEEDED') return 'ignored';
     await settlement.refund(
       unit,
@@ -179,9 +191,9 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
   }
 
   async function handle(event: Stripe.Event, effects: SettlementEffects): Promise<Handling> {
-    return payments.transaction(async (unit) => {
+    return billing.transaction(async (unit) => {
       // A concurrent duplicate blocks on the unique key until this commits, then inserts nothing.
-      if (!(await unit.recordProviderEvent('stripe', event.id, event.type))) return 'duplicate';
+      if (!(await unit.payments.recordProviderEvent('stripe', event.id, event.type))) return 'duplicate';
       const eventAt = new Date(event.created * 1000);
       switch (event.type) {
         case 'payment_intent.succeeded':
@@ -196,46 +208,41 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ro
     });
   }
 
-  return async (req, res, requestId) => {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== STRIPE_WEBHOOK_PATH) return false;
-    if (req.method !== 'POST') {
-      sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'POST' });
-      return true;
-    }
-    const raw = await readBodyUpTo(req, MAX_BODY_BYTES);
-    if (raw === null) {
-      sendJson(res, 413, { error: 'Request body too large' }, { connection: 'close' });
-      return true;
-    }
-    const signature = req.headers['stripe-signature'];
-    let event: Stripe.Event;
-    try {
-      if (typeof signature !== 'string' || signature === '') throw new Error('missing Stripe-Signature');
-      event = provider.verifyWebhook(raw, signature);
-    } catch (err) {
-      logger.warn(
-        { requestId, reason: err instanceof Error ? err.message : 'invalid' },
-        'stripe webhook refused',
-      );
-      sendJson(res, 400, { error: 'Invalid signature' });
-      return true;
-    }
+  return createRestRoute({
+    name: 'stripe webhook',
+    path: STRIPE_WEBHOOK_PATH,
+    methods: ['POST'],
+    logger,
+    // No caller authentication: the signature over the raw body is the authority.
+    body: { maxBytes: MAX_BODY_BYTES, kind: 'raw' },
+    async handle({ req, requestId, body }) {
+      const signature = req.headers['stripe-signature'];
+      let event: Stripe.Event;
+      try {
+        if (typeof signature !== 'string' || signature === '') throw new Error('missing Stripe-Signature');
+        event = provider.verifyWebhook(body ?? Buffer.alloc(0), signature);
+      } catch (err) {
+        logger.warn(
+          { requestId, reason: err instanceof Error ? err.message : 'invalid' },
+          'stripe webhook refused',
+        );
+        throw new RestError(400, StripeWebhookErrorCode.STRIPE_SIGNATURE_INVALID, 'Invalid signature');
+      }
 
-    const effects = noEffects();
-    let handling: Handling;
-    try {
-      handling = await handle(event, effects);
-    } catch (err) {
-      // Rolled back, event id not recorded: Stripe retries and the retry redoes the work.
-      logger.error({ err, requestId, eventId: event.id, type: event.type }, 'stripe webhook failed');
-      sendJson(res, 500, { error: 'Internal server error' });
-      return true;
-    }
-    logger.info({ requestId, eventId: event.id, type: event.type, handling }, 'stripe webhook');
-    // Committed: publish and notify (failures are logged, never turned into a retry of committed work), then 200.
-    await runEffects(effects, { publish: options.publish, notify: options.notify, logger });
-    sendJson(res, 200, { received: true, handling });
-    return true;
-  };
+      const effects = noEffects();
+      let handling: Handling;
+      try {
+        handling = await handle(event, effects);
+      } catch (err) {
+        // Rolled back, event id not recorded: Stripe retries and the retry redoes the work. Always 500, even for an
+        // AppError: a 4xx would tell Stripe to stop retrying.
+        logger.error({ err, requestId, eventId: event.id, type: event.type }, 'stripe webhook failed');
+        throw new RestError(500, RestErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+      }
+      logger.info({ requestId, eventId: event.id, type: event.type, handling }, 'stripe webhook');
+      // Committed: publish and notify (failures are logged, never turned into a retry of committed work), then 200.
+      await runEffects(effects, { publish: options.publish, notify: options.notify, logger });
+      return { status: 200, json: { received: true, handling } };
+    },
+  });
 }

@@ -3,9 +3,11 @@ import { createStripeProvider } from '../stripe';
 import { createChargingService, type ChargingService } from './charging.service';
 import { createPaymentMethodRepository } from './payment-method.repository';
 import { createPaymentMethodService, type PaymentMethodService } from './payment-methods.service';
+import { createBillingStore } from '../billing.repository';
+import { createBillingRecipientRepository } from '../notifications';
 import { createPaymentRepository } from './payment.repository';
 import { createStripeWebhookRoute, STRIPE_WEBHOOK_PATH } from './stripe-webhook.route';
-import { openInvoice, quietLogger, recordingListener, serveRoute } from './test-support';
+import { openInvoice, quietLogger, recordingListener, serveRoute } from './payments.test-support';
 import type { PaymentDomainEvent } from './types';
 
 let db: TestDatabase;
@@ -27,6 +29,7 @@ beforeAll(async () => {
     apiBase: fake.baseUrl,
   });
   const shared = {
+    billing: createBillingStore(db.prisma),
     payments: createPaymentRepository(db.prisma),
     listener: recorded.listener,
     logger: quietLogger,
@@ -35,6 +38,7 @@ beforeAll(async () => {
   };
   methods = createPaymentMethodService({
     paymentMethods: createPaymentMethodRepository(db.prisma),
+    recipients: createBillingRecipientRepository(db.prisma),
     provider,
     logger: quietLogger,
   });

@@ -1,4 +1,5 @@
 import type { PaymentStatus, Prisma } from '@gatehouse/db';
+import type { BillingWriteUnit } from '../billing.repository';
 
 /** A payment outcome, as the subscription lifecycle receives it. */
 export interface PaymentEvent {
@@ -21,12 +22,12 @@ export interface PaymentFailedEvent extends PaymentEvent {
 }
 
 /**
- * Implemented by the subscriptions module. Called inside the transaction that records the payment outcome, so
+ * Implemented by the subscriptions module. Called inside the write unit that records the payment outcome, so
  * the subscription change commits (or rolls back) with it.
  */
 export interface PaymentListener {
-  onPaymentSucceeded(event: PaymentEvent, tx: Prisma.TransactionClient): Promise<AfterCommit | void>;
-  onPaymentFailed(event: PaymentFailedEvent, tx: Prisma.TransactionClient): Promise<AfterCommit | void>;
+  onPaymentSucceeded(event: PaymentEvent, unit: BillingWriteUnit): Promise<AfterCommit | void>;
+  onPaymentFailed(event: PaymentFailedEvent, unit: BillingWriteUnit): Promise<AfterCommit | void>;
 }
 
 /** Work a listener wants done once the payment's transaction committed (events, mail); run with the effects. */

@@ -4,7 +4,7 @@ import { isUuid } from '@gatehouse/service';
 import { z } from 'zod';
 import { BillingErrorCode } from '../error-codes';
 import type { PlanModel } from '../models';
-import type { BillingActor } from '../subscriptions/lifecycle';
+import type { BillingActor } from '../subscriptions';
 import type { PlanAdminRepository } from './plan.repository';
 
 export type { PlanAuditAction } from './plan.repository';

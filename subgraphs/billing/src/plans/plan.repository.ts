@@ -2,7 +2,7 @@ import { createAuditWriter, type AuditEntry } from '@gatehouse/audit';
 import { Prisma, type PlanInterval, type PrismaClient } from '@gatehouse/db';
 import { ConflictError } from '@gatehouse/errors';
 import { isUuid } from '@gatehouse/service';
-import { BillingErrorCode } from '../error-codes';
+import { PlanErrorCode } from './error-codes';
 import type { PlanLimitModel, PlanModel } from '../models';
 
 export const planColumns = {
@@ -129,7 +129,7 @@ function createPlanWriteUnit(tx: Prisma.TransactionClient): PlanWriteUnit {
       } catch (err) {
         if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
           throw new ConflictError('A plan with this code exists', {
-            details: { reason: BillingErrorCode.PLAN_CODE_TAKEN },
+            details: { reason: PlanErrorCode.PLAN_CODE_TAKEN },
           });
         }
         throw err;

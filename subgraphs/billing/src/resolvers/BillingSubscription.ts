@@ -3,8 +3,8 @@ import { BillingErrorCode } from '../error-codes';
 import type { BillingSubscriptionResolvers } from '../generated/graphql';
 
 export const BillingSubscription: BillingSubscriptionResolvers = {
-  async plan(subscription, _args, { plans, logger }) {
-    const plan = await plans.byId(subscription.planId);
+  async plan(subscription, _args, { billing, logger }) {
+    const plan = await billing.plans.byId(subscription.planId);
     if (!plan) {
       // The foreign key makes this impossible unless the database was edited by hand.
       logger.error(

@@ -6,9 +6,9 @@ export const MAX_PAGE_SIZE = 100;
 const pageSize = (first: number | null | undefined) => Math.min(Math.max(first ?? 20, 1), MAX_PAGE_SIZE);
 
 export const Query: QueryResolvers = {
-  plans: (_parent, { interval }, { plans }) => plans.catalog(interval ?? undefined),
-  mySubscription: (_parent, _args, { viewer, subscriptions }) =>
-    viewer ? subscriptions.currentOf(viewer.userId) : null,
+  plans: (_parent, { interval }, { billing }) => billing.plans.catalog(interval ?? undefined),
+  mySubscription: (_parent, _args, { viewer, billing }) =>
+    viewer ? billing.subscriptions.currentOf(viewer.userId) : null,
   myPaymentMethods: (_parent, _args, { viewer, billing }) =>
     viewer ? billing.paymentMethods.list(viewer.userId) : [],
   myInvoices: (_parent, { first, after, status }, { viewer, billing }) =>

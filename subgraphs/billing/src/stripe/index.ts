@@ -6,3 +6,4 @@ export {
   PaymentProviderUnavailableError,
 } from './provider-errors';
 export { createStripeClient, createStripeProvider, type StripeProviderOptions } from './stripe-provider';
+export { unconfiguredProvider } from './unconfigured-provider';

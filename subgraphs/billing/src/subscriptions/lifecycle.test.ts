@@ -13,6 +13,7 @@ import {
   type TestDatabase,
   testSecrets,
 } from '@gatehouse/testing';
+import { createServiceKit } from '@gatehouse/service';
 import { loadBillingConfig } from '../config';
 import {
   BILLING_EVENTS_TOPIC,
@@ -20,7 +21,7 @@ import {
   type BillingBusEvent,
   type BillingRuntime,
 } from '../runtime';
-import { serveRoute } from '../payments/test-support';
+import { serveRoute } from '../payments/payments.test-support';
 import { STRIPE_WEBHOOK_PATH } from '../payments/stripe-webhook.route';
 import type { BillingActor } from './lifecycle';
 
@@ -56,7 +57,7 @@ const roundHalfUp = (numerator: number, denominator: number) =>
 const withTax = (subtotal: number) => subtotal + roundHalfUp(subtotal * TAX_BPS, 10_000);
 
 function buildRuntime(): BillingRuntime {
-  const config = loadBillingConfig({
+  const env = {
     NODE_ENV: 'test',
     ...testSecrets(),
     LOG_LEVEL: 'silent',
@@ -66,15 +67,27 @@ function buildRuntime(): BillingRuntime {
     STORAGE_DIR: path.join(tmpDir, 'storage'),
     MAIL_OUTBOX_DIR: path.join(tmpDir, 'outbox'),
     BILLING_TAX_RATE_BPS: String(TAX_BPS),
-  });
-  return createBillingServices({
+  };
+  const config = loadBillingConfig(env);
+  const kv = new MemoryKeyValueStore();
+  const kit = createServiceKit({ prisma: db.prisma, logger, kv, env });
+  const built = createBillingServices({
     prisma: db.prisma,
     logger,
     config,
-    kv: new MemoryKeyValueStore(),
+    kv,
+    kit,
     schedule: false,
     now: () => clock,
   });
+  // A replica is a process: closing it closes its kit too.
+  return {
+    ...built,
+    close: async () => {
+      await built.close();
+      await kit.close();
+    },
+  };
 }
 
 beforeAll(async () => {

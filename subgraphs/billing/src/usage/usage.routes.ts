@@ -1,18 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { constantTimeEqual } from '@gatehouse/crypto';
-import {
-  AppError,
-  AuthenticationError,
-  ErrorCode,
-  ValidationError,
-  HTTP_STATUS_BY_ERROR_CODE,
-} from '@gatehouse/errors';
-import { childForRequest, type Logger } from '@gatehouse/logger';
-import { bearerTokenFrom, isUuid, readBodyUpTo, sendJson, type RouteHandler } from '@gatehouse/service';
+import { ValidationError } from '@gatehouse/errors';
+import type { Logger } from '@gatehouse/logger';
+import { bearerTokenFrom, createRestRoute, isUuid, RestError, type RouteHandler } from '@gatehouse/service';
 import { looksLikeApiKey, type ApiKeyService } from '../api-keys';
 import type { UsageService } from './usage.service';
-import { QuotaExceededError } from './usage.errors';
 
 /** Where usage reports are accepted (the gateway forwards the same path). */
 export const USAGE_ROUTE_PATH = '/billing/usage';
@@ -58,9 +51,6 @@ export interface UsageRoutesOptions {
 /** Who reports: a customer's server (API key, usage of its owner) or one of our services (any user). */
 type Principal = { kind: 'apiKey'; userId: string } | { kind: 'service' };
 
-/** Sent when the body was not (fully) read, so its rest is never taken for the next request. */
-const CLOSE = { connection: 'close' } as const;
-
 const apiKeyBodySchema = z
   .object({
     metric: z.string(),
@@ -71,11 +61,6 @@ const apiKeyBodySchema = z
 const serviceBodySchema = apiKeyBodySchema.extend({
   userId: z.string().refine(isUuid, 'Must be a user id'),
 });
-
-function isJsonContentType(contentType: string | undefined): boolean {
-  const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase() ?? '';
-  return mediaType === 'application/json' || mediaType.endsWith('+json');
-}
 
 /**
  * REST endpoint for servers reporting metered usage:
@@ -97,19 +82,25 @@ export function createUsageRoutes(options: UsageRoutesOptions): RouteHandler {
   const { usage, apiKeys, serviceToken } = options;
   const routePath = options.path ?? USAGE_ROUTE_PATH;
 
-  async function authenticate(req: IncomingMessage): Promise<Principal | 'insufficient_scope' | null> {
-    let token: string | undefined;
-    try {
-      token = bearerTokenFrom(req.headers.authorization);
-    } catch (error) {
-      if (error instanceof AuthenticationError) return null;
-      throw error;
-    }
+  /** null: 401. A malformed header (bearerTokenFrom's AuthenticationError) is a 401 as well (the skeleton's rule). */
+  async function authenticate(req: IncomingMessage): Promise<Principal | null> {
+    const token = bearerTokenFrom(req.headers.authorization);
     if (token === undefined) return null;
     if (looksLikeApiKey(token)) {
       const key = await apiKeys.verify(token);
       if (!key) return null;
-      if (!key.scopes.includes(USAGE_WRITE_SCOPE)) return 'insufficient_scope';
+      if (!key.scopes.includes(USAGE_WRITE_SCOPE)) {
+        throw new RestError(
+          403,
+          UsageRouteErrorCode.INSUFFICIENT_SCOPE,
+          `The API key lacks the ${USAGE_WRITE_SCOPE} scope`,
+          {
+            headers: {
+              'www-authenticate': `Bearer error="insufficient_scope", scope="${USAGE_WRITE_SCOPE}"`,
+            },
+          },
+        );
+      }
       return { kind: 'apiKey', userId: key.userId };
     }
     if (serviceToken !== undefined && serviceToken !== '' && constantTimeEqual(token, serviceToken)) {
@@ -118,117 +109,22 @@ export function createUsageRoutes(options: UsageRoutesOptions): RouteHandler {
     return null;
   }
 
-  function sendError(error: unknown, res: ServerResponse, logger: Logger): void {
-    // An internal error is logged and answered generically below, whatever its message.
-    const status =
-      error instanceof AppError && error.code !== ErrorCode.INTERNAL_SERVER_ERROR
-        ? HTTP_STATUS_BY_ERROR_CODE[error.code]
-        : undefined;
-    if (error instanceof AppError && status !== undefined) {
-      const details = error.details as { reason?: unknown } | undefined;
-      const reason = details && !Array.isArray(details) ? details.reason : undefined;
-      const headers: Record<string, string> =
-        error instanceof QuotaExceededError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
-      if (error.code === ErrorCode.SERVICE_UNAVAILABLE) headers['retry-after'] = '1';
-      sendJson(
-        res,
-        status,
-        {
-          error: typeof reason === 'string' ? reason : error.code,
-          message: error.message,
-          ...(error.details === undefined ? {} : { details: error.details }),
-        },
-        headers,
-      );
-      return;
-    }
-    logger.error({ err: error }, 'usage report failed');
-    sendJson(res, 500, {
-      error: UsageRouteErrorCode.INTERNAL_SERVER_ERROR,
-      message: 'Internal server error',
-    });
-  }
-
-  return async (req, res, requestId) => {
-    const rawUrl = req.url ?? '/';
-    const queryStart = rawUrl.indexOf('?');
-    if ((queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart)) !== routePath) return false;
-    const logger = childForRequest(options.logger, requestId);
-
-    try {
-      if (req.method !== 'POST') {
-        sendJson(
-          res,
-          405,
-          { error: UsageRouteErrorCode.METHOD_NOT_ALLOWED, message: 'Method not allowed' },
-          { allow: 'POST', ...CLOSE },
-        );
-        return true;
-      }
-
-      const principal = await authenticate(req);
-      if (principal === null) {
-        const challenge = req.headers.authorization === undefined ? 'Bearer' : 'Bearer error="invalid_token"';
-        sendJson(
-          res,
-          401,
-          { error: UsageRouteErrorCode.UNAUTHENTICATED, message: 'A valid API key is required' },
-          { 'www-authenticate': challenge, ...CLOSE },
-        );
-        return true;
-      }
-      if (principal === 'insufficient_scope') {
-        sendJson(
-          res,
-          403,
-          {
-            error: UsageRouteErrorCode.INSUFFICIENT_SCOPE,
-            message: `The API key lacks the ${USAGE_WRITE_SCOPE} scope`,
-          },
-          { 'www-authenticate': `Bearer error="insufficient_scope", scope="${USAGE_WRITE_SCOPE}"`, ...CLOSE },
-        );
-        return true;
-      }
-
-      if (!isJsonContentType(req.headers['content-type'])) {
-        sendJson(
-          res,
-          415,
-          {
-            error: UsageRouteErrorCode.UNSUPPORTED_MEDIA_TYPE,
-            message: 'Send the report as application/json',
-          },
-          CLOSE,
-        );
-        return true;
-      }
-      const tooLarge = () =>
-        sendJson(
-          res,
-          413,
-          {
-            error: UsageRouteErrorCode.PAYLOAD_TOO_LARGE,
-            message: `The body is larger than ${USAGE_MAX_BODY_BYTES} bytes`,
-          },
-          CLOSE,
-        );
-      const declared = Number(req.headers['content-length']);
-      if (Number.isFinite(declared) && declared > USAGE_MAX_BODY_BYTES) {
-        tooLarge();
-        return true;
-      }
-      const raw = await readBodyUpTo(req, USAGE_MAX_BODY_BYTES);
-      if (raw === null) {
-        tooLarge();
-        return true;
-      }
-
-      let json: unknown;
-      try {
-        json = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new ValidationError('Malformed JSON body');
-      }
+  return createRestRoute<Principal>({
+    name: 'usage report',
+    path: routePath,
+    methods: ['POST'],
+    logger: options.logger,
+    authenticate: { principal: authenticate, message: 'A valid API key is required' },
+    body: {
+      maxBytes: USAGE_MAX_BODY_BYTES,
+      kind: 'json',
+      tooLarge: {
+        code: UsageRouteErrorCode.PAYLOAD_TOO_LARGE,
+        message: `The body is larger than ${USAGE_MAX_BODY_BYTES} bytes`,
+      },
+      unsupportedMediaTypeMessage: 'Send the report as application/json',
+    },
+    async handle({ req, principal, json }) {
       const schema = principal.kind === 'service' ? serviceBodySchema : apiKeyBodySchema;
       const parsed = schema.safeParse(json);
       if (!parsed.success) throw ValidationError.fromZod(parsed.error);
@@ -249,16 +145,7 @@ export function createUsageRoutes(options: UsageRoutesOptions): RouteHandler {
         quantity: body.quantity,
         idempotencyKey: body.idempotencyKey ?? headerKey,
       });
-      sendJson(res, 200, { ...report, resetsAt: report.resetsAt.toISOString() });
-      return true;
-    } catch (error) {
-      if (res.headersSent || req.socket.destroyed) {
-        logger.warn({ err: error }, 'usage request ended without a response');
-        res.destroy();
-        return true;
-      }
-      sendError(error, res, logger);
-      return true;
-    }
-  };
+      return { status: 200, json: { ...report, resetsAt: report.resetsAt.toISOString() } };
+    },
+  });
 }

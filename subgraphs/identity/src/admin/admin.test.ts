@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { seed, type PrismaClient } from '@gatehouse/db';
 import { MemoryEventBus } from '@gatehouse/events';
+import { createKeyValueStore, MemoryKeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import {
+  createServiceKit,
   GRAPHQL_PATH,
   createAccessTokenSigner,
   createAccessTokenVerifier,
@@ -163,21 +165,22 @@ beforeAll(async () => {
     PUBLIC_URL: 'http://127.0.0.1:1',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
   };
-  const identity = await createIdentityServices({
-    prisma,
-    logger,
-    config: loadIdentityConfig(env),
-    redisPrefix,
-  });
-  closeIdentity = identity.close;
+  const kv = redisUrl ? createKeyValueStore({ redisUrl, prefix: redisPrefix }) : new MemoryKeyValueStore();
+  const kit = createServiceKit({ prisma, logger, kv, env, redisPrefix });
+  const identity = await createIdentityServices({ prisma, logger, config: loadIdentityConfig(env), kv, kit });
+  closeIdentity = async () => {
+    await identity.close();
+    await kit.close();
+    await kv.close();
+  };
   // A second session service over the same database and store: the tests sign users in on "their own devices".
   sessions = createSessionService({
     repository: createSessionRepository(prisma),
-    kv: identity.kv,
+    kv,
     events: new MemoryEventBus(),
   });
   const sessionCheck = createSessionStatusChecker({
-    kv: identity.kv,
+    kv,
     isSessionActive: createSessionLivenessQuery(prisma),
   });
   const app = createApp({

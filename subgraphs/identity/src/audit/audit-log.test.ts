@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
-import { AuditAction, createAuditLog, sanitizeAuditMetadata } from './audit-log';
+import { AuditAction, sanitizeAuditMetadata } from './audit-log';
+import { createAuditLog } from './audit-log.repository';
 
 let db: TestDatabase;
 beforeAll(async () => {

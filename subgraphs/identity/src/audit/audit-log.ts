@@ -1,9 +1,4 @@
-import {
-  createAuditWriter,
-  type AuditDatabase,
-  type AuditEntry as SharedAuditEntry,
-  type AuditWriter,
-} from '@gatehouse/audit';
+import type { AuditEntry as SharedAuditEntry, AuditWriter } from '@gatehouse/audit';
 
 // The writer, its sanitising and truncation live in @gatehouse/audit (one audit writer for every subgraph);
 // identity keeps its own list of actions and these names for its callers.
@@ -56,14 +51,5 @@ export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 /** One identity audit entry: the shared entry with `action` limited to {@link AuditAction}. */
 export type AuditEntry = SharedAuditEntry<AuditAction>;
 
-/** Identity's audit trail: the shared append-only writer, typed to identity's actions. */
+/** Identity's audit trail: the shared append-only writer, typed to identity's actions (`createAuditLog`). */
 export type AuditLog = AuditWriter<AuditAction>;
-
-/**
- * Append-only audit trail in audit_logs through the shared writer of `@gatehouse/audit` (sanitised metadata,
- * truncated attacker-controlled strings, the outcome stored as `metadata.outcome`). Accepts a transaction client
- * too, so an entry can commit with the change it records.
- */
-export function createAuditLog(prisma: AuditDatabase): AuditLog {
-  return createAuditWriter<AuditAction>(prisma);
-}

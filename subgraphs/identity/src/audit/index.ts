@@ -1,9 +1,9 @@
 export {
   AuditAction,
-  createAuditLog,
   sanitizeAuditMetadata,
   type AuditEntry,
   type AuditLog,
   type AuditMetadataValue,
   type AuditOutcome,
 } from './audit-log';
+export { createAuditLog } from './audit-log.repository';

@@ -24,7 +24,7 @@ import { createLoginGuard, createLoginGuardRepository, type LoginGuard } from '.
 import { createAccountRepository } from '../users';
 import type { ClientInfo } from '../client-info';
 import { createSessionRepository, createSessionService, type SessionService } from '../sessions';
-import { readQrCode } from './__tests__/qr-reader';
+import { readQrCode } from './qr-reader.test-support';
 import { hashBackupCode, normalizeBackupCode } from './backup-codes';
 import { MfaErrorCode } from './error-codes';
 import { createMfaRepository } from './mfa.repository';

@@ -4,7 +4,7 @@ import {
   parseOtpauthUri,
   totp as referenceTotp,
 } from '@gatehouse/testing';
-import { readQrCode } from './__tests__/qr-reader';
+import { readQrCode } from './qr-reader.test-support';
 import {
   encodeBase32,
   generateTotpSecret,

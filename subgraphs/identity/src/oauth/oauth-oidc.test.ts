@@ -19,7 +19,7 @@ import {
   signIn,
   throughProvider,
   type Harness,
-} from './__tests__/harness';
+} from './oauth-harness.test-support';
 import { BINDING_COOKIE, COMPLETION_COOKIE, providerTokenAad } from './oauth.service';
 
 // A real OpenID provider stands in for Google (GOOGLE_ISSUER) and for a generic `oidc-acme` provider.

@@ -17,7 +17,7 @@ import {
   createHarness,
   throughProvider,
   type Harness,
-} from './__tests__/harness';
+} from './oauth-harness.test-support';
 
 const google = { clientId: 'google-client', clientSecret: 'google-secret' };
 

@@ -16,7 +16,7 @@ import {
   signIn,
   throughProvider,
   type Harness,
-} from './__tests__/harness';
+} from './oauth-harness.test-support';
 import { providerTokenAad } from './oauth.service';
 
 // GitHub and Facebook are plain OAuth 2.0: local servers speak their authorize, token and profile endpoints.

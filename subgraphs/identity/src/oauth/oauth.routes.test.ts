@@ -9,7 +9,7 @@ import {
   type FakeGitHub,
   type TestDatabase,
 } from '@gatehouse/testing';
-import { APP_REDIRECT, createHarness, type Harness } from './__tests__/harness';
+import { APP_REDIRECT, createHarness, type Harness } from './oauth-harness.test-support';
 import { createOAuthRoutes } from './oauth.routes';
 
 // The REST form over real HTTP: identity's HTTP server with these routes, a browser with a cookie jar, and the

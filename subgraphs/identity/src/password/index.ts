@@ -10,3 +10,4 @@ export {
   type PasswordService,
   type PasswordServiceOptions,
 } from './password.service';
+export { PasswordErrorCode } from './error-codes';

@@ -19,7 +19,7 @@ import {
   auditClientFields,
   recordWrongPassword,
 } from '../credentials';
-import { IdentityErrorCode } from '../error-codes';
+import { PasswordErrorCode } from './error-codes';
 import type { AccountRecord, AccountRepository } from '../users';
 import type {
   PasswordResetTokenRepository,
@@ -95,7 +95,7 @@ export interface PasswordServiceOptions {
 const resetTokenKey = (tokenHash: string) => `password-reset:${tokenHash}`;
 const userResetKey = (userId: string) => `password-reset-user:${userId}`;
 
-function tokenError(reason: IdentityErrorCode, message: string): AppError {
+function tokenError(reason: PasswordErrorCode, message: string): AppError {
   return new AppError(ErrorCode.BAD_USER_INPUT, message, { details: { reason } });
 }
 
@@ -236,18 +236,18 @@ export function createPasswordService(options: PasswordServiceOptions): Password
 
     async resetPassword(token, newPassword, client) {
       if (!TOKEN_FORMAT.test(token)) {
-        throw tokenError(IdentityErrorCode.RESET_TOKEN_INVALID, 'The password reset link is not valid');
+        throw tokenError(PasswordErrorCode.RESET_TOKEN_INVALID, 'The password reset link is not valid');
       }
       const tokenHash = hashToken(token);
       const state = await lookUpToken(tokenHash);
       const refuse = (status: 'unknown' | 'expired' | 'used') => {
         if (status === 'expired') {
-          return tokenError(IdentityErrorCode.RESET_TOKEN_EXPIRED, 'The password reset link has expired');
+          return tokenError(PasswordErrorCode.RESET_TOKEN_EXPIRED, 'The password reset link has expired');
         }
         if (status === 'used') {
-          return tokenError(IdentityErrorCode.RESET_TOKEN_USED, 'The password reset link was already used');
+          return tokenError(PasswordErrorCode.RESET_TOKEN_USED, 'The password reset link was already used');
         }
-        return tokenError(IdentityErrorCode.RESET_TOKEN_INVALID, 'The password reset link is not valid');
+        return tokenError(PasswordErrorCode.RESET_TOKEN_INVALID, 'The password reset link is not valid');
       };
       if (state.status !== 'valid') throw refuse(state.status);
       const account = await accounts.findById(state.userId);

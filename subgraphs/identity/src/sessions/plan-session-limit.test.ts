@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { MAX_SESSIONS_PER_USER, createPlanSessionLimit } from './plan-session-limit';
+import { createPlanSessionLimitsRepository } from './plan-session-limits.repository';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -36,7 +37,7 @@ async function userOnPlan(limits: object | null, status: 'ACTIVE' | 'CANCELED' =
 }
 
 describe('createPlanSessionLimit', () => {
-  const limitFor = () => createPlanSessionLimit(db.prisma, FALLBACK);
+  const limitFor = () => createPlanSessionLimit(createPlanSessionLimitsRepository(db.prisma), FALLBACK);
 
   it("reads the running subscription's plan limit", async () => {
     expect(await limitFor()(await userOnPlan({ sessions: 3, api_calls: 10 }))).toBe(3);

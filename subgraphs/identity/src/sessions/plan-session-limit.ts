@@ -1,9 +1,25 @@
-import type { PrismaClient } from '@gatehouse/db';
-
 /** The plan limit key that caps concurrent sessions per user (`limits.sessions` of a subscription plan). */
 export const SESSIONS_LIMIT_KEY = 'sessions';
 /** A plan may raise the limit, never beyond this: every session is a row and a refresh-token family. */
 export const MAX_SESSIONS_PER_USER = 1000;
+
+/** What the plan of a user's running subscription says about concurrent sessions. */
+export type PlanSessionsLimit =
+  /** No running subscription, or its plan sets no numeric (or null) `sessions` limit. */
+  | { type: 'unset' }
+  /** The plan says `sessions: null`. */
+  | { type: 'unlimited' }
+  /** The plan's number, rounded down; not yet checked for sense (it may be below 1). */
+  | { type: 'limited'; value: number };
+
+/**
+ * The port through which identity reads the one billing figure it needs at sign-in. Billing owns plans and
+ * subscriptions; `plan-session-limits.repository.ts` implements this as a sanctioned cross-subgraph read.
+ */
+export interface PlanSessionLimits {
+  /** The `sessions` limit of the plan of the user's running (trialing, active or past-due) subscription. */
+  sessionsLimitOf(userId: string): Promise<PlanSessionsLimit>;
+}
 
 /**
  * Concurrent sessions a user may hold: the `sessions` limit of their running subscription's plan (billing owns plans;
@@ -11,24 +27,14 @@ export const MAX_SESSIONS_PER_USER = 1000;
  * {@link MAX_SESSIONS_PER_USER}. Read at each sign-in, so a plan change applies to the next one.
  */
 export function createPlanSessionLimit(
-  prisma: Pick<PrismaClient, '$queryRaw'>,
+  limits: PlanSessionLimits,
   fallback: number,
 ): (userId: string) => Promise<number> {
   return async (userId) => {
-    const rows = await prisma.$queryRaw<{ kind: string | null; value: number | null }[]>`
-      SELECT jsonb_typeof(p.limits -> ${SESSIONS_LIMIT_KEY}) AS kind,
-             CASE WHEN jsonb_typeof(p.limits -> ${SESSIONS_LIMIT_KEY}) = 'number'
-                  THEN floor((p.limits ->> ${SESSIONS_LIMIT_KEY})::numeric)::int END AS value
-      FROM subscriptions s
-      JOIN subscription_plans p ON p.id = s.plan_id
-      WHERE s.user_id = ${userId}::uuid AND s.ended_at IS NULL
-        AND s.status IN ('TRIALING', 'ACTIVE', 'PAST_DUE')
-      ORDER BY s.created_at DESC
-      LIMIT 1`;
-    const row = rows[0];
-    if (!row || row.kind === null) return fallback;
-    if (row.kind === 'null') return MAX_SESSIONS_PER_USER;
-    if (row.value === null || row.value < 1) return fallback;
-    return Math.min(row.value, MAX_SESSIONS_PER_USER);
+    const limit = await limits.sessionsLimitOf(userId);
+    if (limit.type === 'unset') return fallback;
+    if (limit.type === 'unlimited') return MAX_SESSIONS_PER_USER;
+    if (limit.value < 1) return fallback;
+    return Math.min(limit.value, MAX_SESSIONS_PER_USER);
   };
 }

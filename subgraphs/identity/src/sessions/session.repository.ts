@@ -87,6 +87,11 @@ export interface SessionRepository {
   touch(sessionId: string, window: LivenessWindow): Promise<void>;
   /** Whether the family has a live refresh token: the Postgres answer behind the session-status cache. */
   isActive(sessionId: string, window: LivenessWindow): Promise<boolean>;
+  /**
+   * Refresh tokens neither revoked nor expired by the database's clock, over all users: the `activeSessions` gauge
+   * of `/metrics` (idleness is not considered).
+   */
+  countLive(): Promise<number>;
 }
 
 const liveRow = (alias: string, { now, idleCutoff }: LivenessWindow): Prisma.Sql =>
@@ -242,6 +247,11 @@ export function createSessionRepository(prisma: PrismaClient): SessionRepository
         SELECT EXISTS (SELECT 1 FROM "sessions" s WHERE s.family_id = ${sessionId}::uuid AND ${liveRow('s', window)})
           AS active`;
       return rows[0]?.active ?? false;
+    },
+    async countLive() {
+      const [row] = await prisma.$queryRaw<{ count: number }[]>`
+        SELECT count(*)::int AS count FROM sessions WHERE revoked_at IS NULL AND expires_at > now()`;
+      return row?.count ?? 0;
     },
   };
 }

@@ -11,6 +11,7 @@ import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '@gatehouse/kv';
 import { createLogger } from '@gatehouse/logger';
 import type { OutboxEntry } from '@gatehouse/mail';
+import { createServiceKit } from '@gatehouse/service';
 import { generateRsaKeyPair, TEST_TOKEN_AUDIENCE } from '@gatehouse/service/testing';
 import {
   createSettingsStore,
@@ -101,7 +102,7 @@ beforeAll(async () => {
   supportRoleId = (await db.prisma.role.findUniqueOrThrow({ where: { name: 'support' } })).id;
 
   tempDir = await mkdtemp(join(tmpdir(), 'gatehouse-identity-settings-'));
-  const config = loadIdentityConfig({
+  const env: NodeJS.ProcessEnv = {
     NODE_ENV: 'test',
     ...testSecrets(),
     JWT_PRIVATE_KEY: keys.privateKeyPem,
@@ -121,7 +122,8 @@ beforeAll(async () => {
     OAUTH_CALLBACK_BASE_URL: 'http://127.0.0.1:1',
     OAUTH_REDIRECT_ALLOWLIST: 'http://app.test/oauth/done',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-  });
+  };
+  const config = loadIdentityConfig(env);
   passwordHash = await createPasswordHasher({
     memoryCost: config.crypto.ARGON2_MEMORY_KIB,
     timeCost: config.crypto.ARGON2_TIME_COST,
@@ -133,25 +135,27 @@ beforeAll(async () => {
   const adminBus = redisUrl ? createEventBus({ redisUrl, prefix: redisPrefix }) : identityBus;
   buses.push(...new Set([identityBus, adminBus]));
   kv = redisUrl ? createKeyValueStore({ redisUrl, prefix: redisPrefix }) : new MemoryKeyValueStore();
-  identityStore = createSettingsStore({ prisma: db.prisma, kv, events: identityBus });
-  const started = await createIdentityServices({
+  const kit = createServiceKit({
     prisma: db.prisma,
     logger,
-    config,
     kv,
+    env,
     redisPrefix,
-    events: identityBus,
-    settings: identityStore,
+    shared: { events: identityBus },
   });
+  identityStore = kit.settings;
+  const started = await createIdentityServices({ prisma: db.prisma, logger, config, kv, kit });
   identity = started.services;
-  closeIdentity = started.close;
+  closeIdentity = async () => {
+    await started.close();
+    await kit.close(); // identityStore with it
+  };
   adminStore = createSettingsStore({ prisma: db.prisma, kv, events: adminBus });
   await Promise.all([identityStore.ready, adminStore.ready]);
 });
 
 afterAll(async () => {
   await closeIdentity?.();
-  await identityStore?.close();
   await adminStore?.close();
   for (const bus of buses) await bus.close();
   await kv?.close();

@@ -5,6 +5,7 @@ import type { Viewer } from '@gatehouse/service';
 import { AuditAction, type AuditLog } from '../audit';
 import { auditClientFields, emailSchema, type CurrentPasswordCheck } from '../credentials';
 import { IdentityErrorCode } from '../error-codes';
+import { UserErrorCode } from './error-codes';
 import type { UserModel } from '../models';
 import type { AccountRepository } from './account.repository';
 import type { UserRepository } from './user.repository';
@@ -58,7 +59,7 @@ export function createEmailChangeService(options: EmailChangeServiceOptions): Em
   return {
     async request(viewer, input, client) {
       const account = await accounts.findById(viewer.userId);
-      if (!account) throw badInput(IdentityErrorCode.USER_NOT_ACCESSIBLE, 'The account no longer exists');
+      if (!account) throw badInput(UserErrorCode.USER_NOT_ACCESSIBLE, 'The account no longer exists');
       await checkPassword(account, input.password, client, AuditAction.EMAIL_CHANGE_REQUESTED);
       const parsed = emailSchema.safeParse(input.newEmail);
       if (!parsed.success) throw badInput('EMAIL_INVALID', 'Enter a valid email address');

@@ -13,3 +13,4 @@ export {
 } from './email-change.service';
 export { createUserRepository, type SqlPool, type UserRepository } from './user.repository';
 export { createUserService, type UserService } from './user.service';
+export { UserErrorCode } from './error-codes';

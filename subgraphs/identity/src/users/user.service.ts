@@ -1,6 +1,6 @@
 import type { Viewer } from '@gatehouse/service';
 import { ForbiddenError } from '@gatehouse/errors';
-import { IdentityErrorCode } from '../error-codes';
+import { UserErrorCode } from './error-codes';
 import type { Loaders } from '../loaders';
 import type { UserModel } from '../models';
 
@@ -46,7 +46,7 @@ export function createUserService(
     async byId(id) {
       if (!(await mayRead(id))) {
         throw new ForbiddenError('You can only read your own user', {
-          details: { reason: IdentityErrorCode.USER_NOT_ACCESSIBLE },
+          details: { reason: UserErrorCode.USER_NOT_ACCESSIBLE },
         });
       }
       return loaders.userById.load(id);

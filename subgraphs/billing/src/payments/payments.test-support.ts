@@ -2,22 +2,28 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PrismaClient } from '@gatehouse/db';
 import type { RouteHandler } from '@gatehouse/service';
-import type { PaymentEvent, PaymentFailedEvent, PaymentListener, PaymentsLogger } from './types';
+import type {
+  PaymentAuditAction,
+  PaymentEvent,
+  PaymentFailedEvent,
+  PaymentListener,
+  PaymentsLogger,
+} from './types';
 
 /** A listener that records what it was told, and writes a marker row in the caller's transaction. */
 export function recordingListener() {
   const succeeded: PaymentEvent[] = [];
   const failed: PaymentFailedEvent[] = [];
   const listener: PaymentListener = {
-    async onPaymentSucceeded(event, tx) {
-      // Proves the call happens inside the payment transaction: the marker commits with it.
-      await tx.auditLog.create({
-        data: {
-          action: 'TEST_LISTENER_SUCCEEDED',
-          targetType: 'Payment',
-          targetId: event.paymentId,
-          metadata: {},
-        },
+    async onPaymentSucceeded(event, unit) {
+      // Proves the call happens inside the payment's write unit: the marker commits with it.
+      await unit.payments.audit({
+        // A marker no production code writes; the audit writer takes any action string at run time.
+        action: 'TEST_LISTENER_SUCCEEDED' as PaymentAuditAction,
+        outcome: 'SUCCESS',
+        targetType: 'Payment',
+        targetId: event.paymentId,
+        metadata: {},
       });
       succeeded.push(event);
     },

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
-import { createDatabase, type Database } from '../client';
-import { migrate } from '../migrate';
+import { createDatabase, type Database } from './client';
+import { migrate } from './migrate';
 
 /** TEST_DATABASE_URL, provided by jest.global-setup.ts. */
 export function testUrl(): string {

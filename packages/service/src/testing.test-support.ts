@@ -1,6 +1,6 @@
 /**
  * Test support for services and subgraphs, imported as `@gatehouse/service/testing` (never from production
- * code). `generateRsaKeyPair` and `postGraphQL` are also exported from the package root for existing callers.
+ * code). Source only: builds leave it out, so it resolves under the `source` condition (Jest, tsx) alone.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { PrismaClient } from '@gatehouse/db';

