@@ -10,7 +10,7 @@ const swc = [
 
 const workspaces = ['packages', 'subgraphs']
   .flatMap((group) => fs.readdirSync(path.join(__dirname, group)).map((d) => path.join(group, d)))
-  .concat(['gateway'])
+  .concat(['gateway', 'clients/typescript'])
   .filter((dir) => fs.existsSync(path.join(__dirname, dir, 'package.json')));
 
 /** @type {import('jest').Config} */
@@ -29,5 +29,7 @@ module.exports = {
     transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
     // Resolve workspace packages to their TypeScript sources, as `tsx --conditions=source` does.
     testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
+    // The client is ESM source: its relative imports end in `.js`, which name the `.ts` files under swc.
+    ...(dir === 'clients/typescript' ? { moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' } } : {}),
   })),
 };

@@ -31,7 +31,11 @@ function* sourceFiles(dir) {
 
 for (const dir of workspaces) {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, dir, 'package.json'), 'utf8'));
-  const runtime = new Set(Object.keys(pkg.dependencies ?? {}));
+  // A peer dependency is the host application's copy (graphql for Apollo Client users): declared, and one copy.
+  const runtime = new Set([
+    ...Object.keys(pkg.dependencies ?? {}),
+    ...Object.keys(pkg.peerDependencies ?? {}),
+  ]);
   const dev = new Set(Object.keys(pkg.devDependencies ?? {}));
   const src = path.join(root, dir, 'src');
   if (!fs.existsSync(src)) continue;

@@ -4,7 +4,7 @@
 import { deflateSync, crc32 } from 'node:zlib';
 import { createPasswordHasher, deriveSecret, OWASP_ARGON2ID, parseEncryptionKeys } from '@gatehouse/crypto';
 import { UNSUBSCRIBE_SECRET_PURPOSE, createUnsubscribeTokens } from '@gatehouse/mail';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startTestSmtpServer, type TestSmtpServer } from '@gatehouse/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 

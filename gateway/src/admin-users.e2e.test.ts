@@ -2,7 +2,7 @@
 // every audit row names the administrator, readable in the audit trail (access-control) and ended at once.
 import { decodeJwt } from 'jose';
 import { seed } from '@gatehouse/db';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 
 jest.setTimeout(60_000);

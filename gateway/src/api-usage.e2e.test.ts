@@ -1,7 +1,7 @@
 // Issue #6 through the gateway: "API usage by operation". The gateway counts every operation, flushes the counts
 // over the event bus, access-control adds them to api_usage_daily, and administrators read them in adminMetrics.
 import { seed } from '@gatehouse/db';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 
 jest.setTimeout(60_000);

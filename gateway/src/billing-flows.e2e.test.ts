@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seed } from '@gatehouse/db';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startFakeStripe, waitFor, type FakeStripe } from '@gatehouse/testing';
 import { verifyWebhookSignature } from '../../subgraphs/billing/src/outbound-webhooks';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';

@@ -1,4 +1,5 @@
-import { postGraphQL, type HttpService } from '@gatehouse/service';
+import { type HttpService } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { PLAYGROUND_DEFAULT_QUERY } from './playground';
 import type { SubgraphName } from './subgraphs';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';

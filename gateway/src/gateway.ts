@@ -17,6 +17,7 @@ import fetch from 'node-fetch';
 import { createGraphQLOverHttpStatus, type GraphQLOverHttpStatus } from './graphql-over-http';
 import { SUBGRAPHS, type SubgraphName } from './subgraphs';
 import { playgroundLandingPagePlugin } from './playground';
+import { publicIntrospectionPlugin, subscriptionOverHttpRefusal } from './public-introspection';
 import type { GatewayAuthenticator } from './protection/authentication';
 import { peerAddressOf, type ClientAddressResolver } from './protection/client-address';
 import { csrfRefused, requestTimedOut } from './protection/errors';
@@ -266,7 +267,11 @@ class ProtectedApolloServer extends ApolloServer<GatewayContext> {
       response = jsonResponse(answer.status, answer.body, answer.headers);
     } else {
       const refusal = edge?.csrfRefusal(request.method, '/graphql', header);
-      const rejected = refusal ? csrfRefused(refusal) : this.guard?.precheck(request);
+      // A subscription over HTTP is answered 400 naming the WebSocket endpoint, before Apollo would call it a
+      // validation error (the HTTP schema has no Subscription root to execute it with).
+      const rejected = refusal
+        ? csrfRefused(refusal)
+        : (subscriptionOverHttpRefusal(request) ?? this.guard?.precheck(request));
       response = rejected
         ? jsonResponse(
             (rejected.extensions.http as { status?: number } | undefined)?.status ?? 400,
@@ -348,6 +353,8 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         ...(options.playground ? [playgroundLandingPagePlugin()] : []),
         // Without introspection, "Did you mean ...?" suggestions would still leak the schema field by field.
         ...(production ? [ApolloServerPluginDisableSuggestions()] : []),
+        // Introspection (development only) shows the realtime Subscription type served over graphql-ws.
+        ...(production ? [] : [publicIntrospectionPlugin<GatewayContext>()]),
         ...(guard ? [guard.plugin] : []),
         status.plugin,
       ],

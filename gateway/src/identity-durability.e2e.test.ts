@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { deleteRedisKeys, startTestSmtpServer, waitFor, type TestSmtpServer } from '@gatehouse/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 

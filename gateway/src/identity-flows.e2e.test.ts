@@ -1,7 +1,7 @@
 // Issue #3: sign-up, sign-in, refresh rotation and sessions through the gateway over HTTP, against real
 // PostgreSQL, Redis (REDIS_URL) and an SMTP server that captures the mail.
 import { seed } from '@gatehouse/db';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startTestSmtpServer, type TestSmtpServer } from '@gatehouse/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 

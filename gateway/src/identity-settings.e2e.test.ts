@@ -1,6 +1,6 @@
 // Issue #3: the operator's lockout, session-limit and new-sign-in-alert settings reach the sign-in flow (through the gateway).
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startTestSmtpServer, type TestSmtpServer } from '@gatehouse/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 

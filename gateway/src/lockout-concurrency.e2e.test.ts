@@ -3,7 +3,7 @@
 // found the account unlocked and all had their password verified: far more guesses than the limit. Through the
 // gateway over HTTP, against real PostgreSQL and Redis; which guesses were verified is read from the audit log.
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startTestSmtpServer, type TestSmtpServer } from '@gatehouse/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 

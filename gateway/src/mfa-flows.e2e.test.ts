@@ -2,7 +2,8 @@
 // server and a local Twilio-compatible SMS API. TOTP codes come from an independent RFC 6238 implementation
 // (@gatehouse/testing's totp, checked against the RFC's test vectors), never from the code under test.
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
-import { METRIC_NAMES, postGraphQL } from '@gatehouse/service';
+import { METRIC_NAMES } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import {
   deleteRedisKeys,
   parseOtpauthUri,

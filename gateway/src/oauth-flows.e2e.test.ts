@@ -2,7 +2,7 @@
 // process) stands in for Google; a local server speaking GitHub's OAuth and REST endpoints stands in for GitHub.
 // The test plays the browser: it follows every redirect, carrying cookies per origin.
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import {
   followOAuthRedirects,
   startFakeGitHub,

@@ -19,7 +19,8 @@ export const PLAYGROUND_DEFAULT_QUERY = `# Welcome to the Gatehouse GraphQL play
 #
 # \`Plans\` is public. \`Me\` needs an access token: open "Headers" below and enter
 #   { "Authorization": "Bearer <access token>" }
-# Press the run button and pick an operation.
+# Press the run button and pick an operation. \`SessionEvents\` is a subscription: it runs over the
+# WebSocket (graphql-ws) with the same headers, and its events appear as they happen.
 
 query Plans {
   plans {
@@ -47,6 +48,16 @@ query Me {
         name
       }
     }
+  }
+}
+
+subscription SessionEvents {
+  sessionEvents {
+    type
+    sessionId
+    current
+    device
+    at
   }
 }
 `;
@@ -81,11 +92,26 @@ const BOOTSTRAP_CSS = `html, body, #graphiql { height: 100%; margin: 0; }
 #graphiql > .loading { font-family: system-ui, sans-serif; padding: 2rem; }
 `;
 
+/**
+ * The page's script. Queries and mutations go over HTTP to `graphqlPath`; subscriptions over graphql-ws to the
+ * WebSocket of the same path (GraphiQL bundles the graphql-ws client), with the headers editor's values as the
+ * connection params. Header names are lowercased first: the realtime server reads `authorization` from the
+ * params (they are JSON, not HTTP headers, so case matters there; HTTP does not care).
+ */
 function bootstrapScript(graphqlPath: string): string {
   return `'use strict';
 (function () {
   var root = document.getElementById('graphiql');
-  var fetcher = GraphiQL.createFetcher({ url: new URL(${JSON.stringify(graphqlPath)}, window.location.href).href });
+  var url = new URL(${JSON.stringify(graphqlPath)}, window.location.href);
+  var subscriptionUrl = new URL(url.href);
+  subscriptionUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  var base = GraphiQL.createFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href });
+  var fetcher = function (params, options) {
+    var headers = {};
+    var given = (options && options.headers) || {};
+    Object.keys(given).forEach(function (name) { headers[name.toLowerCase()] = given[name]; });
+    return base(params, Object.assign({}, options, { headers: headers }));
+  };
   ReactDOM.createRoot(root).render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
@@ -178,7 +204,10 @@ function buildBundle(graphqlPath: string): PlaygroundBundle {
 }
 
 export interface PlaygroundOptions {
-  /** Path of the GraphQL endpoint the playground talks to (same origin). Default `/graphql`. */
+  /**
+   * Path of the GraphQL endpoint the playground talks to (same origin). Default `/graphql`. Subscriptions use
+   * the WebSocket upgrade of the same path (ws:// or wss://, as the page), where the gateway serves graphql-ws.
+   */
   readonly graphqlPath?: string;
 }
 

@@ -8,13 +8,12 @@ import { createLogger } from '@gatehouse/logger';
 import { auditServer } from 'graphql-http';
 import {
   createAccessTokenSigner,
-  generateRsaKeyPair,
   parsePublicKeys,
   recordSessionRevoked,
   type AccessTokenSigner,
   type HttpService,
 } from '@gatehouse/service';
-import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
+import { TEST_SUBGRAPH_SECRET, generateRsaKeyPair } from '@gatehouse/service/testing';
 import { gatewayConcerns } from './config';
 import type { SubgraphUrls } from './gateway';
 import { createGatewayProtection } from './protection';

@@ -9,13 +9,11 @@ import { createEventBus, type EventBus } from '@gatehouse/events';
 import { createLogger } from '@gatehouse/logger';
 import {
   createAccessTokenSigner,
-  generateRsaKeyPair,
   parsePublicKeys,
-  postGraphQL,
   type AccessTokenSigner,
   type HttpService,
 } from '@gatehouse/service';
-import { TEST_SUBGRAPH_SECRET } from '@gatehouse/service/testing';
+import { TEST_SUBGRAPH_SECRET, generateRsaKeyPair, postGraphQL } from '@gatehouse/service/testing';
 import { SETTINGS } from '@gatehouse/settings';
 import { waitFor } from '@gatehouse/testing';
 import { gatewayConcerns } from './config';

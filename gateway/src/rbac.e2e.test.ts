@@ -1,7 +1,7 @@
 // Issue #6 through the gateway: roles inheriting three levels deep, a removed permission refused on the very next
 // request with the same access token, and the audit trail (cursor query and streamed export) for administrators.
 import { seed } from '@gatehouse/db';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { startSupergraph, type Supergraph } from './supergraph.test-support';
 
 jest.setTimeout(60_000);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createAuditWriter } from '@gatehouse/audit';
 import { createPasswordHasher, OWASP_ARGON2ID } from '@gatehouse/crypto';
-import { postGraphQL } from '@gatehouse/service';
+import { postGraphQL } from '@gatehouse/service/testing';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { AUDIT_EVENTS_TOPIC, BILLING_EVENTS_TOPIC, SESSION_TOPICS } from './realtime';
@@ -431,4 +431,52 @@ it('refuses subscriptions beyond the per-connection limit', async () => {
     }),
   ]);
   expect(feeds.slice(0, 10).every((feed) => feed.errors.length === 0)).toBe(true);
+});
+
+// Issue #16: the playground sends its whole editor (queries next to the subscription) with an operation name.
+it('runs the named subscription of a document that also holds queries, and refuses an unknown name', async () => {
+  const token = await supergraph.signer.sign({ userId: ids.linus, roles: ['member'] });
+  const { client } = connect(bearer(token));
+  const query = `
+    query Plans { plans { code } }
+    subscription Sessions { sessionEvents { ...Event } }
+    fragment Event on SessionEvent { id sessionId }
+    fragment Unused on SessionEvent { at }`;
+  const run = (operationName: string) => {
+    const items: unknown[] = [];
+    const errors: unknown[] = [];
+    client.subscribe(
+      { query, operationName },
+      {
+        next: (result) => {
+          if (result.errors) errors.push(result.errors);
+          if (result.data) items.push(result.data);
+        },
+        error: (error) => errors.push(error),
+        complete: () => undefined,
+      },
+    );
+    return { items, errors };
+  };
+
+  const sessions = run('Sessions');
+  const deadline = Date.now() + 10_000;
+  while (sessions.items.length === 0 && sessions.errors.length === 0 && Date.now() < deadline) {
+    await supergraph.events.publish(SESSION_TOPICS.CREATED, {
+      id: 'multi-operation',
+      userId: ids.linus,
+      sessionId: 'multi-operation-session',
+      at: '2026-01-31T12:00:00.000Z',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(sessions.errors).toEqual([]);
+  expect(sessions.items[0]).toEqual({
+    sessionEvents: { id: 'multi-operation', sessionId: 'multi-operation-session' },
+  });
+
+  const unknown = run('Nope');
+  const until = Date.now() + 5_000;
+  while (unknown.errors.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  expect(JSON.stringify(unknown.errors)).toContain('Unknown operation named \\"Nope\\"');
 });

@@ -167,6 +167,39 @@ describe('gateway HTTP service (development)', () => {
       expect(bootstrap).toContain('roles');
     });
 
+    it('runs subscriptions over graphql-ws on the WebSocket of /graphql, with the headers as connection params', async () => {
+      const html = await (await fetch(`${gateway.url}/playground`)).text();
+      const reference = /"(\/playground\/assets\/playground\.[0-9a-f]{16}\.js)"/.exec(html)![1]!;
+      const bootstrap = await (await fetch(new URL(reference, gateway.url))).text();
+      // The page's globals, recording what the script hands GraphiQL.
+      const calls: { fetcherOptions?: Record<string, unknown>; props?: Record<string, unknown> } = {};
+      const sent: unknown[] = [];
+      const context = {
+        URL,
+        window: { location: { href: 'https://gatehouse.example/playground' } },
+        document: { getElementById: () => ({}) },
+        GraphiQL: {
+          createFetcher: (options: Record<string, unknown>) => {
+            calls.fetcherOptions = options;
+            return (_params: unknown, fetcherOptions: unknown) => sent.push(fetcherOptions);
+          },
+        },
+        React: { createElement: (_type: unknown, props: Record<string, unknown>) => (calls.props = props) },
+        ReactDOM: { createRoot: () => ({ render: () => undefined }) },
+      };
+      new Script(bootstrap).runInNewContext(context);
+
+      expect(calls.fetcherOptions).toEqual({
+        url: 'https://gatehouse.example/graphql',
+        subscriptionUrl: 'wss://gatehouse.example/graphql',
+      });
+      const fetcher = calls.props?.fetcher as (params: unknown, options: unknown) => void;
+      fetcher({ query: 'subscription { sessionEvents { id } }' }, { headers: { Authorization: 'Bearer t' } });
+      // The realtime server reads `authorization` from the connection params.
+      expect(sent).toEqual([{ headers: { authorization: 'Bearer t' } }]);
+      expect(calls.props?.defaultQuery).toContain('subscription SessionEvents');
+    });
+
     it('gzips assets for clients that accept it and answers revalidation with 304', async () => {
       const html = await (await fetch(`${gateway.url}/playground`)).text();
       const reference = /"(\/playground\/assets\/graphiql\.[0-9a-f]{16}\.min\.js)"/.exec(html)![1]!;
@@ -201,6 +234,70 @@ describe('gateway HTTP service (development)', () => {
       const response = await postGraphQL(gateway, '{ __schema { queryType { name } } }');
 
       expect(await response.json()).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+    });
+
+    it('shows the realtime Subscription type in introspection', async () => {
+      const response = await postGraphQL(
+        gateway,
+        `{
+          __schema { subscriptionType { name fields { name type { ofType { name } } } } }
+          __type(name: "SessionEvent") { fields { name } }
+        }`,
+      );
+      const body = (await response.json()) as {
+        data: {
+          __schema: { subscriptionType: { name: string; fields: { name: string; type: unknown }[] } };
+          __type: { fields: { name: string }[] };
+        };
+      };
+
+      expect(body.data.__schema.subscriptionType.name).toBe('Subscription');
+      expect(body.data.__schema.subscriptionType.fields).toEqual([
+        { name: 'sessionEvents', type: { ofType: { name: 'SessionEvent' } } },
+        { name: 'securityEvents', type: { ofType: { name: 'SecurityEvent' } } },
+        { name: 'paymentEvents', type: { ofType: { name: 'PaymentEvent' } } },
+        { name: 'auditEvents', type: { ofType: { name: 'AuditEvent' } } },
+      ]);
+      expect(body.data.__type.fields.map((field) => field.name)).toContain('sessionId');
+    });
+
+    it('answers a subscription over HTTP with 400 SUBSCRIPTION_OVER_HTTP naming the WebSocket endpoint', async () => {
+      const query = 'query Plans { plans { code } }\nsubscription Sessions { sessionEvents { id } }';
+      const post = await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, operationName: 'Sessions' }),
+      });
+      const get = await fetch(
+        `${gateway.url}/graphql?query=${encodeURIComponent('subscription { auditEvents { id } }')}`,
+        { headers: { 'apollo-require-preflight': 'true' } },
+      );
+
+      for (const response of [post, get]) {
+        expect(response.status).toBe(400);
+        const body = (await response.json()) as { errors: { message: string; extensions: object }[] };
+        expect(body.errors).toEqual([
+          {
+            message: expect.stringContaining('WebSocket to /graphql'),
+            extensions: {
+              code: 'SUBSCRIPTION_OVER_HTTP',
+              details: { websocketPath: '/graphql', protocol: 'graphql-transport-ws' },
+            },
+          },
+        ]);
+      }
+    });
+
+    it('still executes the other operations of a document that holds a subscription', async () => {
+      const query = 'query Me { __typename }\nsubscription Sessions { sessionEvents { id } }';
+      const response = await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, operationName: 'Me' }),
+      });
+
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
     });
 
     it('rejects simple (CSRF-able) requests', async () => {
@@ -243,6 +340,12 @@ describe('gateway HTTP service (production)', () => {
 
       expect(playground.status).toBe(404);
       expect(body.errors?.[0]?.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      // The refusal of subscriptions over HTTP does not depend on introspection.
+      const subscription = await postGraphQL(gateway, 'subscription { sessionEvents { id } }');
+      expect(subscription.status).toBe(400);
+      expect(await subscription.json()).toMatchObject({
+        errors: [{ extensions: { code: 'SUBSCRIPTION_OVER_HTTP' } }],
+      });
     } finally {
       await gateway.stop();
     }

@@ -4,12 +4,13 @@ import type { EventBus, Unsubscribe } from '@gatehouse/events';
 import { ErrorCode } from '@gatehouse/errors';
 import type { Logger } from '@gatehouse/logger';
 import { bearerTokenFrom, GRAPHQL_PATH, type ServiceMetrics, type Viewer } from '@gatehouse/service';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type DocumentNode } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GatewayAuthenticator } from '../protection/authentication';
 import { peerAddressOf, rateLimitSubjectOf, type ClientAddressResolver } from '../protection/client-address';
+import { selectedOperationDocument } from './operation-document';
 import { buildRealtimeSchema, realtimeRoots, type RealtimeContext } from './schema';
 import { SESSION_TOPICS, sessionEventPayload } from './topics';
 
@@ -65,6 +66,10 @@ interface ConnectionState {
   expiresAt: number;
   expiryTimer: NodeJS.Timeout;
   sessionStreams: { open: number };
+}
+
+function isErrorList(value: DocumentNode | readonly GraphQLError[]): value is readonly GraphQLError[] {
+  return Array.isArray(value);
 }
 
 /** setTimeout's upper bound; access tokens live minutes, this only guards against absurd `exp` values. */
@@ -167,7 +172,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
         states.set(socket, { viewer, authorization, expiresAt, expiryTimer, sessionStreams: { open: 0 } });
         return true;
       },
-      onSubscribe(ctx) {
+      onSubscribe(ctx, _id, payload) {
         // graphql-ws registers the operation before this hook, so it is included in the count.
         if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [
@@ -179,7 +184,16 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
             }),
           ];
         }
-        return undefined;
+        // Several operations in the document (the playground's editor): run the selected one on its own.
+        const selected = selectedOperationDocument(schema, payload.query, payload.operationName);
+        if (selected === undefined) return undefined;
+        if (isErrorList(selected)) return [...selected];
+        return {
+          schema,
+          document: selected,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+        };
       },
       context(ctx): RealtimeContext {
         const { socket } = ctx.extra;

@@ -29,6 +29,7 @@ export const REALTIME_SDL = /* GraphQL */ `
 
   "The open connection, as the server sees it."
   type RealtimeConnection {
+    "The connection's user."
     userId: ID!
     "The session of the connection's access token; revoking it closes the connection (4401)."
     sessionId: ID
@@ -38,21 +39,29 @@ export const REALTIME_SDL = /* GraphQL */ `
     maxSubscriptions: Int!
   }
 
+  "The WebSocket connection's own query root (not part of the HTTP graph)."
   type Query {
     "The connection's viewer and limits (the subscriptions are the point of this endpoint)."
     connection: RealtimeConnection!
   }
 
+  "Whether a session started or ended."
   enum SessionEventType {
+    "A session was created (a sign-in)."
     CREATED
+    "A session was revoked (sign-out, revocation by the user or an administrator, password change, ...)."
     REVOKED
   }
 
   "A device session of the viewer started or ended."
   type SessionEvent {
+    "The event's id, the same on every connection and replica (de-duplicate by it)."
     id: ID!
+    "Whether the session started or ended."
     type: SessionEventType!
+    "The viewer."
     userId: ID!
+    "The session that started or ended."
     sessionId: ID!
     "Whether it is the session of this connection (REVOKED and current: the connection is closed after this event)."
     current: Boolean!
@@ -62,41 +71,67 @@ export const REALTIME_SDL = /* GraphQL */ `
     device: String
     "CREATED: e.g. 'Berlin, DE'."
     location: String
+    "When it happened."
     at: DateTime!
   }
 
+  "What kind of security event happened."
   enum SecurityEventType {
+    "A sign-in from a new device or place."
     NEW_SIGN_IN
+    "Too many failed sign-ins locked the account for a while."
     ACCOUNT_LOCKED
+    "A refresh token was used twice; its whole token family was revoked."
     REFRESH_TOKEN_REUSED
+    "Multi-factor authentication was turned on."
     MFA_ENABLED
+    "Multi-factor authentication was turned off."
     MFA_DISABLED
+    "A new second factor was enrolled."
     MFA_FACTOR_ENROLLED
+    "A second-factor challenge failed."
     MFA_CHALLENGE_FAILED
+    "A backup code was used to sign in."
     BACKUP_CODE_USED
+    "The backup codes were regenerated (the old ones no longer work)."
     BACKUP_CODES_REGENERATED
   }
 
   "Something that matters for the security of the viewer's account."
   type SecurityEvent {
+    "The event's id, the same on every connection and replica (de-duplicate by it)."
     id: ID!
+    "What happened."
     type: SecurityEventType!
+    "The viewer."
     userId: ID!
+    "The session concerned, when there is one."
     sessionId: ID
     "The rest of the event (device, ip, method, lockedUntil, ...; see docs/realtime.md). Never a secret."
     details: JSON!
+    "When it happened."
     at: DateTime!
   }
 
+  "The kind of billing event (PaymentEvent.name is the exact published type)."
   enum PaymentEventType {
+    "payment.succeeded: a charge went through."
     PAYMENT_SUCCEEDED
+    "payment.failed: a charge was declined or failed."
     PAYMENT_FAILED
+    "payment.refunded: a payment was refunded, in full or in part."
     PAYMENT_REFUNDED
+    "invoice.created: a new invoice was issued."
     INVOICE_CREATED
+    "invoice.paid: an invoice was paid."
     INVOICE_PAID
+    "subscription.created: the viewer subscribed to a plan."
     SUBSCRIPTION_CREATED
+    "subscription.updated: the plan, quantity or renewal changed."
     SUBSCRIPTION_UPDATED
+    "subscription.canceled: the subscription was canceled."
     SUBSCRIPTION_CANCELED
+    "subscription.suspended: the subscription was suspended after failed payments."
     SUBSCRIPTION_SUSPENDED
     "A billing event this gateway version does not know yet; see name."
     OTHER
@@ -104,13 +139,17 @@ export const REALTIME_SDL = /* GraphQL */ `
 
   "A payment, invoice or subscription event of the viewer (the same events billing sends to webhooks)."
   type PaymentEvent {
+    "The billing event's id (the same id its webhook delivery carries)."
     id: ID!
+    "The kind of event."
     type: PaymentEventType!
     "The billing event type as published, e.g. payment.succeeded."
     name: String!
+    "The viewer."
     userId: ID!
     "The event's data (amounts in integer minor units), as billing's webhooks carry it."
     data: JSON!
+    "When billing published the event."
     createdAt: DateTime!
     """
     The viewer's current subscription after the event, resolved through the supergraph when selected (one query per
@@ -119,24 +158,35 @@ export const REALTIME_SDL = /* GraphQL */ `
     subscription: JSON
   }
 
+  "Whether an audited action succeeded."
   enum AuditOutcome {
+    "It happened."
     SUCCESS
+    "It was refused or failed."
     FAILURE
   }
 
   "A row written to the audit trail by any service."
   type AuditEvent {
+    "The audit row's id."
     id: ID!
+    "The audited action, e.g. user.sign_in or role.assigned."
     action: String!
+    "Whether the action succeeded."
     outcome: AuditOutcome!
+    "Who acted, when a user did."
     actorUserId: ID
     "The administrator acting as actorUserId, when the action was taken under impersonation."
     impersonatorUserId: ID
+    "The kind of object acted on, e.g. user or role."
     targetType: String
+    "The id of the object acted on."
     targetId: String
+    "When the row was written."
     createdAt: DateTime!
   }
 
+  "Live events, served over graphql-ws on the GraphQL endpoint's WebSocket (not over HTTP)."
   type Subscription {
     "The viewer's sessions starting and ending (a browser signs out when its own session is revoked)."
     sessionEvents: SessionEvent!
