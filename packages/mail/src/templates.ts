@@ -1,3 +1,7 @@
+/*
+ * Long on purpose (~730 lines): every mail's data schema sits beside its subject, HTML and text, so a mail is
+ * added or reviewed in one place; splitting per mail would scatter the shared escaping and layout helpers.
+ */
 import { z } from 'zod';
 
 /**

@@ -1,3 +1,7 @@
+/*
+ * Long on purpose (~530 lines): every metric name, its registry and the Apollo plugin that feeds it stay in one
+ * file, because dashboards and alert rules under deploy/ are checked against this single list.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApolloServerPlugin, BaseContext as ApolloBaseContext, GraphQLResponse } from '@apollo/server';

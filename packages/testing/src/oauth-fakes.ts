@@ -1,3 +1,7 @@
+/*
+ * Long on purpose (~570 lines): GitHub's and Facebook's fakes share one authorize/token/profile skeleton and
+ * differ only in their error formats; kept together so the two stay comparable.
+ */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

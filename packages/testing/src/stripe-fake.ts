@@ -1,3 +1,7 @@
+/*
+ * Long on purpose (~640 lines): one fake of the slice of Stripe's API billing calls (customers, payment methods,
+ * payment intents, signed webhooks), kept together so its state machine reads like Stripe's documentation.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,3 +1,8 @@
+/*
+ * Long (~580 lines) because a session's whole life shares one invariant set: issue, rotate with reuse detection,
+ * revoke, list. The device and location enrichment already live in device.ts and geo.ts; the next split, if it
+ * grows, is rotation (refresh) from listing and revocation.
+ */
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generateToken, hashToken } from '@gatehouse/crypto';
