@@ -1,16 +1,12 @@
 /**
  * Serves the file routes over real HTTP for the storage tests, as the services' HTTP server does (a route that
- * answers `false` falls through to `404 {"error":"Not found"}`, every response carries `x-request-id`). A plain node:http server, so that
- * @gatehouse/storage does not depend on @gatehouse/service, which builds storage for every subgraph.
+ * answers `false` falls through to `404 {"error":"Not found"}`, every response carries `x-request-id`). A plain
+ * node:http server, so that @gatehouse/storage does not depend on @gatehouse/service, which builds storage for
+ * every subgraph.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-export type FileRouteHandler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  requestId: string,
-) => Promise<boolean>;
+import type { FileRouteHandler } from './file-routes';
 
 export interface ServedRoutes {
   url: string;

@@ -2,9 +2,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serveRoutes, type FileRouteHandler, type ServedRoutes } from './file-routes.test-support';
+import { serveRoutes, type ServedRoutes } from './file-routes.test-support';
 import { StorageErrorCode } from './error-codes';
-import { createFileRoutes } from './file-routes';
+import { createFileRoutes, type FileRouteHandler } from './file-routes';
 import { createFilesystemStorage, type FilesystemStorage } from './filesystem-storage';
 import { PRIVATE_CACHE_CONTROL, PUBLIC_CACHE_CONTROL } from './object-storage';
 
